@@ -1,0 +1,41 @@
+/* gemm.h — single-precision matrix multiply, the hot path of Linear and (later) convolution.
+ *
+ *   C[M×N] = alpha · op(A) · op(B) + beta · C        (row-major)
+ *   op(A) is M×K: element (m,k) is A[m*lda + k], or A[k*lda + m] when transA.
+ *   op(B) is K×N: element (k,n) is B[k*ldb + n], or B[n*ldb + k] when transB.
+ *   beta == 0 overwrites C without reading it (NaN in C does not leak through).
+ *
+ * dc_gemm_ref is the plain triple loop the tests compare against.  dc_gemm is the fast path: packed,
+ * cache-blocked, with an AVX2/FMA micro-kernel chosen at run time (portable C fallback otherwise),
+ * split over the threads of the context's pool.  dc_gemm_st does the same work on one thread with
+ * thread `tid`'s packing buffers, for callers already inside a pool task.
+ * Results do not depend on timing: each element of C is computed by one thread in a fixed order.
+ */
+#ifndef DC_KERNELS_GEMM_H
+#define DC_KERNELS_GEMM_H
+
+#include "deepc.h"
+
+void dc_gemm_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                 float *C, int64_t ldc);
+
+typedef struct dc_gemm_ctx dc_gemm_ctx;
+
+/* Allocates fixed-size packing buffers for each thread of `pool` (pool may be NULL: one thread).
+ * The buffers do not depend on the matrix sizes, so no call to dc_gemm allocates. */
+dc_status dc_gemm_ctx_create(dc_pool *pool, dc_gemm_ctx **out);
+void dc_gemm_ctx_free(dc_gemm_ctx *ctx);
+dc_pool *dc_gemm_ctx_pool(dc_gemm_ctx *ctx);
+
+void dc_gemm(dc_gemm_ctx *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+             const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+void dc_gemm_st(dc_gemm_ctx *ctx, int tid, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                float *C, int64_t ldc);
+
+/* Name of the micro-kernel in use ("avx2-fma 6x16" or "portable"), for logs and benchmarks. */
+const char *dc_gemm_kernel_name(void);
+
+#endif
