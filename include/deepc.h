@@ -124,6 +124,164 @@ void dc_pool_run(dc_pool *p, dc_task_fn fn, void *ctx);
 /* Split [0, n) into `parts` near-equal contiguous ranges; range `i` is [*lo, *hi). */
 void dc_split_range(int64_t n, int parts, int i, int64_t *lo, int64_t *hi);
 
+
+/* ------------------------------------------------------------------ graph */
+/* A model is a DAG of nodes built once.  Builder calls return a node id; after the first error a
+ * graph is "poisoned": every later builder call returns DC_NONE and dc_graph_status() returns the
+ * first error, so a model builder checks once at the end.  Node shapes are per-example ("sample")
+ * shapes: the batch axis is added by dc_graph_plan. */
+typedef struct dc_graph dc_graph;
+typedef int dc_node;
+#define DC_NONE (-1)
+
+typedef enum dc_init {
+    DC_INIT_DEFAULT = 0, /* He before ReLU, Xavier before sigmoid/tanh and elsewhere        */
+    DC_INIT_XAVIER,      /* normal, std 1/sqrt(fan_in)                                      */
+    DC_INIT_HE,          /* normal, std sqrt(2/fan_in)                                      */
+    DC_INIT_NORMAL,      /* normal, std = init_value                                        */
+    DC_INIT_CONST,       /* every element = init_value                                      */
+    DC_INIT_COUNT
+} dc_init;
+const char *dc_init_name(dc_init i);
+dc_status dc_init_parse(const char *s, dc_init *out);
+
+dc_status dc_graph_create(dc_graph **out);
+void dc_graph_free(dc_graph *g);
+/* DC_OK, or the first error recorded while building (its message is re-raised into dc_last_error). */
+dc_status dc_graph_status(const dc_graph *g);
+
+/* Inputs: data fed from outside (images, labels/targets). */
+dc_node dc_input(dc_graph *g, const char *name, dc_shape sample_shape);
+/* An input whose gradient is computed too (gradient checks, saliency maps, adversarial inputs). */
+dc_node dc_input_grad(dc_graph *g, const char *name, dc_shape sample_shape);
+
+typedef struct dc_linear_opts {
+    dc_init init;        /* DC_INIT_DEFAULT chooses by the following activation */
+    float init_value;    /* std for DC_INIT_NORMAL, value for DC_INIT_CONST     */
+    int no_bias;         /* 1: Y = X·W only                                     */
+} dc_linear_opts;
+/* Affine layer Y = X·W + B, W is [in, out] (as in the textbook), B is [out].  Input [N, in]; inputs
+ * of higher rank are flattened per example.  name may be NULL (then "fcK"). */
+dc_node dc_linear(dc_graph *g, dc_node x, int64_t out_features, const char *name);
+dc_node dc_linear_ex(dc_graph *g, dc_node x, int64_t out_features, const char *name, const dc_linear_opts *o);
+dc_node dc_relu(dc_graph *g, dc_node x);
+dc_node dc_sigmoid(dc_graph *g, dc_node x);
+dc_node dc_tanh(dc_graph *g, dc_node x);
+/* Softmax over the last axis (subtracts the row maximum first). */
+dc_node dc_softmax(dc_graph *g, dc_node x);
+/* Dropout: in training each element is kept with probability 1-p and scaled by 1/(1-p) (inverted
+ * dropout, so inference is the identity and the expected value is unchanged). */
+dc_node dc_dropout(dc_graph *g, dc_node x, float p);
+/* BatchNorm over features: input [N, C] or [N, C, ...]; statistics per C over all other axes.
+ * Training uses batch mean/variance and updates running ones (momentum 0.1: r = 0.9 r + 0.1 batch,
+ * variance unbiased); eval uses the running ones.  gamma starts at 1, beta at 0. */
+dc_node dc_batchnorm(dc_graph *g, dc_node x, const char *name);
+dc_node dc_batchnorm_ex(dc_graph *g, dc_node x, const char *name, float eps, float momentum);
+dc_node dc_add(dc_graph *g, dc_node a, dc_node b);
+dc_node dc_reshape(dc_graph *g, dc_node x, dc_shape sample_shape);
+dc_node dc_flatten(dc_graph *g, dc_node x);
+/* Losses: a scalar node, the mean over the batch of the per-example loss.
+ *  softmax_cross_entropy: logits [N, C]; target [N] class indices or [N, C] probabilities.
+ *                         backward (y - t)/N.
+ *  cross_entropy: probabilities y [N, C] (e.g. a softmax output); -sum t log(y + 1e-7).
+ *  mse: 0.5 * sum over features (y - t)^2, averaged over the batch (for N = 1 exactly the
+ *       textbook's 0.5*sum((y-t)^2)). */
+dc_node dc_softmax_cross_entropy(dc_graph *g, dc_node logits, dc_node target);
+dc_node dc_cross_entropy(dc_graph *g, dc_node probs, dc_node target);
+dc_node dc_mse(dc_graph *g, dc_node y, dc_node target);
+
+/* Sample shape of a node, its name, the node count. */
+dc_shape dc_node_shape(const dc_graph *g, dc_node n);
+const char *dc_node_name(const dc_graph *g, dc_node n);
+const char *dc_node_op_name(const dc_graph *g, dc_node n);
+int dc_graph_node_count(const dc_graph *g);
+dc_node dc_graph_find(const dc_graph *g, const char *name);
+
+/* Parameters (weights, biases, BatchNorm gamma/beta) and buffers (running statistics). */
+typedef struct dc_param {
+    const char *name;   /* "fc1.weight", "bn1.running_mean", ...             */
+    dc_shape shape;
+    float *data;        /* valid after dc_graph_plan                          */
+    float *grad;        /* NULL for buffers                                   */
+    int64_t numel;
+    int decay;          /* 1: weight decay applies (weights, not biases/BN)   */
+    int trainable;      /* 0 for buffers such as running statistics           */
+} dc_param;
+int dc_graph_param_count(const dc_graph *g);
+const dc_param *dc_graph_params(const dc_graph *g);  /* array of dc_graph_param_count entries */
+int64_t dc_graph_trainable_numel(const dc_graph *g);
+
+typedef struct dc_graph_opts {
+    dc_pool *pool;       /* NULL: single thread                               */
+    uint64_t seed;       /* initialisation and dropout                        */
+    float weight_decay;  /* lambda: loss += 0.5*lambda*sum(W^2), grad += lambda*W */
+} dc_graph_opts;
+/* Allocate every buffer for batches of up to max_batch examples (one arena for activations, one for
+ * gradients, one block for parameters) and, on the first call, initialise the parameters.  After
+ * this, forward/backward never allocate.  May be called again with another max_batch (parameters
+ * are kept). */
+dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opts);
+/* Bytes planned for activations+gradients and for parameters. */
+size_t dc_graph_activation_bytes(const dc_graph *g);
+/* Pointer to a node's [batch, ...] buffer (inputs are written through it), or its gradient. */
+float *dc_graph_data(dc_graph *g, dc_node n);
+float *dc_graph_grad(dc_graph *g, dc_node n);
+/* Forward pass over `batch` examples (<= max_batch).  train != 0: dropout active, BatchNorm uses
+ * batch statistics.  Computes every node (losses too, when their targets are set). */
+dc_status dc_graph_forward(dc_graph *g, int64_t batch, int train);
+/* Forward only what `node` depends on (e.g. the logits at prediction time, without labels). */
+dc_status dc_graph_forward_to(dc_graph *g, dc_node node, int64_t batch, int train);
+/* Zero all parameter gradients (the explicit zero-grad step). */
+void dc_graph_zero_grad(dc_graph *g);
+/* Reverse-mode pass from scalar node `loss`: accumulates d loss / d param into each dc_param.grad
+ * (plus lambda*W when weight decay is set).  Needs a forward pass with train != 0 just before. */
+dc_status dc_graph_backward(dc_graph *g, dc_node loss);
+/* Loss value of a scalar node, including 0.5*lambda*sum(W^2) when weight decay is set. */
+float dc_graph_loss(dc_graph *g, dc_node loss);
+/* The weight-decay term alone: 0.5*lambda*sum(W^2) over decayed weights. */
+float dc_graph_decay_term(const dc_graph *g);
+/* Print a layer table (name, op, output shape, parameters) and totals. */
+void dc_graph_summary(const dc_graph *g, FILE *f);
+/* Opt-in check after each node of a forward pass: the first node with NaN/Inf output is named. */
+void dc_graph_set_nan_check(dc_graph *g, int on);
+
+/* ------------------------------------------------------------------ optim */
+typedef enum dc_optim_kind {
+    DC_OPTIM_SGD = 0,  /* W -= lr g                                                  */
+    DC_OPTIM_MOMENTUM, /* v = momentum v - lr g; W += v                              */
+    DC_OPTIM_ADAGRAD,  /* h += g^2; W -= lr g / (sqrt(h) + eps)                      */
+    DC_OPTIM_RMSPROP,  /* S = rho S + (1-rho) g^2; W -= lr g / (sqrt(S) + eps)       */
+    DC_OPTIM_ADAM,     /* m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+                          W -= lr (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)           */
+    DC_OPTIM_COUNT
+} dc_optim_kind;
+typedef struct dc_optim_config {
+    dc_optim_kind kind;
+    float lr;
+    float momentum;    /* Momentum: alpha (default 0.9)                              */
+    float rho;         /* RMSProp decay rate (default 0.99)                          */
+    float beta1, beta2;/* Adam (defaults 0.9, 0.999)                                 */
+    float eps;         /* AdaGrad/RMSProp default 1e-7, Adam default 1e-8            */
+} dc_optim_config;
+/* Fill the textbook defaults for `kind` with learning rate lr. */
+dc_optim_config dc_optim_defaults(dc_optim_kind kind, float lr);
+const char *dc_optim_name(dc_optim_kind k);
+dc_status dc_optim_parse(const char *s, dc_optim_kind *out);
+
+typedef struct dc_optim dc_optim;
+/* The optimizer updates the trainable entries of params[0..n) in place; its state (v, h, m, ...)
+ * lives in one block, zero at start. */
+dc_status dc_optim_create(const dc_optim_config *cfg, const dc_param *params, int n, dc_pool *pool,
+                          dc_optim **out);
+void dc_optim_free(dc_optim *o);
+void dc_optim_step(dc_optim *o);
+void dc_optim_set_lr(dc_optim *o, float lr);
+int64_t dc_optim_steps(const dc_optim *o);
+/* Named state tensors for checkpoints (e.g. "adam.m.fc1.weight"); count, then i-th. */
+int dc_optim_state_count(const dc_optim *o);
+dc_status dc_optim_state(dc_optim *o, int i, const char **name, float **data, int64_t *numel);
+void dc_optim_set_steps(dc_optim *o, int64_t t);
+
 #ifdef __cplusplus
 }
 #endif

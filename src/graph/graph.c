@@ -1,0 +1,426 @@
+/* graph.c — the DAG: building (node and parameter records), planning (one arena for activations,
+ * one for their gradients, one block each for parameters and parameter gradients), forward and
+ * reverse-mode backward.  What each op computes lives in ops.c; this file only orders the calls.
+ * Nodes are stored in creation order, which is a topological order (an input must exist before
+ * the node that uses it), so forward walks the array up and backward walks it down. */
+#include "graph/graph.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const dc_init_names[] = {"default", "xavier", "he", "normal", "const"};
+_Static_assert(sizeof dc_init_names / sizeof dc_init_names[0] == DC_INIT_COUNT, "one name per dc_init");
+
+const char *dc_init_name(dc_init i) { return (unsigned)i < DC_INIT_COUNT ? dc_init_names[i] : "?"; }
+
+dc_status dc_init_parse(const char *s, dc_init *out) {
+    for (int i = 0; i < DC_INIT_COUNT; i++)
+        if (s && strcmp(s, dc_init_names[i]) == 0) {
+            *out = (dc_init)i;
+            return DC_OK;
+        }
+    return DC_ERR(DC_ERR_ARG, "unknown initialisation '%s' (default, xavier, he, normal, const)", s ? s : "(null)");
+}
+
+dc_status dc_graph_create(dc_graph **out) {
+    if (!out) return DC_ERR(DC_ERR_ARG, "dc_graph_create: out is NULL");
+    dc_graph *g = calloc(1, sizeof *g);
+    if (!g) return DC_ERR(DC_ERR_NOMEM, "graph");
+    *out = g;
+    return DC_OK;
+}
+
+void dc_graph_free(dc_graph *g) {
+    if (!g) return;
+    dc_arena_release(&g->act);
+    dc_arena_release(&g->grads);
+    free(g->param_block);
+    free(g->grad_block);
+    free(g->marks);
+    free(g->nodes);
+    free(g->params);
+    free(g->pub_params);
+    dc_gemm_ctx_free(g->gemm);
+    free(g);
+}
+
+dc_node dc_graph_fail(dc_graph *g, dc_status code, const char *fmt, ...) {
+    if (g && g->error == DC_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(g->error_msg, sizeof g->error_msg, fmt, ap);
+        va_end(ap);
+        g->error = code;
+    }
+    return DC_NONE;
+}
+
+dc_status dc_graph_status(const dc_graph *g) {
+    if (!g) return DC_ERR(DC_ERR_ARG, "graph is NULL");
+    if (g->error != DC_OK) return DC_ERR(g->error, "%s", g->error_msg);
+    return DC_OK;
+}
+
+int dc_graph_check_node(dc_graph *g, dc_node n, const char *what) {
+    if (!g || g->error != DC_OK) return 0;
+    if (n < 0 || n >= g->n_nodes) {
+        dc_graph_fail(g, DC_ERR_ARG, "%s: node id %d does not exist (graph has %d nodes)", what, n, g->n_nodes);
+        return 0;
+    }
+    return 1;
+}
+
+dc_node dc_graph_add_node(dc_graph *g, dc_op op, const dc_node *inputs, int n_in, const char *name,
+                          const char *default_prefix) {
+    if (!g || g->error != DC_OK) return DC_NONE;
+    if (g->planned) return dc_graph_fail(g, DC_ERR_STATE, "cannot add node '%s' after dc_graph_plan", name ? name : default_prefix);
+    if (n_in > DC_MAX_INPUTS) return dc_graph_fail(g, DC_ERR_ARG, "%d inputs (max %d)", n_in, DC_MAX_INPUTS);
+    for (int i = 0; i < n_in; i++)
+        if (!dc_graph_check_node(g, inputs[i], dc_op_table[op].name)) return DC_NONE;
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? g->cap_nodes * 2 : 32;
+        dc_node_rec *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) return dc_graph_fail(g, DC_ERR_NOMEM, "graph nodes");
+        g->nodes = nn;
+        g->cap_nodes = cap;
+    }
+    int id = g->n_nodes++;
+    dc_node_rec *n = &g->nodes[id];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->n_in = n_in;
+    for (int i = 0; i < n_in; i++) n->in[i] = inputs[i];
+    n->param0 = g->n_params;
+    if (name && *name) {
+        if (dc_graph_find(g, name) >= 0) {
+            g->n_nodes--;
+            return dc_graph_fail(g, DC_ERR_ARG, "node name '%s' is used twice", name);
+        }
+        snprintf(n->name, sizeof n->name, "%s", name);
+    } else {
+        int k = 1;
+        for (int i = 0; i < id; i++) if (g->nodes[i].op == op) k++;
+        snprintf(n->name, sizeof n->name, "%s%d", default_prefix, k);
+    }
+    return id;
+}
+
+int dc_graph_add_param(dc_graph *g, dc_node node, const char *suffix, dc_shape shape, dc_init init,
+                       float init_value, int64_t fan_in, int decay, int trainable) {
+    if (!g || g->error != DC_OK) return -1;
+    if (dc_shape_numel(shape) <= 0) {
+        char sb[96];
+        dc_graph_fail(g, DC_ERR_SHAPE, "%s.%s: parameter shape %s is empty or too large", g->nodes[node].name, suffix,
+                      dc_shape_str(shape, sb, sizeof sb));
+        return -1;
+    }
+    if (g->n_params == g->cap_params) {
+        int cap = g->cap_params ? g->cap_params * 2 : 32;
+        dc_param_rec *np = realloc(g->params, (size_t)cap * sizeof *np);
+        if (!np) { dc_graph_fail(g, DC_ERR_NOMEM, "graph parameters"); return -1; }
+        g->params = np;
+        g->cap_params = cap;
+    }
+    int id = g->n_params++;
+    dc_param_rec *p = &g->params[id];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s.%s", g->nodes[node].name, suffix);
+    p->node = node;
+    p->init = init;
+    p->init_value = init_value;
+    p->fan_in = fan_in;
+    p->pub.shape = shape;
+    p->pub.numel = dc_shape_numel(shape);
+    p->pub.decay = decay;
+    p->pub.trainable = trainable;
+    g->nodes[node].n_params++;
+    return id;
+}
+
+dc_node dc_graph_finish_node(dc_graph *g, dc_node node) {
+    if (!g || g->error != DC_OK || node < 0) return DC_NONE;
+    dc_node_rec *n = &g->nodes[node];
+    if (dc_op_table[n->op].infer) {
+        dc_status s = dc_op_table[n->op].infer(g, n);
+        if (s != DC_OK) {
+            if (g->error == DC_OK) dc_graph_fail(g, s, "%s", dc_last_error());
+            return DC_NONE;
+        }
+    }
+    if (dc_shape_numel(n->shape) <= 0 && !n->scalar) {
+        char sb[96];
+        return dc_graph_fail(g, DC_ERR_SHAPE, "%s (%s): output shape %s is empty", n->name, dc_op_table[n->op].name,
+                             dc_shape_str(n->shape, sb, sizeof sb));
+    }
+    n->needs_grad = 0;
+    for (int i = 0; i < n->n_params; i++) n->needs_grad |= g->params[n->param0 + i].pub.trainable;
+    for (int i = 0; i < n->n_in; i++) n->needs_grad |= g->nodes[n->in[i]].needs_grad;
+    return node;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+dc_shape dc_node_shape(const dc_graph *g, dc_node n) {
+    if (!g || n < 0 || n >= g->n_nodes) return dc_shape_make(0, NULL);
+    return g->nodes[n].shape;
+}
+const char *dc_node_name(const dc_graph *g, dc_node n) {
+    return g && n >= 0 && n < g->n_nodes ? g->nodes[n].name : "?";
+}
+const char *dc_node_op_name(const dc_graph *g, dc_node n) {
+    return g && n >= 0 && n < g->n_nodes ? dc_op_table[g->nodes[n].op].name : "?";
+}
+int dc_graph_node_count(const dc_graph *g) { return g ? g->n_nodes : 0; }
+dc_node dc_graph_find(const dc_graph *g, const char *name) {
+    for (int i = 0; g && name && i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].name, name) == 0) return i;
+    return DC_NONE;
+}
+int dc_graph_param_count(const dc_graph *g) { return g ? g->n_params : 0; }
+const dc_param *dc_graph_params(const dc_graph *g) { return g ? g->pub_params : NULL; }
+int64_t dc_graph_trainable_numel(const dc_graph *g) {
+    int64_t s = 0;
+    for (int i = 0; g && i < g->n_params; i++) if (g->params[i].pub.trainable) s += g->params[i].pub.numel;
+    return s;
+}
+void dc_graph_set_nan_check(dc_graph *g, int on) { if (g) g->nan_check = on; }
+
+/* ---------------------------------------------------------------- planning */
+
+/* The activation that follows node `id`, looking through BatchNorm/Dropout/Reshape; used to pick
+ * He (before ReLU) or Xavier (before sigmoid/tanh and elsewhere) for DC_INIT_DEFAULT. */
+static dc_op following_activation(const dc_graph *g, int id) {
+    for (int hops = 0; hops < 8; hops++) {
+        int next = -1;
+        for (int j = id + 1; j < g->n_nodes && next < 0; j++)
+            for (int k = 0; k < g->nodes[j].n_in; k++)
+                if (g->nodes[j].in[k] == id) { next = j; break; }
+        if (next < 0) return DC_OP_COUNT;
+        dc_op op = g->nodes[next].op;
+        if (op == DC_OP_BATCHNORM || op == DC_OP_DROPOUT || op == DC_OP_RESHAPE) { id = next; continue; }
+        return op;
+    }
+    return DC_OP_COUNT;
+}
+
+dc_init dc_graph_resolved_init(const dc_graph *g, const dc_param_rec *p) {
+    if (p->init != DC_INIT_DEFAULT) return p->init;
+    return following_activation(g, p->node) == DC_OP_RELU ? DC_INIT_HE : DC_INIT_XAVIER;
+}
+
+static void init_params(dc_graph *g, uint64_t seed) {
+    dc_rng r;
+    dc_rng_seed(&r, seed);
+    for (int i = 0; i < g->n_params; i++) {
+        dc_param_rec *p = &g->params[i];
+        float *w = p->pub.data;
+        dc_init how = dc_graph_resolved_init(g, p);
+        double std = 0.0;
+        switch (how) {
+        case DC_INIT_XAVIER: std = 1.0 / sqrt((double)p->fan_in); break;
+        case DC_INIT_HE: std = sqrt(2.0 / (double)p->fan_in); break;
+        case DC_INIT_NORMAL: std = p->init_value; break;
+        default: break;
+        }
+        for (int64_t k = 0; k < p->pub.numel; k++)
+            w[k] = how == DC_INIT_CONST ? p->init_value : (float)(std * dc_rng_normal(&r));
+    }
+}
+
+dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opts) {
+    DC_TRY(dc_graph_status(g));
+    if (max_batch < 1 || max_batch > (1 << 24))
+        return DC_ERR(DC_ERR_ARG, "batch size %lld outside 1..16777216", (long long)max_batch);
+    if (g->n_nodes == 0) return DC_ERR(DC_ERR_STATE, "graph has no nodes");
+    dc_graph_opts o = {0};
+    if (opts) o = *opts;
+
+    /* Parameters: one block for values, one for gradients; allocated and initialised once. */
+    if (!g->params_ready) {
+        int64_t total = 0;
+        for (int i = 0; i < g->n_params; i++) total += (g->params[i].pub.numel + 15) & ~(int64_t)15;
+        g->param_block = aligned_alloc(64, (size_t)(total ? total : 16) * sizeof(float));
+        g->grad_block = aligned_alloc(64, (size_t)(total ? total : 16) * sizeof(float));
+        g->pub_params = calloc((size_t)(g->n_params ? g->n_params : 1), sizeof *g->pub_params);
+        g->marks = calloc((size_t)g->n_nodes, 1);
+        if (!g->param_block || !g->grad_block || !g->pub_params || !g->marks)
+            return DC_ERR(DC_ERR_NOMEM, "parameter blocks (%lld floats)", (long long)total);
+        memset(g->grad_block, 0, (size_t)(total ? total : 16) * sizeof(float));
+        int64_t off = 0;
+        for (int i = 0; i < g->n_params; i++) {
+            dc_param_rec *p = &g->params[i];
+            p->pub.name = p->name;
+            p->pub.data = g->param_block + off;
+            p->pub.grad = p->pub.trainable ? g->grad_block + off : NULL;
+            off += (p->pub.numel + 15) & ~(int64_t)15;
+        }
+        g->param_floats = total;
+        init_params(g, o.seed);
+        for (int i = 0; i < g->n_params; i++) g->pub_params[i] = g->params[i].pub;
+        g->params_ready = 1;
+    }
+    dc_rng_seed(&g->rng, o.seed ^ 0xD1B54A32D192ED03ull);
+    g->pool = o.pool;
+    g->weight_decay = o.weight_decay;
+    if (!g->gemm) DC_TRY(dc_gemm_ctx_create(g->pool, &g->gemm));
+    else if (dc_gemm_ctx_pool(g->gemm) != g->pool) {
+        dc_gemm_ctx_free(g->gemm);
+        g->gemm = NULL;
+        DC_TRY(dc_gemm_ctx_create(g->pool, &g->gemm));
+    }
+
+    /* Activations: size everything first, then carve. */
+    size_t act_bytes = 0, grad_bytes = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        dc_node_rec *n = &g->nodes[i];
+        int64_t numel = n->scalar ? 1 : max_batch * dc_sample_numel(n);
+        n->saved_floats = dc_op_table[n->op].saved ? dc_op_table[n->op].saved(g, n, max_batch) : 0;
+        if (n->op != DC_OP_RESHAPE) act_bytes += dc_arena_round((size_t)numel * 4);
+        act_bytes += dc_arena_round((size_t)n->saved_floats * 4);
+        if (n->needs_grad && n->op != DC_OP_RESHAPE) grad_bytes += dc_arena_round((size_t)numel * 4);
+    }
+    dc_arena_release(&g->act);
+    dc_arena_release(&g->grads);
+    DC_TRY(dc_arena_init(&g->act, act_bytes));
+    DC_TRY(dc_arena_init(&g->grads, grad_bytes));
+    for (int i = 0; i < g->n_nodes; i++) {
+        dc_node_rec *n = &g->nodes[i];
+        int64_t numel = n->scalar ? 1 : max_batch * dc_sample_numel(n);
+        if (n->op == DC_OP_RESHAPE) { /* a view: shares its input's data and gradient */
+            n->out = g->nodes[n->in[0]].out;
+            n->grad = g->nodes[n->in[0]].grad;
+            n->aliases_input = 1;
+        } else {
+            n->out = dc_arena_alloc(&g->act, (size_t)numel * 4);
+            n->grad = n->needs_grad ? dc_arena_alloc(&g->grads, (size_t)numel * 4) : NULL;
+        }
+        n->saved = n->saved_floats ? dc_arena_alloc(&g->act, (size_t)n->saved_floats * 4) : NULL;
+    }
+    g->max_batch = max_batch;
+    g->planned = 1;
+    return DC_OK;
+}
+
+size_t dc_graph_activation_bytes(const dc_graph *g) { return g ? g->act.size + g->grads.size : 0; }
+
+float *dc_graph_data(dc_graph *g, dc_node n) {
+    return g && g->planned && n >= 0 && n < g->n_nodes ? g->nodes[n].out : NULL;
+}
+float *dc_graph_grad(dc_graph *g, dc_node n) {
+    return g && g->planned && n >= 0 && n < g->n_nodes ? g->nodes[n].grad : NULL;
+}
+
+/* ---------------------------------------------------------------- execution */
+
+static dc_status check_finite(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    int64_t numel = n->scalar ? 1 : batch * dc_sample_numel(n);
+    for (int64_t i = 0; i < numel; i++)
+        if (!isfinite(n->out[i]))
+            return DC_ERR(DC_ERR_NUMERIC, "first non-finite value in forward pass: node '%s' (%s), element %lld = %g",
+                          n->name, dc_op_table[n->op].name, (long long)i, (double)n->out[i]);
+    return DC_OK;
+}
+
+/* Mark node `target` and its ancestors in g->marks. */
+static void mark_ancestors(dc_graph *g, int target) {
+    memset(g->marks, 0, (size_t)g->n_nodes);
+    g->marks[target] = 1;
+    for (int i = target; i >= 0; i--) {
+        if (!g->marks[i]) continue;
+        for (int k = 0; k < g->nodes[i].n_in; k++) g->marks[g->nodes[i].in[k]] = 1;
+    }
+}
+
+static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto) {
+    if (!g || !g->planned) return DC_ERR(DC_ERR_STATE, "dc_graph_forward before dc_graph_plan");
+    if (batch < 1 || batch > g->max_batch)
+        return DC_ERR(DC_ERR_ARG, "batch %lld outside 1..%lld (the planned maximum)", (long long)batch,
+                      (long long)g->max_batch);
+    g->batch = batch;
+    g->train = train;
+    if (upto >= 0) mark_ancestors(g, upto);
+    for (int i = 0; i < g->n_nodes; i++) {
+        dc_node_rec *n = &g->nodes[i];
+        if (upto >= 0 && !g->marks[i]) continue;
+        if (n->op == DC_OP_INPUT || n->aliases_input) continue;
+        DC_TRY(dc_op_table[n->op].forward(g, n, batch, train));
+        if (g->nan_check) DC_TRY(check_finite(g, n, batch));
+    }
+    return DC_OK;
+}
+
+dc_status dc_graph_forward(dc_graph *g, int64_t batch, int train) { return forward_nodes(g, batch, train, -1); }
+
+dc_status dc_graph_forward_to(dc_graph *g, dc_node node, int64_t batch, int train) {
+    if (!g || node < 0 || node >= g->n_nodes) return DC_ERR(DC_ERR_ARG, "dc_graph_forward_to: bad node %d", node);
+    return forward_nodes(g, batch, train, node);
+}
+
+void dc_graph_zero_grad(dc_graph *g) {
+    if (g && g->grad_block) memset(g->grad_block, 0, (size_t)g->param_floats * sizeof(float));
+}
+
+dc_status dc_graph_backward(dc_graph *g, dc_node loss) {
+    if (!g || !g->planned) return DC_ERR(DC_ERR_STATE, "dc_graph_backward before dc_graph_plan");
+    if (loss < 0 || loss >= g->n_nodes || !g->nodes[loss].scalar)
+        return DC_ERR(DC_ERR_ARG, "dc_graph_backward: node %d is not a loss", loss);
+    if (!g->train) return DC_ERR(DC_ERR_STATE, "dc_graph_backward needs a training-mode forward pass first");
+    int64_t batch = g->batch;
+    memset(g->grads.base, 0, g->grads.used);
+    mark_ancestors(g, loss);
+    dc_node_rec *ln = &g->nodes[loss];
+    if (!ln->grad) return DC_OK; /* nothing trainable upstream */
+    ln->grad[0] = 1.0f;
+    for (int i = loss; i >= 0; i--) {
+        dc_node_rec *n = &g->nodes[i];
+        if (!g->marks[i] || !n->needs_grad || n->aliases_input || !dc_op_table[n->op].backward) continue;
+        dc_op_table[n->op].backward(g, n, batch);
+    }
+    if (g->weight_decay != 0.0f) {
+        float lam = g->weight_decay;
+        for (int i = 0; i < g->n_params; i++) {
+            dc_param *p = &g->params[i].pub;
+            if (!p->decay || !p->grad) continue;
+            for (int64_t k = 0; k < p->numel; k++) p->grad[k] += lam * p->data[k];
+        }
+    }
+    return DC_OK;
+}
+
+float dc_graph_decay_term(const dc_graph *g) {
+    if (!g || g->weight_decay == 0.0f || !g->params_ready) return 0.0f;
+    double s = 0.0;
+    for (int i = 0; i < g->n_params; i++) {
+        const dc_param *p = &g->params[i].pub;
+        if (!p->decay) continue;
+        for (int64_t k = 0; k < p->numel; k++) s += (double)p->data[k] * p->data[k];
+    }
+    return (float)(0.5 * g->weight_decay * s);
+}
+
+float dc_graph_loss(dc_graph *g, dc_node loss) {
+    if (!g || loss < 0 || loss >= g->n_nodes || !g->nodes[loss].scalar) return NAN;
+    return (float)g->nodes[loss].loss + dc_graph_decay_term(g);
+}
+
+void dc_graph_summary(const dc_graph *g, FILE *f) {
+    char sb[96];
+    int64_t tp = 0, tf = 0;
+    fprintf(f, "%-18s %-14s %-18s %12s %14s\n", "layer", "op", "output", "params", "FLOPs/example");
+    for (int i = 0; i < g->n_nodes; i++) {
+        const dc_node_rec *n = &g->nodes[i];
+        int64_t np = 0;
+        for (int k = 0; k < n->n_params; k++)
+            if (g->params[n->param0 + k].pub.trainable) np += g->params[n->param0 + k].pub.numel;
+        int64_t fl = dc_op_table[n->op].flops ? dc_op_table[n->op].flops(g, n) : 0;
+        if (n->scalar) snprintf(sb, sizeof sb, "scalar");
+        else dc_shape_str(n->shape, sb, sizeof sb);
+        fprintf(f, "%-18s %-14s %-18s %12lld %14lld\n", n->name, dc_op_table[n->op].name, sb, (long long)np,
+                (long long)fl);
+        tp += np;
+        tf += fl;
+    }
+    fprintf(f, "total: %lld trainable parameters, %.3f MFLOP forward per example\n", (long long)tp, tf / 1e6);
+}

@@ -1,0 +1,115 @@
+/* graph.h — internals of the DAG shared by the graph executor (graph.c), the op table (ops.c)
+ * and the layer builders in nn/.  Not part of the public API. */
+#ifndef DC_GRAPH_INTERNAL_H
+#define DC_GRAPH_INTERNAL_H
+
+#include "deepc.h"
+#include "kernels/gemm.h"
+
+#define DC_MAX_INPUTS 8
+#define DC_NAME_MAX 64
+
+typedef enum dc_op {
+    DC_OP_INPUT = 0,
+    DC_OP_LINEAR,
+    DC_OP_RELU,
+    DC_OP_SIGMOID,
+    DC_OP_TANH,
+    DC_OP_SOFTMAX,
+    DC_OP_DROPOUT,
+    DC_OP_BATCHNORM,
+    DC_OP_ADD,
+    DC_OP_RESHAPE,
+    DC_OP_SOFTMAX_CE,
+    DC_OP_CROSS_ENTROPY,
+    DC_OP_MSE,
+    DC_OP_COUNT
+} dc_op;
+
+typedef struct dc_node_rec {
+    dc_op op;
+    char name[DC_NAME_MAX];
+    int in[DC_MAX_INPUTS];
+    int n_in;
+    dc_shape shape;       /* sample shape (no batch axis)                                   */
+    int scalar;           /* 1 for losses: one value per batch, not one per example           */
+    int param0, n_params; /* this node's parameters: g->params[param0 .. param0+n_params)      */
+    int needs_grad;       /* some parameter upstream: backward must reach this node            */
+    /* attributes */
+    int64_t units;        /* Linear: out features                                              */
+    dc_init init;         /* Linear: requested initialisation                                  */
+    float init_value;
+    float p;              /* Dropout probability                                               */
+    float eps, momentum;  /* BatchNorm                                                         */
+    /* planned buffers (views into the graph's arenas) */
+    float *out, *grad, *saved;
+    int64_t saved_floats;
+    int aliases_input;    /* Reshape: out/grad are input 0's                                    */
+    double loss;          /* losses: mean loss of the last forward                              */
+} dc_node_rec;
+
+typedef struct dc_param_rec {
+    dc_param pub;         /* name, shape, data, grad, numel, decay, trainable                  */
+    char name[DC_NAME_MAX + 32];
+    int node;
+    dc_init init;
+    float init_value;
+    int64_t fan_in;
+} dc_param_rec;
+
+struct dc_graph {
+    dc_node_rec *nodes;
+    int n_nodes, cap_nodes;
+    dc_param_rec *params;
+    dc_param *pub_params; /* contiguous copy of params[i].pub for dc_graph_params             */
+    int n_params, cap_params;
+    dc_status error;      /* first build error                                                 */
+    char error_msg[1024];
+    /* planning */
+    int64_t max_batch, batch;
+    int planned, params_ready, nan_check;
+    dc_arena act, grads;
+    float *param_block, *grad_block;
+    int64_t param_floats;
+    unsigned char *marks; /* per node scratch for backward reachability                         */
+    dc_pool *pool;
+    dc_gemm_ctx *gemm;
+    dc_rng rng;           /* dropout draws                                                     */
+    float weight_decay;
+    int train;
+};
+
+/* Op table entry: one line per op in ops.c. */
+typedef struct dc_op_def {
+    const char *name;
+    /* Validate inputs, set node->shape / scalar; NULL message-free ok.                           */
+    dc_status (*infer)(dc_graph *g, dc_node_rec *n);
+    /* Floats of the `saved` buffer for a batch (masks, probabilities, statistics).               */
+    int64_t (*saved)(const dc_graph *g, const dc_node_rec *n, int64_t batch);
+    dc_status (*forward)(dc_graph *g, dc_node_rec *n, int64_t batch, int train);
+    void (*backward)(dc_graph *g, dc_node_rec *n, int64_t batch);
+    /* Multiply-adds x2 per example, for the summary (NULL: element-wise, counted as 0).          */
+    int64_t (*flops)(const dc_graph *g, const dc_node_rec *n);
+} dc_op_def;
+extern const dc_op_def dc_op_table[DC_OP_COUNT];
+
+/* Builder internals used by nn/. */
+dc_node dc_graph_add_node(dc_graph *g, dc_op op, const dc_node *inputs, int n_in, const char *name,
+                          const char *default_prefix);
+/* Adds a parameter owned by node (call between add_node and finish_node). Returns index or -1. */
+int dc_graph_add_param(dc_graph *g, dc_node node, const char *suffix, dc_shape shape, dc_init init,
+                       float init_value, int64_t fan_in, int decay, int trainable);
+/* Runs the op's shape inference; on failure poisons the graph and returns DC_NONE. */
+dc_node dc_graph_finish_node(dc_graph *g, dc_node node);
+/* Record a build error (first one wins) and return DC_NONE. */
+dc_node dc_graph_fail(dc_graph *g, dc_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The initialisation a parameter gets (DC_INIT_DEFAULT resolved by the following activation). */
+dc_init dc_graph_resolved_init(const dc_graph *g, const dc_param_rec *p);
+int dc_graph_check_node(dc_graph *g, dc_node n, const char *what);
+
+static inline dc_node_rec *dc_in(dc_graph *g, const dc_node_rec *n, int i) { return &g->nodes[n->in[i]]; }
+static inline int64_t dc_sample_numel(const dc_node_rec *n) { return dc_shape_numel(n->shape); }
+static inline float *dc_pdata(dc_graph *g, const dc_node_rec *n, int i) { return g->params[n->param0 + i].pub.data; }
+static inline float *dc_pgrad(dc_graph *g, const dc_node_rec *n, int i) { return g->params[n->param0 + i].pub.grad; }
+
+#endif

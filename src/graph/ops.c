@@ -1,0 +1,256 @@
+/* ops.c — the op table: for each op its shape function, the size of what forward saves for
+ * backward, and the forward/backward glue that calls the kernels.  One line per op in
+ * dc_op_table at the bottom; adding an op means its functions here and one table line. */
+#include "graph/graph.h"
+#include "kernels/kernels.h"
+
+#include <string.h>
+
+#define SB 96
+
+/* ---------------------------------------------------------------- input */
+static dc_status input_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) { return DC_OK; }
+
+/* ---------------------------------------------------------------- linear */
+static dc_status linear_infer(dc_graph *g, dc_node_rec *n) {
+    n->shape = dc_shape1(n->units);
+    return DC_OK;
+}
+
+static dc_status linear_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    dc_node_rec *x = dc_in(g, n, 0);
+    int64_t in = dc_sample_numel(x), out = n->units;
+    const float *W = dc_pdata(g, n, 0);
+    if (n->n_params > 1) { /* start from the bias rows, then accumulate X·W on top */
+        const float *b = dc_pdata(g, n, 1);
+        for (int64_t r = 0; r < batch; r++) memcpy(n->out + r * out, b, (size_t)out * sizeof(float));
+        dc_gemm(g->gemm, 0, 0, batch, out, in, 1.0f, x->out, in, W, out, 1.0f, n->out, out);
+    } else {
+        dc_gemm(g->gemm, 0, 0, batch, out, in, 1.0f, x->out, in, W, out, 0.0f, n->out, out);
+    }
+    return DC_OK;
+}
+
+static void linear_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    dc_node_rec *x = dc_in(g, n, 0);
+    int64_t in = dc_sample_numel(x), out = n->units;
+    /* dW += Xᵀ·dY   [in, out] */
+    dc_gemm(g->gemm, 1, 0, in, out, batch, 1.0f, x->out, in, n->grad, out, 1.0f, dc_pgrad(g, n, 0), out);
+    /* dB += column sums of dY */
+    if (n->n_params > 1) dc_bias_backward(batch, out, n->grad, dc_pgrad(g, n, 1));
+    /* dX += dY·Wᵀ  [batch, in] — skipped when nothing upstream needs it (e.g. the input images) */
+    if (x->needs_grad) dc_gemm(g->gemm, 0, 1, batch, in, out, 1.0f, n->grad, out, dc_pdata(g, n, 0), out, 1.0f, x->grad, in);
+}
+
+static int64_t linear_flops(const dc_graph *g, const dc_node_rec *n) {
+    return 2 * dc_sample_numel(&g->nodes[n->in[0]]) * n->units;
+}
+
+/* ---------------------------------------------------------------- element-wise activations */
+static dc_status same_shape_infer(dc_graph *g, dc_node_rec *n) {
+    n->shape = dc_in(g, n, 0)->shape;
+    return DC_OK;
+}
+
+#define N_ELEMS(n, batch) ((batch) * dc_sample_numel(n))
+
+static dc_status relu_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    dc_relu_forward(N_ELEMS(n, batch), dc_in(g, n, 0)->out, n->out);
+    return DC_OK;
+}
+static void relu_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    dc_node_rec *x = dc_in(g, n, 0);
+    if (x->grad) dc_relu_backward(N_ELEMS(n, batch), x->out, n->grad, x->grad);
+}
+static dc_status sigmoid_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    dc_sigmoid_forward(N_ELEMS(n, batch), dc_in(g, n, 0)->out, n->out);
+    return DC_OK;
+}
+static void sigmoid_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    dc_node_rec *x = dc_in(g, n, 0);
+    if (x->grad) dc_sigmoid_backward(N_ELEMS(n, batch), n->out, n->grad, x->grad);
+}
+static dc_status tanh_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    dc_tanh_forward(N_ELEMS(n, batch), dc_in(g, n, 0)->out, n->out);
+    return DC_OK;
+}
+static void tanh_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    dc_node_rec *x = dc_in(g, n, 0);
+    if (x->grad) dc_tanh_backward(N_ELEMS(n, batch), n->out, n->grad, x->grad);
+}
+
+/* ---------------------------------------------------------------- softmax (last axis) */
+static int64_t last_dim(const dc_node_rec *n) { return n->shape.rank ? n->shape.dim[n->shape.rank - 1] : 1; }
+
+static dc_status softmax_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    int64_t cols = last_dim(n);
+    dc_softmax_forward(N_ELEMS(n, batch) / cols, cols, dc_in(g, n, 0)->out, n->out);
+    return DC_OK;
+}
+static void softmax_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    dc_node_rec *x = dc_in(g, n, 0);
+    int64_t cols = last_dim(n);
+    if (x->grad) dc_softmax_backward(N_ELEMS(n, batch) / cols, cols, n->out, n->grad, x->grad);
+}
+
+/* ---------------------------------------------------------------- dropout */
+static dc_status dropout_infer(dc_graph *g, dc_node_rec *n) {
+    if (!(n->p >= 0.0f && n->p < 1.0f))
+        return DC_ERR(DC_ERR_ARG, "%s: dropout probability %g outside [0, 1)", n->name, (double)n->p);
+    return same_shape_infer(g, n);
+}
+static int64_t dropout_saved(const dc_graph *g, const dc_node_rec *n, int64_t batch) {
+    return batch * dc_sample_numel(n); /* the mask, already scaled by 1/(1-p) */
+}
+static dc_status dropout_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    const float *x = dc_in(g, n, 0)->out;
+    if (train) dc_dropout_forward(N_ELEMS(n, batch), n->p, &g->rng, x, n->saved, n->out);
+    else memcpy(n->out, x, (size_t)N_ELEMS(n, batch) * sizeof(float));
+    return DC_OK;
+}
+static void dropout_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    dc_node_rec *x = dc_in(g, n, 0);
+    if (x->grad) dc_dropout_backward(N_ELEMS(n, batch), n->saved, n->grad, x->grad);
+}
+
+/* ---------------------------------------------------------------- batchnorm */
+static dc_status batchnorm_infer(dc_graph *g, dc_node_rec *n) {
+    n->shape = dc_in(g, n, 0)->shape;
+    if (n->shape.rank < 1) return DC_ERR(DC_ERR_SHAPE, "%s: batchnorm needs an input with a feature axis", n->name);
+    return DC_OK;
+}
+static int64_t batchnorm_saved(const dc_graph *g, const dc_node_rec *n, int64_t batch) {
+    return 2 * n->shape.dim[0]; /* mean[C], rstd[C] of the last training batch */
+}
+static void bn_dims(const dc_node_rec *n, int64_t *C, int64_t *S) {
+    *C = n->shape.dim[0];
+    *S = dc_sample_numel(n) / *C;
+}
+static dc_status batchnorm_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    int64_t C, S;
+    bn_dims(n, &C, &S);
+    const float *x = dc_in(g, n, 0)->out;
+    if (train)
+        dc_batchnorm_forward_train(batch, C, S, x, dc_pdata(g, n, 0), dc_pdata(g, n, 1), n->eps, n->momentum,
+                                   dc_pdata(g, n, 2), dc_pdata(g, n, 3), n->saved, n->saved + C, n->out);
+    else
+        dc_batchnorm_forward_eval(batch, C, S, x, dc_pdata(g, n, 0), dc_pdata(g, n, 1), n->eps, dc_pdata(g, n, 2),
+                                  dc_pdata(g, n, 3), n->out);
+    return DC_OK;
+}
+static void batchnorm_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    int64_t C, S;
+    bn_dims(n, &C, &S);
+    dc_node_rec *x = dc_in(g, n, 0);
+    dc_batchnorm_backward(batch, C, S, x->out, dc_pdata(g, n, 0), n->saved, n->saved + C, n->grad, x->grad,
+                          dc_pgrad(g, n, 0), dc_pgrad(g, n, 1));
+}
+
+/* ---------------------------------------------------------------- add */
+static dc_status add_infer(dc_graph *g, dc_node_rec *n) {
+    char a[SB], b[SB];
+    dc_node_rec *x = dc_in(g, n, 0), *y = dc_in(g, n, 1);
+    if (!dc_shape_equal(x->shape, y->shape))
+        return DC_ERR(DC_ERR_SHAPE, "%s: cannot add '%s' %s and '%s' %s (shapes differ)", n->name, x->name,
+                      dc_shape_str(x->shape, a, SB), y->name, dc_shape_str(y->shape, b, SB));
+    n->shape = x->shape;
+    return DC_OK;
+}
+static dc_status add_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    dc_add_forward(N_ELEMS(n, batch), dc_in(g, n, 0)->out, dc_in(g, n, 1)->out, n->out);
+    return DC_OK;
+}
+static void add_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    for (int i = 0; i < 2; i++) {
+        dc_node_rec *x = dc_in(g, n, i);
+        if (x->grad) dc_accumulate(N_ELEMS(n, batch), n->grad, x->grad);
+    }
+}
+
+/* ---------------------------------------------------------------- reshape (a view) */
+static dc_status reshape_infer(dc_graph *g, dc_node_rec *n) {
+    char a[SB], b[SB];
+    dc_node_rec *x = dc_in(g, n, 0);
+    if (dc_shape_numel(n->shape) != dc_sample_numel(x))
+        return DC_ERR(DC_ERR_SHAPE, "%s: cannot reshape %s (%lld elements) to %s (%lld elements)", n->name,
+                      dc_shape_str(x->shape, a, SB), (long long)dc_sample_numel(x), dc_shape_str(n->shape, b, SB),
+                      (long long)dc_shape_numel(n->shape));
+    return DC_OK;
+}
+static dc_status reshape_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) { return DC_OK; }
+
+/* ---------------------------------------------------------------- losses */
+static dc_status loss_infer(dc_graph *g, dc_node_rec *n) {
+    char a[SB], b[SB];
+    dc_node_rec *y = dc_in(g, n, 0), *t = dc_in(g, n, 1);
+    if (y->shape.rank != 1)
+        return DC_ERR(DC_ERR_SHAPE, "%s: prediction '%s' must be [N, C] per batch, got sample shape %s", n->name,
+                      y->name, dc_shape_str(y->shape, a, SB));
+    int index_labels = dc_sample_numel(t) == 1 && y->shape.dim[0] != 1;
+    if (!index_labels && !dc_shape_equal(y->shape, t->shape))
+        return DC_ERR(DC_ERR_SHAPE, "%s: target '%s' %s must be class indices [] or match prediction %s", n->name,
+                      t->name, dc_shape_str(t->shape, a, SB), dc_shape_str(y->shape, b, SB));
+    if (t->needs_grad) return DC_ERR(DC_ERR_ARG, "%s: target '%s' must not depend on parameters", n->name, t->name);
+    n->scalar = 1;
+    n->shape = dc_shape_make(0, NULL);
+    return DC_OK;
+}
+static int64_t softmax_ce_saved(const dc_graph *g, const dc_node_rec *n, int64_t batch) {
+    return batch * dc_sample_numel(&g->nodes[n->in[0]]); /* the probabilities */
+}
+static dc_status loss_result(dc_node_rec *n, double loss, int bad, const char *pred_name) {
+    if (loss < 0.0)
+        return DC_ERR(DC_ERR_ARG, "%s: label of example %d is not a class index of '%s'", n->name, bad, pred_name);
+    n->loss = loss;
+    n->out[0] = (float)loss;
+    return DC_OK;
+}
+#define LOSS_DIMS                                                   \
+    dc_node_rec *y = dc_in(g, n, 0), *t = dc_in(g, n, 1);           \
+    int64_t cols = y->shape.dim[0], t_cols = dc_sample_numel(t);    \
+    (void)y; (void)t; (void)cols; (void)t_cols
+static dc_status softmax_ce_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    LOSS_DIMS;
+    int bad = -1;
+    double l = dc_softmax_ce_forward(batch, cols, y->out, t->out, t_cols, n->saved, &bad);
+    return loss_result(n, l, bad, y->name);
+}
+static void softmax_ce_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    LOSS_DIMS;
+    if (y->grad) dc_softmax_ce_backward(batch, cols, n->saved, t->out, t_cols, n->grad[0], y->grad);
+}
+static dc_status ce_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    LOSS_DIMS;
+    int bad = -1;
+    return loss_result(n, dc_cross_entropy_forward(batch, cols, y->out, t->out, t_cols, &bad), bad, y->name);
+}
+static void ce_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    LOSS_DIMS;
+    if (y->grad) dc_cross_entropy_backward(batch, cols, y->out, t->out, t_cols, n->grad[0], y->grad);
+}
+static dc_status mse_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    LOSS_DIMS;
+    int bad = -1;
+    return loss_result(n, dc_mse_forward(batch, cols, y->out, t->out, t_cols, &bad), bad, y->name);
+}
+static void mse_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    LOSS_DIMS;
+    if (y->grad) dc_mse_backward(batch, cols, y->out, t->out, t_cols, n->grad[0], y->grad);
+}
+
+/* ---------------------------------------------------------------- the table */
+const dc_op_def dc_op_table[DC_OP_COUNT] = {
+    [DC_OP_INPUT]         = {"input", NULL, NULL, input_forward, NULL, NULL},
+    [DC_OP_LINEAR]        = {"linear", linear_infer, NULL, linear_forward, linear_backward, linear_flops},
+    [DC_OP_RELU]          = {"relu", same_shape_infer, NULL, relu_forward, relu_backward, NULL},
+    [DC_OP_SIGMOID]       = {"sigmoid", same_shape_infer, NULL, sigmoid_forward, sigmoid_backward, NULL},
+    [DC_OP_TANH]          = {"tanh", same_shape_infer, NULL, tanh_forward, tanh_backward, NULL},
+    [DC_OP_SOFTMAX]       = {"softmax", same_shape_infer, NULL, softmax_forward, softmax_backward, NULL},
+    [DC_OP_DROPOUT]       = {"dropout", dropout_infer, dropout_saved, dropout_forward, dropout_backward, NULL},
+    [DC_OP_BATCHNORM]     = {"batchnorm", batchnorm_infer, batchnorm_saved, batchnorm_forward, batchnorm_backward, NULL},
+    [DC_OP_ADD]           = {"add", add_infer, NULL, add_forward, add_backward, NULL},
+    [DC_OP_RESHAPE]       = {"reshape", reshape_infer, NULL, reshape_forward, NULL, NULL},
+    [DC_OP_SOFTMAX_CE]    = {"softmax_ce", loss_infer, softmax_ce_saved, softmax_ce_forward, softmax_ce_backward, NULL},
+    [DC_OP_CROSS_ENTROPY] = {"cross_entropy", loss_infer, NULL, ce_forward, ce_backward, NULL},
+    [DC_OP_MSE]           = {"mse", loss_infer, NULL, mse_forward, mse_backward, NULL},
+};

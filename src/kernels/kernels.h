@@ -1,0 +1,77 @@
+/* kernels.h — the math of every op other than GEMM: plain C functions over float arrays.
+ *
+ * Conventions: n is an element count, rows×cols a row-major matrix.  Every *_backward ACCUMULATES
+ * into its input gradient (dx += ...), so a value used twice gets the sum of both gradients; callers
+ * zero gradients first.  Kernels never allocate; buffers a backward needs (masks, mean, rstd) are
+ * passed in, named for their contents.  Each formula is given in a one-line comment.
+ */
+#ifndef DC_KERNELS_H
+#define DC_KERNELS_H
+
+#include "deepc.h"
+
+/* y = max(x, 0);  dx += dy * (x > 0)                                   x,y,dx,dy: [n] */
+void dc_relu_forward(int64_t n, const float *x, float *y);
+void dc_relu_backward(int64_t n, const float *x, const float *dy, float *dx);
+/* y = 1 / (1 + e^-x);  dx += dy * y * (1 - y)                          [n] */
+void dc_sigmoid_forward(int64_t n, const float *x, float *y);
+void dc_sigmoid_backward(int64_t n, const float *y, const float *dy, float *dx);
+/* y = tanh x;  dx += dy * (1 - y^2)                                    [n] */
+void dc_tanh_forward(int64_t n, const float *x, float *y);
+void dc_tanh_backward(int64_t n, const float *y, const float *dy, float *dx);
+/* y = x + b (b broadcast over rows)                 x,y: [rows, cols], b: [cols] */
+void dc_bias_add(int64_t rows, int64_t cols, const float *b, float *y);
+/* db += sum over rows of dy                         dy: [rows, cols], db: [cols] */
+void dc_bias_backward(int64_t rows, int64_t cols, const float *dy, float *db);
+/* y = a + b;  da += dy, db += dy                                       [n] */
+void dc_add_forward(int64_t n, const float *a, const float *b, float *y);
+void dc_accumulate(int64_t n, const float *dy, float *dx);
+
+/* Row softmax, max subtracted: y_ij = e^(x_ij - m_i) / sum_k e^(x_ik - m_i)      [rows, cols] */
+void dc_softmax_forward(int64_t rows, int64_t cols, const float *x, float *y);
+/* dx_ij += y_ij (dy_ij - sum_k dy_ik y_ik)                                       [rows, cols] */
+void dc_softmax_backward(int64_t rows, int64_t cols, const float *y, const float *dy, float *dx);
+
+/* Target encodings for the losses: labels [rows] as float class indices (t_cols == 1), or dense
+ * targets [rows, cols] (t_cols == cols).  An index outside 0..cols-1 is an error (returns -1 from
+ * the forward, which the graph reports). */
+/* Softmax with cross-entropy.  Forward writes the probabilities to prob [rows, cols] and returns
+ * L = -(1/rows) sum_i sum_j t_ij log(p_ij)  (log-sum-exp form, finite for any finite logits).
+ * Backward: dx += scale * (p - t) / rows.                                                       */
+double dc_softmax_ce_forward(int64_t rows, int64_t cols, const float *x, const float *t, int64_t t_cols,
+                             float *prob, int *bad_label);
+void dc_softmax_ce_backward(int64_t rows, int64_t cols, const float *prob, const float *t, int64_t t_cols,
+                            float scale, float *dx);
+/* Cross-entropy on probabilities: L = -(1/rows) sum t log(y + 1e-7);  dy += -scale t / (rows (y + 1e-7)) */
+double dc_cross_entropy_forward(int64_t rows, int64_t cols, const float *y, const float *t, int64_t t_cols,
+                                int *bad_label);
+void dc_cross_entropy_backward(int64_t rows, int64_t cols, const float *y, const float *t, int64_t t_cols,
+                               float scale, float *dy);
+/* Mean squared error: L = (1/rows) 0.5 sum (y - t)^2;  dy += scale (y - t) / rows               */
+double dc_mse_forward(int64_t rows, int64_t cols, const float *y, const float *t, int64_t t_cols,
+                      int *bad_label);
+void dc_mse_backward(int64_t rows, int64_t cols, const float *y, const float *t, int64_t t_cols, float scale,
+                     float *dy);
+
+/* Inverted dropout.  Forward (training) draws mask_i = (u_i >= p) / (1 - p) and y = x * mask;
+ * backward dx += dy * mask.                                                               [n] */
+void dc_dropout_forward(int64_t n, float p, dc_rng *rng, const float *x, float *mask, float *y);
+void dc_dropout_backward(int64_t n, const float *mask, const float *dy, float *dx);
+
+/* BatchNorm over channel axis C of x [N, C, S] (S = product of spatial dims, 1 for [N, C]).
+ * Training: mean_c, var_c over N*S values; xhat = (x - mean) * rstd, rstd = 1/sqrt(var + eps);
+ *   y = gamma*xhat + beta; running = (1-momentum) running + momentum * batch (variance unbiased).
+ * Saves mean [C] and rstd [C] for backward.  Eval: uses running_mean/running_var.               */
+void dc_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+                                const float *beta, float eps, float momentum, float *running_mean,
+                                float *running_var, float *mean, float *rstd, float *y);
+void dc_batchnorm_forward_eval(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+                               const float *beta, float eps, const float *running_mean,
+                               const float *running_var, float *y);
+/* dgamma += sum dy xhat; dbeta += sum dy;
+ * dx += gamma rstd / M (M dy - sum dy - xhat sum(dy xhat)), M = N*S.                             */
+void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+                           const float *mean, const float *rstd, const float *dy, float *dx,
+                           float *dgamma, float *dbeta);
+
+#endif
