@@ -242,6 +242,10 @@ float dc_graph_loss(dc_graph *g, dc_node loss);
 float dc_graph_decay_term(const dc_graph *g);
 /* Print a layer table (name, op, output shape, parameters) and totals. */
 void dc_graph_summary(const dc_graph *g, FILE *f);
+/* Per-node timing (for benchmarks): when on, forward/backward time of each node is accumulated. */
+void dc_graph_set_profile(dc_graph *g, int on);
+/* Seconds spent in node n's forward and backward since profiling was switched on. */
+void dc_graph_node_time(const dc_graph *g, dc_node n, double *forward_s, double *backward_s);
 /* Opt-in check after each node of a forward pass: the first node with NaN/Inf output is named. */
 void dc_graph_set_nan_check(dc_graph *g, int on);
 
@@ -281,6 +285,95 @@ int64_t dc_optim_steps(const dc_optim *o);
 int dc_optim_state_count(const dc_optim *o);
 dc_status dc_optim_state(dc_optim *o, int i, const char **name, float **data, int64_t *numel);
 void dc_optim_set_steps(dc_optim *o, int64_t t);
+
+/* ------------------------------------------------------------------ models */
+/* The model zoo: each classic network is one short builder.  A builder adds the layers after
+ * `input` and returns the logits node (before softmax). */
+typedef struct dc_model_info {
+    const char *name;
+    const char *description;
+    int channels, height, width; /* the input it is defined for */
+} dc_model_info;
+int dc_model_count(void);
+const dc_model_info *dc_model_at(int i);
+const dc_model_info *dc_model_find(const char *name);  /* NULL when unknown */
+/* Build `name` on `input` for num_classes outputs; DC_ERR_ARG naming the known models when unknown. */
+dc_status dc_model_build(dc_graph *g, const char *name, dc_node input, int num_classes, dc_node *logits);
+
+/* Re-seed the dropout generator (e.g. per epoch, so a resumed run draws what the original drew). */
+void dc_graph_set_seed(dc_graph *g, uint64_t seed);
+
+/* ------------------------------------------------------------------ checkpoints */
+/* A checkpoint is a safetensors file: every parameter and buffer of the graph by name, optionally
+ * the optimizer's state, and string metadata.  Saving writes a temporary file and renames it, so
+ * an existing checkpoint is never left half-written. */
+typedef struct dc_checkpoint_meta {
+    char model[64];
+    char optimizer[16];
+    int epoch;            /* epochs completed                      */
+    int64_t step;         /* optimizer steps taken                 */
+    double val_acc;       /* validation accuracy at this epoch     */
+    double lr;
+    uint64_t seed;
+    int num_classes;
+    int batch;
+} dc_checkpoint_meta;
+dc_status dc_checkpoint_save(const char *path, const dc_graph *g, dc_optim *opt, const dc_checkpoint_meta *m);
+/* Load into a planned graph built the same way (names and shapes must match; a mismatch names the
+ * tensor and both shapes).  opt may be NULL; when given, its state must be in the file. */
+dc_status dc_checkpoint_load(const char *path, dc_graph *g, dc_optim *opt, dc_checkpoint_meta *m);
+/* Read only the metadata (to know which model to build). */
+dc_status dc_checkpoint_read_meta(const char *path, dc_checkpoint_meta *m);
+
+/* ------------------------------------------------------------------ training */
+/* The whole supervised job: load an MNIST-format data set, split the training file into training
+ * and validation parts, train with per-epoch validation, keep the best checkpoint (by validation
+ * accuracy), and evaluate it once on the test set. */
+typedef enum dc_schedule { DC_SCHED_CONSTANT = 0, DC_SCHED_STEP, DC_SCHED_COSINE, DC_SCHED_COUNT } dc_schedule;
+
+typedef struct dc_train_config {
+    const char *model;        /* zoo name, e.g. "mlp"                                          */
+    const char *data_dir;     /* MNIST-format directory                                        */
+    const char *out_dir;      /* run directory: checkpoints, metrics.csv, log (NULL: none)     */
+    const char *resume;       /* checkpoint to resume from (NULL: fresh start)                 */
+    dc_optim_config optim;
+    dc_schedule schedule;     /* learning rate per epoch: constant, step (x0.1 every step_epochs), cosine */
+    int step_epochs;
+    int epochs;
+    int batch;
+    int threads;
+    uint64_t seed;
+    float weight_decay;
+    int64_t train_limit;      /* > 0: use only the first N training-file examples (quick runs) */
+    int64_t val_size;         /* held out from the training file (default 5000)                */
+    int64_t test_limit;       /* > 0: evaluate on the first N test examples only               */
+    float mean, std;          /* pixel normalisation: (p/255 - mean)/std                       */
+    int progress;             /* 1: progress bar on stderr, 0: none, -1: when stderr is a tty  */
+    int quiet;                /* 1: no per-epoch lines on stdout                               */
+    int nan_check;            /* 1: name the first layer producing NaN/Inf                     */
+} dc_train_config;
+void dc_train_config_defaults(dc_train_config *c);
+
+typedef struct dc_epoch_stats {
+    int epoch;
+    double train_loss, train_acc, val_loss, val_acc, lr, seconds, images_per_s;
+} dc_epoch_stats;
+
+typedef struct dc_train_result {
+    double test_acc, test_loss;
+    double best_val_acc;
+    int best_epoch;
+    int epochs_run;
+    double seconds;           /* wall time of the whole job                                     */
+    double train_images_per_s;/* mean over epochs, training steps only                          */
+    dc_epoch_stats last;
+} dc_train_result;
+dc_status dc_train_run(const dc_train_config *c, dc_train_result *r);
+
+/* Accuracy and mean loss of a checkpoint on a data split ("test" or "train"). */
+typedef struct dc_eval_result { double acc, loss; int64_t n; int64_t confusion[10][10]; } dc_eval_result;
+dc_status dc_eval_checkpoint(const char *checkpoint, const char *data_dir, const char *split, int batch,
+                             int threads, int64_t limit, dc_eval_result *r);
 
 #ifdef __cplusplus
 }

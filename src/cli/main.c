@@ -1,1 +1,224 @@
-int main(void){return 0;}
+/* main.c — the `deepc` command: train, eval, summary, models, version.
+ * Thin by design: it parses flags into the library's config structs and prints results; every
+ * piece of work is a public library call. */
+#include "deepc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+static int fail(const char *cmd) {
+    fprintf(stderr, "deepc %s: %s\n", cmd, dc_last_error());
+    return 1;
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+    fprintf(stderr, "deepc %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see 'deepc %s --help')\n", cmd);
+    return 2;
+}
+
+/* Numeric flag parsing with range checks; returns 0 on success. */
+static int parse_long(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || errno || *end || x < lo || x > hi) {
+        fprintf(stderr, "deepc %s: %s needs an integer in %ld..%ld, got '%s'\n", cmd, flag, lo, hi, v ? v : "");
+        return 1;
+    }
+    *out = x;
+    return 0;
+}
+static int parse_float(const char *cmd, const char *flag, const char *v, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double x = v ? strtod(v, &end) : 0;
+    if (!v || errno || *end || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "deepc %s: %s needs a number in [%g, %g], got '%s'\n", cmd, flag, lo, hi, v ? v : "");
+        return 1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ train */
+static const char *TRAIN_HELP =
+    "usage: deepc train [options]\n"
+    "Train a zoo model on an MNIST-format data set (Fashion-MNIST by default): the training file is\n"
+    "split into training and validation parts, the epoch with the best validation accuracy is kept,\n"
+    "and its test accuracy is printed last as 'test accuracy 0.XXXX'.\n\n"
+    "  --model NAME          zoo model (deepc models lists them)              [mlp]\n"
+    "  --data DIR            MNIST-format directory (.gz or plain IDX files)  [" DEFAULT_DATA "]\n"
+    "  --out DIR             run directory: best.safetensors, last.safetensors, metrics.csv\n"
+    "  --resume FILE         continue from a checkpoint (e.g. DIR/last.safetensors)\n"
+    "  --optimizer NAME      sgd | momentum | adagrad | rmsprop | adam         [adam]\n"
+    "  --lr X                learning rate                                     [1e-3]\n"
+    "  --momentum X          Momentum's alpha                                  [0.9]\n"
+    "  --schedule NAME       constant | step | cosine (per epoch)              [constant]\n"
+    "  --step-epochs N       step schedule: lr x0.1 every N epochs             [10]\n"
+    "  --weight-decay L      adds 0.5*L*||W||^2 to the loss (weights only)     [0]\n"
+    "  --epochs N            [10]     --batch N   [128]    --threads N [2]    --seed N [1]\n"
+    "  --val N               validation examples held out of the training file [5000]\n"
+    "  --limit N             use only the first N training-file examples\n"
+    "  --test-limit N        evaluate on the first N test examples\n"
+    "  --progress | --no-progress   progress bar on stderr (default: when stderr is a terminal)\n"
+    "  --nan-check           stop at the first layer that produces NaN/Inf, naming it\n"
+    "  --quiet               only the final line\n";
+
+static int cmd_train(int argc, char **argv) {
+    dc_train_config c;
+    dc_train_config_defaults(&c);
+    const char *opt_name = "adam";
+    double lr = 1e-3, momentum = 0.9, wd = 0.0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(TRAIN_HELP, stdout); return 0; }
+        else if (!strcmp(a, "--progress")) c.progress = 1;
+        else if (!strcmp(a, "--no-progress")) c.progress = 0;
+        else if (!strcmp(a, "--quiet")) c.quiet = 1;
+        else if (!strcmp(a, "--nan-check")) c.nan_check = 1;
+        else if (!v) return usage_error("train", "unknown option or missing value: '%s'", a);
+        else {
+            i++;
+            if (!strcmp(a, "--model")) c.model = v;
+            else if (!strcmp(a, "--data")) c.data_dir = v;
+            else if (!strcmp(a, "--out")) c.out_dir = v;
+            else if (!strcmp(a, "--resume")) c.resume = v;
+            else if (!strcmp(a, "--optimizer")) opt_name = v;
+            else if (!strcmp(a, "--lr")) { if (parse_float("train", a, v, 1e-12, 1e3, &lr)) return 2; }
+            else if (!strcmp(a, "--momentum")) { if (parse_float("train", a, v, 0, 1, &momentum)) return 2; }
+            else if (!strcmp(a, "--weight-decay")) { if (parse_float("train", a, v, 0, 1e3, &wd)) return 2; }
+            else if (!strcmp(a, "--schedule")) {
+                if (!strcmp(v, "constant")) c.schedule = DC_SCHED_CONSTANT;
+                else if (!strcmp(v, "step")) c.schedule = DC_SCHED_STEP;
+                else if (!strcmp(v, "cosine")) c.schedule = DC_SCHED_COSINE;
+                else return usage_error("train", "unknown schedule '%s' (constant, step, cosine)", v);
+            }
+            else if (!strcmp(a, "--step-epochs")) { if (parse_long("train", a, v, 1, 100000, &n)) return 2; c.step_epochs = (int)n; }
+            else if (!strcmp(a, "--epochs")) { if (parse_long("train", a, v, 0, 100000, &n)) return 2; c.epochs = (int)n; }
+            else if (!strcmp(a, "--batch")) { if (parse_long("train", a, v, 1, 65536, &n)) return 2; c.batch = (int)n; }
+            else if (!strcmp(a, "--threads")) { if (parse_long("train", a, v, 1, 256, &n)) return 2; c.threads = (int)n; }
+            else if (!strcmp(a, "--seed")) { if (parse_long("train", a, v, 0, 0x7fffffffL, &n)) return 2; c.seed = (uint64_t)n; }
+            else if (!strcmp(a, "--val")) { if (parse_long("train", a, v, 0, 100000000L, &n)) return 2; c.val_size = n; }
+            else if (!strcmp(a, "--limit")) { if (parse_long("train", a, v, 1, 100000000L, &n)) return 2; c.train_limit = n; }
+            else if (!strcmp(a, "--test-limit")) { if (parse_long("train", a, v, 1, 100000000L, &n)) return 2; c.test_limit = n; }
+            else return usage_error("train", "unknown option '%s'", a);
+        }
+    }
+    dc_optim_kind kind;
+    if (dc_optim_parse(opt_name, &kind) != DC_OK) return fail("train");
+    c.optim = dc_optim_defaults(kind, (float)lr);
+    c.optim.momentum = (float)momentum;
+    c.weight_decay = (float)wd;
+    dc_train_result r;
+    if (dc_train_run(&c, &r) != DC_OK) return fail("train");
+    if (c.quiet) printf("test accuracy %.4f\n", r.test_acc);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ eval */
+static const char *EVAL_HELP =
+    "usage: deepc eval --checkpoint FILE [--data DIR] [--split test|train] [--batch N] [--threads N] [--limit N]\n"
+    "Evaluate a checkpoint: accuracy, mean loss and the confusion matrix (rows: true class, columns:\n"
+    "predicted class).  The model is read from the checkpoint's metadata.\n";
+
+static int cmd_eval(int argc, char **argv) {
+    const char *ckpt = NULL, *data = DEFAULT_DATA, *split = "test";
+    long batch = 256, threads = 2, limit = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(EVAL_HELP, stdout); return 0; }
+        if (!v) return usage_error("eval", "unknown option or missing value: '%s'", a);
+        i++;
+        if (!strcmp(a, "--checkpoint")) ckpt = v;
+        else if (!strcmp(a, "--data")) data = v;
+        else if (!strcmp(a, "--split")) split = v;
+        else if (!strcmp(a, "--batch")) { if (parse_long("eval", a, v, 1, 65536, &batch)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (parse_long("eval", a, v, 1, 256, &threads)) return 2; }
+        else if (!strcmp(a, "--limit")) { if (parse_long("eval", a, v, 1, 100000000L, &limit)) return 2; }
+        else return usage_error("eval", "unknown option '%s'", a);
+    }
+    if (!ckpt) return usage_error("eval", "%s", "--checkpoint FILE is required");
+    dc_eval_result r;
+    if (dc_eval_checkpoint(ckpt, data, split, (int)batch, (int)threads, limit, &r) != DC_OK) return fail("eval");
+    printf("confusion matrix (rows: true, columns: predicted)\n     ");
+    for (int p = 0; p < 10; p++) printf("%6d", p);
+    printf("\n");
+    for (int t = 0; t < 10; t++) {
+        printf("%4d ", t);
+        for (int p = 0; p < 10; p++) printf("%6lld", (long long)r.confusion[t][p]);
+        printf("\n");
+    }
+    printf("%s examples %lld, loss %.4f\n", split, (long long)r.n, r.loss);
+    printf("%s accuracy %.4f\n", split, r.acc);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ summary / models */
+static int cmd_summary(int argc, char **argv) {
+    const char *model = "mlp";
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: deepc summary [--model NAME]\nPrint each layer's output shape, parameters and FLOPs.\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else return usage_error("summary", "unknown option or missing value: '%s'", argv[i]);
+    }
+    const dc_model_info *info = dc_model_find(model);
+    dc_graph *g = NULL;
+    dc_node logits;
+    if (dc_graph_create(&g) != DC_OK) return fail("summary");
+    dc_node x = info ? dc_input(g, "images", dc_shape3(info->channels, info->height, info->width)) : 0;
+    if (dc_model_build(g, model, x, 10, &logits) != DC_OK) {
+        dc_graph_free(g);
+        return fail("summary");
+    }
+    printf("model %s: %s\n", model, info->description);
+    dc_graph_summary(g, stdout);
+    dc_graph_free(g);
+    return 0;
+}
+
+static int cmd_models(void) {
+    for (int i = 0; i < dc_model_count(); i++) {
+        const dc_model_info *m = dc_model_at(i);
+        printf("%-14s %dx%dx%d  %s\n", m->name, m->channels, m->height, m->width, m->description);
+    }
+    return 0;
+}
+
+static void main_help(FILE *f) {
+    fprintf(f,
+            "deepc %s — a deep-learning framework in C\n\n"
+            "usage: deepc COMMAND [options]    (deepc COMMAND --help for each)\n\n"
+            "  train     train a model, report validation per epoch and test accuracy at the end\n"
+            "  eval      accuracy and confusion matrix of a checkpoint\n"
+            "  summary   layer table of a model: output shapes, parameters, FLOPs\n"
+            "  models    list the model zoo\n"
+            "  version   print the version\n",
+            DC_VERSION_STRING);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        main_help(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "summary")) return cmd_summary(argc - 2, argv + 2);
+    if (!strcmp(cmd, "models")) return cmd_models();
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) { printf("deepc %s\n", DC_VERSION_STRING); return 0; }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) { main_help(stdout); return 0; }
+    fprintf(stderr, "deepc: unknown command '%s'\n", cmd);
+    main_help(stderr);
+    return 2;
+}

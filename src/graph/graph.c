@@ -9,6 +9,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double wall_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static const char *const dc_init_names[] = {"default", "xavier", "he", "normal", "const"};
 _Static_assert(sizeof dc_init_names / sizeof dc_init_names[0] == DC_INIT_COUNT, "one name per dc_init");
@@ -345,7 +352,9 @@ static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto) 
         dc_node_rec *n = &g->nodes[i];
         if (upto >= 0 && !g->marks[i]) continue;
         if (n->op == DC_OP_INPUT || n->aliases_input) continue;
+        double t0 = g->profile ? wall_s() : 0.0;
         DC_TRY(dc_op_table[n->op].forward(g, n, batch, train));
+        if (g->profile) n->t_fwd += wall_s() - t0;
         if (g->nan_check) DC_TRY(check_finite(g, n, batch));
     }
     return DC_OK;
@@ -376,7 +385,9 @@ dc_status dc_graph_backward(dc_graph *g, dc_node loss) {
     for (int i = loss; i >= 0; i--) {
         dc_node_rec *n = &g->nodes[i];
         if (!g->marks[i] || !n->needs_grad || n->aliases_input || !dc_op_table[n->op].backward) continue;
+        double t0 = g->profile ? wall_s() : 0.0;
         dc_op_table[n->op].backward(g, n, batch);
+        if (g->profile) n->t_bwd += wall_s() - t0;
     }
     if (g->weight_decay != 0.0f) {
         float lam = g->weight_decay;
@@ -423,4 +434,21 @@ void dc_graph_summary(const dc_graph *g, FILE *f) {
         tf += fl;
     }
     fprintf(f, "total: %lld trainable parameters, %.3f MFLOP forward per example\n", (long long)tp, tf / 1e6);
+}
+
+void dc_graph_set_seed(dc_graph *g, uint64_t seed) {
+    if (g) dc_rng_seed(&g->rng, seed ^ 0xD1B54A32D192ED03ull);
+}
+
+void dc_graph_set_profile(dc_graph *g, int on) {
+    if (!g) return;
+    if (on && !g->profile) /* switching on starts a fresh measurement; switching off keeps the totals */
+        for (int i = 0; i < g->n_nodes; i++) g->nodes[i].t_fwd = g->nodes[i].t_bwd = 0.0;
+    g->profile = on;
+}
+
+void dc_graph_node_time(const dc_graph *g, dc_node n, double *forward_s, double *backward_s) {
+    int ok = g && n >= 0 && n < g->n_nodes;
+    if (forward_s) *forward_s = ok ? g->nodes[n].t_fwd : 0.0;
+    if (backward_s) *backward_s = ok ? g->nodes[n].t_bwd : 0.0;
 }

@@ -46,6 +46,7 @@ typedef struct dc_node_rec {
     int64_t saved_floats;
     int aliases_input;    /* Reshape: out/grad are input 0's                                    */
     double loss;          /* losses: mean loss of the last forward                              */
+    double t_fwd, t_bwd;  /* profiling: accumulated seconds                                     */
 } dc_node_rec;
 
 typedef struct dc_param_rec {
@@ -67,7 +68,7 @@ struct dc_graph {
     char error_msg[1024];
     /* planning */
     int64_t max_batch, batch;
-    int planned, params_ready, nan_check;
+    int planned, params_ready, nan_check, profile;
     dc_arena act, grads;
     float *param_block, *grad_block;
     int64_t param_floats;

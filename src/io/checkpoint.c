@@ -1,0 +1,127 @@
+/* checkpoint.c — a graph's parameters (and optionally an optimizer's state) to and from a
+ * safetensors file.  Tensor names are the parameter names ("fc1.weight", "bn1.running_var") and
+ * the optimizer's ("adam.m.fc1.weight"); metadata keys are listed in meta_keys below. */
+#include "io/safetensors.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+dc_status dc_checkpoint_save(const char *path, const dc_graph *g, dc_optim *opt, const dc_checkpoint_meta *m) {
+    if (!path || !g) return DC_ERR(DC_ERR_ARG, "dc_checkpoint_save: NULL argument");
+    int np = dc_graph_param_count(g), no = opt ? dc_optim_state_count(opt) : 0;
+    const dc_param *p = dc_graph_params(g);
+    if (!p) return DC_ERR(DC_ERR_STATE, "%s: graph not planned, no parameters to save", path);
+    dc_named_tensor *t = calloc((size_t)(np + no + 1), sizeof *t);
+    if (!t) return DC_ERR(DC_ERR_NOMEM, "checkpoint table");
+    int n = 0;
+    for (int i = 0; i < np; i++) t[n++] = (dc_named_tensor){p[i].name, p[i].shape, p[i].data};
+    for (int i = 0; i < no; i++) {
+        const char *name;
+        float *data;
+        int64_t numel;
+        dc_status s = dc_optim_state(opt, i, &name, &data, &numel);
+        if (s != DC_OK) { free(t); return s; }
+        t[n++] = (dc_named_tensor){name, dc_shape1(numel), data};
+    }
+    dc_checkpoint_meta mm;
+    memset(&mm, 0, sizeof mm);
+    if (m) mm = *m;
+    if (opt) mm.step = dc_optim_steps(opt);
+    char epoch[32], step[32], val[32], lr[32], seed[32], classes[32], batch[32];
+    snprintf(epoch, sizeof epoch, "%d", mm.epoch);
+    snprintf(step, sizeof step, "%" PRId64, mm.step);
+    snprintf(val, sizeof val, "%.6f", mm.val_acc);
+    snprintf(lr, sizeof lr, "%.9g", mm.lr);
+    snprintf(seed, sizeof seed, "%" PRIu64, mm.seed);
+    snprintf(classes, sizeof classes, "%d", mm.num_classes);
+    snprintf(batch, sizeof batch, "%d", mm.batch);
+    const char *meta[] = {"format", "deepc-checkpoint-1", "model", mm.model, "optimizer", mm.optimizer,
+                          "epoch", epoch, "step", step, "val_acc", val, "lr", lr, "seed", seed,
+                          "num_classes", classes, "batch", batch};
+    dc_status s = dc_safetensors_write(path, t, n, meta, (int)(sizeof meta / sizeof meta[0]) / 2);
+    free(t);
+    return s;
+}
+
+static void read_meta(const dc_st_file *f, dc_checkpoint_meta *m) {
+    const char *v;
+    memset(m, 0, sizeof *m);
+    if ((v = dc_st_meta(f, "model"))) snprintf(m->model, sizeof m->model, "%s", v);
+    if ((v = dc_st_meta(f, "optimizer"))) snprintf(m->optimizer, sizeof m->optimizer, "%s", v);
+    if ((v = dc_st_meta(f, "epoch"))) m->epoch = atoi(v);
+    if ((v = dc_st_meta(f, "step"))) m->step = strtoll(v, NULL, 10);
+    if ((v = dc_st_meta(f, "val_acc"))) m->val_acc = strtod(v, NULL);
+    if ((v = dc_st_meta(f, "lr"))) m->lr = strtod(v, NULL);
+    if ((v = dc_st_meta(f, "seed"))) m->seed = strtoull(v, NULL, 10);
+    if ((v = dc_st_meta(f, "num_classes"))) m->num_classes = atoi(v);
+    if ((v = dc_st_meta(f, "batch"))) m->batch = atoi(v);
+}
+
+static dc_status check_format(const dc_st_file *f, const char *path) {
+    const char *fmt = dc_st_meta(f, "format");
+    if (!fmt || strcmp(fmt, "deepc-checkpoint-1") != 0)
+        return DC_ERR(DC_ERR_FORMAT, "%s: not a deepc checkpoint (metadata format '%s', expected 'deepc-checkpoint-1')",
+                      path, fmt ? fmt : "(none)");
+    return DC_OK;
+}
+
+dc_status dc_checkpoint_read_meta(const char *path, dc_checkpoint_meta *m) {
+    dc_st_file *f = NULL;
+    DC_TRY(dc_safetensors_read(path, &f));
+    dc_status s = check_format(f, path);
+    if (s == DC_OK && m) read_meta(f, m);
+    dc_st_free(f);
+    return s;
+}
+
+static dc_status copy_tensor(const dc_st_file *f, const char *path, const char *name, dc_shape want, float *dst) {
+    dc_shape got;
+    const float *src;
+    char a[96], b[96];
+    dc_status s = dc_st_get(f, name, &got, &src);
+    if (s != DC_OK) return DC_ERR(DC_ERR_FORMAT, "%s: tensor '%s' missing (checkpoint of another model?)", path, name);
+    if (dc_shape_numel(got) != dc_shape_numel(want) || (got.rank == want.rank && !dc_shape_equal(got, want)))
+        return DC_ERR(DC_ERR_SHAPE, "%s: tensor '%s' has shape %s in the file but %s in the model", path, name,
+                      dc_shape_str(got, a, sizeof a), dc_shape_str(want, b, sizeof b));
+    memcpy(dst, src, (size_t)dc_shape_numel(want) * sizeof(float));
+    return DC_OK;
+}
+
+dc_status dc_checkpoint_load(const char *path, dc_graph *g, dc_optim *opt, dc_checkpoint_meta *m) {
+    if (!path || !g) return DC_ERR(DC_ERR_ARG, "dc_checkpoint_load: NULL argument");
+    const dc_param *p = dc_graph_params(g);
+    if (!p) return DC_ERR(DC_ERR_STATE, "%s: plan the graph before loading a checkpoint into it", path);
+    dc_st_file *f = NULL;
+    DC_TRY(dc_safetensors_read(path, &f));
+    dc_status s = check_format(f, path);
+    /* Validate everything before writing anything, so a bad file leaves the model as it was. */
+    for (int i = 0; s == DC_OK && i < dc_graph_param_count(g); i++) {
+        dc_shape got;
+        const float *src;
+        char a[96], b[96];
+        if (dc_st_get(f, p[i].name, &got, &src) != DC_OK)
+            s = DC_ERR(DC_ERR_FORMAT, "%s: tensor '%s' missing (checkpoint of another model?)", path, p[i].name);
+        else if (!dc_shape_equal(got, p[i].shape))
+            s = DC_ERR(DC_ERR_SHAPE, "%s: tensor '%s' has shape %s in the file but %s in the model", path, p[i].name,
+                       dc_shape_str(got, a, sizeof a), dc_shape_str(p[i].shape, b, sizeof b));
+    }
+    for (int i = 0; s == DC_OK && i < dc_graph_param_count(g); i++)
+        s = copy_tensor(f, path, p[i].name, p[i].shape, p[i].data);
+    for (int i = 0; s == DC_OK && opt && i < dc_optim_state_count(opt); i++) {
+        const char *name;
+        float *data;
+        int64_t numel;
+        s = dc_optim_state(opt, i, &name, &data, &numel);
+        if (s == DC_OK) s = copy_tensor(f, path, name, dc_shape1(numel), data);
+    }
+    if (s == DC_OK) {
+        dc_checkpoint_meta mm;
+        read_meta(f, &mm);
+        if (opt) dc_optim_set_steps(opt, mm.step);
+        if (m) *m = mm;
+    }
+    dc_st_free(f);
+    return s;
+}

@@ -1,0 +1,372 @@
+/* train.c — the supervised training job behind `deepc train` and `deepc eval`:
+ * data (train/validation/test), the model from the zoo, the optimizer and schedule, the epoch loop
+ * with progress, validation-based best checkpoint, metrics file, resume, and the final test report.
+ * The test set is touched once, at the end, with the checkpoint that was best on validation. */
+#include "data/data.h"
+#include "deepc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void dc_train_config_defaults(dc_train_config *c) {
+    memset(c, 0, sizeof *c);
+    c->model = "mlp";
+    c->data_dir = "/usr/share/datasets/fashion-mnist";
+    c->optim = dc_optim_defaults(DC_OPTIM_ADAM, 1e-3f);
+    c->schedule = DC_SCHED_CONSTANT;
+    c->step_epochs = 10;
+    c->epochs = 10;
+    c->batch = 128;
+    c->threads = 2;
+    c->seed = 1;
+    c->val_size = 5000;
+    c->mean = 0.2860f;
+    c->std = 0.3530f;
+    c->progress = -1;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* splitmix-style mixing: distinct, reproducible seeds per (run seed, epoch, purpose). */
+static uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b) {
+    uint64_t z = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xBF58476D1CE4E5B9ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+typedef struct dc_model_run {
+    dc_graph *g;
+    dc_node x, t, logits, loss;
+    int classes;
+} dc_model_run;
+
+static dc_status model_run_build(dc_model_run *m, const char *model, int c, int h, int w, int classes, int batch,
+                                 const dc_graph_opts *opts) {
+    memset(m, 0, sizeof *m);
+    m->classes = classes;
+    DC_TRY(dc_graph_create(&m->g));
+    m->x = dc_input(m->g, "images", c == 1 && h == 1 ? dc_shape1(w) : dc_shape3(c, h, w));
+    m->t = dc_input(m->g, "labels", dc_shape_make(0, NULL));
+    dc_status s = dc_graph_status(m->g);
+    if (s == DC_OK) s = dc_model_build(m->g, model, m->x, classes, &m->logits);
+    if (s == DC_OK) m->loss = dc_softmax_cross_entropy(m->g, m->logits, m->t);
+    if (s == DC_OK) s = dc_graph_status(m->g);
+    if (s == DC_OK) s = dc_graph_plan(m->g, batch, opts);
+    if (s != DC_OK) {
+        dc_graph_free(m->g);
+        m->g = NULL;
+    }
+    return s;
+}
+
+static int argmax(const float *v, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) if (v[i] > v[best]) best = i;
+    return best;
+}
+
+/* Accuracy and mean loss over a dataset (eval mode, file order, partial last batch kept). */
+static dc_status evaluate(dc_model_run *m, const dc_dataset *ds, int batch, int64_t limit, double *acc, double *loss,
+                          int64_t confusion[10][10]) {
+    int64_t n = limit > 0 && limit < ds->n ? limit : ds->n, correct = 0;
+    int64_t per = (int64_t)ds->c * ds->h * ds->w;
+    double lsum = 0.0;
+    float *xb = dc_graph_data(m->g, m->x), *tb = dc_graph_data(m->g, m->t);
+    for (int64_t i = 0; i < n; i += batch) {
+        int64_t b = n - i < batch ? n - i : batch;
+        memcpy(xb, ds->images + i * per, (size_t)(b * per) * sizeof(float));
+        for (int64_t k = 0; k < b; k++) tb[k] = (float)ds->labels[i + k];
+        DC_TRY(dc_graph_forward(m->g, b, 0));
+        lsum += dc_graph_loss(m->g, m->loss) * (double)b;
+        const float *lg = dc_graph_data(m->g, m->logits);
+        for (int64_t k = 0; k < b; k++) {
+            int p = argmax(lg + k * m->classes, m->classes), y = ds->labels[i + k];
+            correct += p == y;
+            if (confusion && y < 10 && p < 10) confusion[y][p]++;
+        }
+    }
+    *acc = n ? (double)correct / (double)n : 0.0;
+    *loss = n ? lsum / (double)n : 0.0;
+    return DC_OK;
+}
+
+static float schedule_lr(const dc_train_config *c, int epoch) {
+    float base = c->optim.lr;
+    switch (c->schedule) {
+    case DC_SCHED_STEP: return base * powf(0.1f, (float)(epoch / (c->step_epochs > 0 ? c->step_epochs : 1)));
+    case DC_SCHED_COSINE: return base * 0.5f * (1.0f + cosf(3.14159265f * (float)epoch / (float)c->epochs));
+    default: return base;
+    }
+}
+
+static void progress_bar(int epoch, int epochs, int64_t done, int64_t total, double loss, double acc, double ips,
+                         double elapsed) {
+    int width = 24, fill = total ? (int)(width * done / total) : width;
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    double left = done ? elapsed * (double)(total - done) / (double)done : 0.0;
+    fprintf(stderr, "\repoch %d/%d [%s] %lld/%lld loss %.4f acc %.4f %.0f img/s eta %.1fs   ", epoch, epochs, bar,
+            (long long)done, (long long)total, loss, acc, ips, left);
+    fflush(stderr);
+}
+
+static dc_status ensure_dir(const char *dir) {
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return DC_ERR(DC_ERR_IO, "cannot create run directory '%s': %s", dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return DC_ERR(DC_ERR_IO, "'%s' is not a directory", dir);
+    return DC_OK;
+}
+
+static dc_status validate_config(const dc_train_config *c) {
+    if (!c->model || !dc_model_find(c->model)) {
+        dc_graph *g = NULL;
+        dc_node l;
+        dc_graph_create(&g);
+        dc_status s = dc_model_build(g, c->model, 0, 10, &l); /* for the message listing known models */
+        dc_graph_free(g);
+        return s != DC_OK ? s : DC_ERR(DC_ERR_ARG, "unknown model");
+    }
+    if (c->epochs < 0 || c->epochs > 100000) return DC_ERR(DC_ERR_ARG, "--epochs %d outside 0..100000", c->epochs);
+    if (c->batch < 1 || c->batch > 65536) return DC_ERR(DC_ERR_ARG, "--batch %d outside 1..65536", c->batch);
+    if (c->threads < 1 || c->threads > 256) return DC_ERR(DC_ERR_ARG, "--threads %d outside 1..256", c->threads);
+    if (!(c->weight_decay >= 0.0f) || !isfinite(c->weight_decay))
+        return DC_ERR(DC_ERR_ARG, "--weight-decay %g must be >= 0", (double)c->weight_decay);
+    if (c->val_size < 0) return DC_ERR(DC_ERR_ARG, "--val %lld must be >= 0", (long long)c->val_size);
+    if (!(c->std > 0.0f)) return DC_ERR(DC_ERR_ARG, "normalisation std %g must be > 0", (double)c->std);
+    return DC_OK;
+}
+
+typedef struct job {
+    dc_dataset *all, *train, *val, *test;
+    dc_pool *pool;
+    dc_model_run m;
+    dc_optim *opt;
+    dc_batcher *batcher;
+    float *best_params;
+    FILE *csv;
+} job;
+
+static void job_free(job *j) {
+    dc_dataset_free(j->all);
+    dc_dataset_free(j->train);
+    dc_dataset_free(j->val);
+    dc_dataset_free(j->test);
+    dc_batcher_free(j->batcher);
+    dc_optim_free(j->opt);
+    dc_graph_free(j->m.g);
+    dc_pool_free(j->pool);
+    free(j->best_params);
+    if (j->csv) fclose(j->csv);
+}
+
+/* Copy all parameters (and buffers) of the graph to or from a flat array. */
+static int64_t params_numel(const dc_graph *g) {
+    int64_t n = 0;
+    for (int i = 0; i < dc_graph_param_count(g); i++) n += dc_graph_params(g)[i].numel;
+    return n;
+}
+static void params_copy(const dc_graph *g, float *flat, int to_flat) {
+    const dc_param *p = dc_graph_params(g);
+    for (int i = 0; i < dc_graph_param_count(g); i++) {
+        if (to_flat) memcpy(flat, p[i].data, (size_t)p[i].numel * sizeof(float));
+        else memcpy(p[i].data, flat, (size_t)p[i].numel * sizeof(float));
+        flat += p[i].numel;
+    }
+}
+
+static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j) {
+    double t_start = now_s();
+    char path[1024], best_path[1024], last_path[1024];
+    int show_progress = c->progress == -1 ? isatty(2) : c->progress;
+    DC_TRY(validate_config(c));
+    const dc_model_info *info = dc_model_find(c->model);
+
+    /* Data: the training file split into train (first n - val) and validation (last val) parts. */
+    DC_TRY(dc_mnist_load(c->data_dir, "train", c->mean, c->std, c->train_limit, &j->all));
+    if (c->val_size >= j->all->n)
+        return DC_ERR(DC_ERR_ARG, "validation size %lld leaves no training data (%lld examples loaded)",
+                      (long long)c->val_size, (long long)j->all->n);
+    DC_TRY(dc_dataset_split(j->all, j->all->n - c->val_size, 0, &j->train, &j->val));
+    dc_dataset_free(j->all);
+    j->all = NULL;
+    if (j->train->c != info->channels || j->train->h != info->height || j->train->w != info->width)
+        return DC_ERR(DC_ERR_SHAPE, "model '%s' expects %dx%dx%d images, data in '%s' has %dx%dx%d", c->model,
+                      info->channels, info->height, info->width, c->data_dir, j->train->c, j->train->h, j->train->w);
+
+    DC_TRY(dc_pool_create(c->threads, &j->pool));
+    dc_graph_opts go = {.pool = j->pool, .seed = c->seed, .weight_decay = c->weight_decay};
+    DC_TRY(model_run_build(&j->m, c->model, j->train->c, j->train->h, j->train->w, j->train->num_classes, c->batch, &go));
+    dc_graph_set_nan_check(j->m.g, c->nan_check);
+    DC_TRY(dc_optim_create(&c->optim, dc_graph_params(j->m.g), dc_graph_param_count(j->m.g), j->pool, &j->opt));
+    j->best_params = malloc((size_t)params_numel(j->m.g) * sizeof(float));
+    if (!j->best_params) return DC_ERR(DC_ERR_NOMEM, "copy of the best parameters");
+    params_copy(j->m.g, j->best_params, 1);
+
+    int start_epoch = 0;
+    double best_val = -1.0;
+    int best_epoch = 0;
+    if (c->out_dir) {
+        DC_TRY(ensure_dir(c->out_dir));
+        snprintf(best_path, sizeof best_path, "%s/best.safetensors", c->out_dir);
+        snprintf(last_path, sizeof last_path, "%s/last.safetensors", c->out_dir);
+    }
+    if (c->resume) {
+        dc_checkpoint_meta m;
+        DC_TRY(dc_checkpoint_load(c->resume, j->m.g, j->opt, &m));
+        if (strcmp(m.model, c->model) != 0)
+            return DC_ERR(DC_ERR_ARG, "%s holds model '%s', not '%s'", c->resume, m.model, c->model);
+        start_epoch = m.epoch;
+        dc_checkpoint_meta bm;
+        if (c->out_dir && dc_checkpoint_read_meta(best_path, &bm) == DC_OK) {
+            best_val = bm.val_acc;
+            best_epoch = bm.epoch;
+        }
+        params_copy(j->m.g, j->best_params, 1);
+        if (!c->quiet) printf("resumed from %s after epoch %d (step %lld)\n", c->resume, m.epoch, (long long)m.step);
+    }
+    if (c->out_dir) {
+        snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
+        j->csv = fopen(path, start_epoch > 0 ? "a" : "w");
+        if (!j->csv) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        if (start_epoch == 0)
+            fprintf(j->csv, "epoch,lr,train_loss,train_acc,val_loss,val_acc,epoch_seconds,train_images_per_s\n");
+    }
+    if (!c->quiet)
+        printf("model %s: %lld parameters; train %lld, validation %lld examples; %s lr %g, batch %d, %d threads\n",
+               c->model, (long long)dc_graph_trainable_numel(j->m.g), (long long)j->train->n, (long long)j->val->n,
+               dc_optim_name(c->optim.kind), (double)c->optim.lr, c->batch, c->threads);
+
+    float *xb = dc_graph_data(j->m.g, j->m.x), *tb = dc_graph_data(j->m.g, j->m.t);
+    double train_time = 0.0;
+    int64_t train_images = 0;
+    for (int e = start_epoch; e < c->epochs; e++) {
+        float lr = schedule_lr(c, e);
+        dc_optim_set_lr(j->opt, lr);
+        dc_batcher_free(j->batcher);
+        j->batcher = NULL;
+        DC_TRY(dc_batcher_create(j->train, c->batch, 1, mix_seed(c->seed, (uint64_t)e, 1), 0, &j->batcher));
+        dc_graph_set_seed(j->m.g, mix_seed(c->seed, (uint64_t)e, 2));
+        int64_t nb = dc_batcher_batches(j->batcher), step = 0, seen = 0, correct = 0, b;
+        double lsum = 0.0, t0 = now_s(), last_draw = 0.0;
+        while ((b = dc_batcher_next(j->batcher, xb, tb)) > 0) {
+            DC_TRY(dc_graph_forward(j->m.g, b, 1));
+            float l = dc_graph_loss(j->m.g, j->m.loss);
+            if (!isfinite(l))
+                return DC_ERR(DC_ERR_NUMERIC,
+                              "training loss became %g at epoch %d, step %lld (lr %g): lower --lr; the best checkpoint "
+                              "so far is kept",
+                              (double)l, e + 1, (long long)step + 1, (double)lr);
+            dc_graph_zero_grad(j->m.g);
+            DC_TRY(dc_graph_backward(j->m.g, j->m.loss));
+            dc_optim_step(j->opt);
+            const float *lg = dc_graph_data(j->m.g, j->m.logits);
+            for (int64_t k = 0; k < b; k++) correct += argmax(lg + k * j->m.classes, j->m.classes) == (int)tb[k];
+            lsum += (double)l * (double)b;
+            seen += b;
+            step++;
+            if (show_progress) {
+                double el = now_s() - t0;
+                if (el - last_draw > 0.1 || step == nb) {
+                    last_draw = el;
+                    progress_bar(e + 1, c->epochs, step, nb, lsum / (double)seen, (double)correct / (double)seen,
+                                 (double)seen / (el > 0 ? el : 1e-9), el);
+                }
+            }
+        }
+        double et = now_s() - t0;
+        train_time += et;
+        train_images += seen;
+        if (show_progress) fprintf(stderr, "\n");
+        dc_epoch_stats st = {.epoch = e + 1, .train_loss = lsum / (double)seen, .train_acc = (double)correct / seen,
+                             .lr = lr, .seconds = et, .images_per_s = (double)seen / et};
+        DC_TRY(evaluate(&j->m, j->val, c->batch, 0, &st.val_acc, &st.val_loss, NULL));
+        int improved = st.val_acc > best_val;
+        if (improved) {
+            best_val = st.val_acc;
+            best_epoch = e + 1;
+            params_copy(j->m.g, j->best_params, 1);
+        }
+        if (!c->quiet)
+            printf("epoch %2d/%d  lr %.3g  train loss %.4f acc %.4f  val loss %.4f acc %.4f%s  %.1fs  %.0f img/s\n",
+                   e + 1, c->epochs, (double)lr, st.train_loss, st.train_acc, st.val_loss, st.val_acc,
+                   improved ? " *" : "", et, st.images_per_s);
+        fflush(stdout);
+        if (j->csv) {
+            fprintf(j->csv, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n", st.epoch, st.lr, st.train_loss, st.train_acc,
+                    st.val_loss, st.val_acc, st.seconds, st.images_per_s);
+            fflush(j->csv);
+        }
+        if (c->out_dir) {
+            dc_checkpoint_meta m = {.epoch = e + 1, .val_acc = st.val_acc, .lr = lr, .seed = c->seed,
+                                    .num_classes = j->m.classes, .batch = c->batch};
+            snprintf(m.model, sizeof m.model, "%s", c->model);
+            snprintf(m.optimizer, sizeof m.optimizer, "%s", dc_optim_name(c->optim.kind));
+            if (improved) DC_TRY(dc_checkpoint_save(best_path, j->m.g, NULL, &m));
+            DC_TRY(dc_checkpoint_save(last_path, j->m.g, j->opt, &m));
+        }
+        r->last = st;
+        r->epochs_run++;
+    }
+
+    /* Final report: the best-on-validation parameters, evaluated once on the test set. */
+    if (best_val >= 0.0) params_copy(j->m.g, j->best_params, 0);
+    DC_TRY(dc_mnist_load(c->data_dir, "test", c->mean, c->std, c->test_limit, &j->test));
+    DC_TRY(evaluate(&j->m, j->test, c->batch, 0, &r->test_acc, &r->test_loss, NULL));
+    r->best_val_acc = best_val;
+    r->best_epoch = best_epoch;
+    r->seconds = now_s() - t_start;
+    r->train_images_per_s = train_time > 0 ? (double)train_images / train_time : 0.0;
+    if (!c->quiet) {
+        if (r->epochs_run)
+            printf("best validation accuracy %.4f at epoch %d; training %.0f img/s; total %.1fs\n", best_val,
+                   best_epoch, r->train_images_per_s, r->seconds);
+        printf("test accuracy %.4f\n", r->test_acc);
+    }
+    return DC_OK;
+}
+
+dc_status dc_train_run(const dc_train_config *c, dc_train_result *r) {
+    if (!c || !r) return DC_ERR(DC_ERR_ARG, "dc_train_run: NULL argument");
+    memset(r, 0, sizeof *r);
+    job j;
+    memset(&j, 0, sizeof j);
+    dc_status s = train_job(c, r, &j);
+    job_free(&j);
+    return s;
+}
+
+dc_status dc_eval_checkpoint(const char *checkpoint, const char *data_dir, const char *split, int batch, int threads,
+                             int64_t limit, dc_eval_result *r) {
+    if (!checkpoint || !data_dir || !r) return DC_ERR(DC_ERR_ARG, "dc_eval_checkpoint: NULL argument");
+    if (batch < 1 || batch > 65536) return DC_ERR(DC_ERR_ARG, "--batch %d outside 1..65536", batch);
+    memset(r, 0, sizeof *r);
+    dc_checkpoint_meta meta;
+    DC_TRY(dc_checkpoint_read_meta(checkpoint, &meta));
+    const dc_model_info *info = dc_model_find(meta.model);
+    if (!info) return DC_ERR(DC_ERR_FORMAT, "%s: model '%s' is not in this build's zoo", checkpoint, meta.model);
+    job j;
+    memset(&j, 0, sizeof j);
+    dc_status s = dc_mnist_load(data_dir, split, 0.2860f, 0.3530f, limit, &j.test);
+    if (s == DC_OK) s = dc_pool_create(threads, &j.pool);
+    dc_graph_opts go = {.pool = j.pool};
+    if (s == DC_OK)
+        s = model_run_build(&j.m, meta.model, j.test->c, j.test->h, j.test->w,
+                            meta.num_classes > 0 ? meta.num_classes : j.test->num_classes, batch, &go);
+    if (s == DC_OK) s = dc_checkpoint_load(checkpoint, j.m.g, NULL, NULL);
+    if (s == DC_OK) s = evaluate(&j.m, j.test, batch, 0, &r->acc, &r->loss, r->confusion);
+    if (s == DC_OK) r->n = j.test->n;
+    job_free(&j);
+    return s;
+}
