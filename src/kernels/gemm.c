@@ -1,0 +1,596 @@
+/* gemm.c — single-precision GEMM: reference loop and a BLIS-style packed, cache-blocked version.
+ *
+ * Structure (per thread, on its own sub-block of C):
+ *   for jc in N step NC:                 B block   KC×NC  packed into NR-wide panels (L3)
+ *     for pc in K step KC:
+ *       pack op(B)[pc:pc+kc, jc:jc+nc]
+ *       for ic in M step MC:             A block   MC×KC  packed into MR-tall panels (L2)
+ *         pack op(A)[ic:ic+mc, pc:pc+kc]
+ *         for jr in nc step NR:          one B micro-panel (KC×NR, L1) ...
+ *           for ir in mc step MR:        ... against every A micro-panel
+ *             C[ir:ir+MR, jr:jr+NR] (+)= alpha · Apanel · Bpanel
+ * When the sub-problem has a single A block (M <= MC), each B panel is packed right before use
+ * into an L1-sized slot instead of packing the whole B block first.  When N is narrow (e.g. the
+ * 10-class output layer), Cᵀ = op(B)ᵀ·op(A)ᵀ is computed instead, so that the 16-wide side of the
+ * tile is not mostly padding.
+ * The transposes are absorbed by the packing routines, and the packed panels are zero-padded up
+ * to MR / NR, so the micro-kernel always computes a full MR×NR tile; edge tiles go through a
+ * small buffer so that exactly the same arithmetic is applied to every element of C.
+ *
+ * Every element of C is the sum over k in increasing order, in KC-sized blocks, with one fused
+ * multiply-add per k: its value does not depend on where its tile lies, so the result is bitwise
+ * the same for any thread count (the split only decides which thread computes which tile).
+ *
+ * Micro-kernel: 6×16 with AVX2/FMA (12 ymm accumulators, 2 ymm of B, 1 broadcast of A per row),
+ * selected at run time; a portable C kernel of the same shape otherwise.  Setting the environment
+ * variable DC_GEMM_KERNEL=portable before creating a context forces the portable path.
+ */
+#include "kernels/gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DC_GEMM_X86 1
+#else
+#define DC_GEMM_X86 0
+#endif
+
+/* ------------------------------------------------------------------ blocking */
+#define MR 6
+#define NR 16
+#ifndef KC
+#define KC 256  /* B micro-panel KC×NR×4 = 16 KiB stays in L1                */
+#endif
+#ifndef MC
+#define MC 168  /* A block MC×KC×4 = 168 KiB stays in L2 (multiple of MR)    */
+#endif
+#define NC 4080 /* B block KC×NC×4 ≈ 4 MiB (multiple of NR)                  */
+#define PACK_SLACK 64 /* floats past the end a vector packer may scribble on */
+
+/* Below this many flops (2·M·N·K) a call runs on one thread: waking the pool costs more. */
+#define DC_GEMM_PAR_MIN_FLOPS (1 << 18)
+
+/* C tile element (i, j) is c[i*rs_c + j*cs_c]; only the mr×nr top-left part is touched. */
+typedef void (*kernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t rs_c,
+                          int64_t cs_c, float alpha, float beta, int mr, int nr);
+typedef void (*packA_fn)(float *dst, int transA, const float *A, int64_t lda, int64_t i0, int64_t p0,
+                         int64_t mc, int64_t kc);
+typedef void (*packB_fn)(float *dst, int transB, const float *B, int64_t ldb, int64_t p0, int64_t j0,
+                         int64_t kc, int64_t nc);
+
+typedef struct gemm_impl {
+    kernel_fn kernel;
+    packA_fn packA;
+    packB_fn packB;
+    const char *name;
+} gemm_impl;
+
+struct dc_gemm_ctx {
+    dc_pool *pool;
+    int nthreads;
+    gemm_impl impl;
+    float **abuf, **bbuf; /* per thread, 64-byte aligned */
+};
+
+/* ------------------------------------------------------------------ reference */
+void dc_gemm_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                 float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++) {
+                double a = transA ? A[k * lda + i] : A[i * lda + k];
+                double b = transB ? B[j * ldb + k] : B[k * ldb + j];
+                s += a * b;
+            }
+            double r = (double)alpha * s;
+            if (beta != 0.0f) r += (double)beta * C[i * ldc + j];
+            C[i * ldc + j] = (float)r;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ helpers */
+static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0.0f)
+            for (int64_t j = 0; j < N; j++) c[j] = 0.0f;
+        else if (beta != 1.0f)
+            for (int64_t j = 0; j < N; j++) c[j] *= beta;
+    }
+}
+
+/* ------------------------------------------------------------------ portable path */
+/* dst holds ceil(mc/MR) panels; panel r, step k, row i at dst[r*MR*kc + k*MR + i]. */
+static void packA_c(float *dst, int transA, const float *A, int64_t lda, int64_t i0, int64_t p0,
+                    int64_t mc, int64_t kc) {
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+        int64_t mr = mc - ir < MR ? mc - ir : MR;
+        float *d = dst + ir * kc;
+        if (transA) {
+            const float *s = A + p0 * lda + i0 + ir;
+            for (int64_t k = 0; k < kc; k++, d += MR, s += lda) {
+                int64_t i = 0;
+                for (; i < mr; i++) d[i] = s[i];
+                for (; i < MR; i++) d[i] = 0.0f;
+            }
+        } else {
+            const float *s = A + (i0 + ir) * lda + p0;
+            for (int64_t i = 0; i < MR; i++) {
+                if (i < mr)
+                    for (int64_t k = 0; k < kc; k++) d[k * MR + i] = s[i * lda + k];
+                else
+                    for (int64_t k = 0; k < kc; k++) d[k * MR + i] = 0.0f;
+            }
+        }
+    }
+}
+
+/* dst holds ceil(nc/NR) panels; panel r, step k, column j at dst[r*NR*kc + k*NR + j]. */
+static void packB_c(float *dst, int transB, const float *B, int64_t ldb, int64_t p0, int64_t j0,
+                    int64_t kc, int64_t nc) {
+    for (int64_t jr = 0; jr < nc; jr += NR) {
+        int64_t nr = nc - jr < NR ? nc - jr : NR;
+        float *d = dst + jr * kc;
+        if (!transB) {
+            const float *s = B + p0 * ldb + j0 + jr;
+            for (int64_t k = 0; k < kc; k++, d += NR, s += ldb) {
+                int64_t j = 0;
+                for (; j < nr; j++) d[j] = s[j];
+                for (; j < NR; j++) d[j] = 0.0f;
+            }
+        } else {
+            const float *s = B + (j0 + jr) * ldb + p0;
+            for (int64_t j = 0; j < NR; j++) {
+                if (j < nr)
+                    for (int64_t k = 0; k < kc; k++) d[k * NR + j] = s[j * ldb + k];
+                else
+                    for (int64_t k = 0; k < kc; k++) d[k * NR + j] = 0.0f;
+            }
+        }
+    }
+}
+
+static void kernel_c(int64_t kc, const float *a, const float *b, float *c, int64_t rs_c, int64_t cs_c,
+                     float alpha, float beta, int mr, int nr) {
+    float acc[MR][NR];
+    memset(acc, 0, sizeof acc);
+    for (int64_t k = 0; k < kc; k++, a += MR, b += NR)
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * rs_c;
+        if (beta == 0.0f)
+            for (int j = 0; j < nr; j++) ci[j * cs_c] = alpha * acc[i][j];
+        else
+            for (int j = 0; j < nr; j++) ci[j * cs_c] = alpha * acc[i][j] + beta * ci[j * cs_c];
+    }
+}
+
+/* ------------------------------------------------------------------ AVX2/FMA path */
+#if DC_GEMM_X86
+#define DC_AVX2 __attribute__((target("avx2,fma")))
+
+/* C tile (full 6×16) ← alpha·acc (+ beta·C).  One fma per element: the same operations whether
+ * the tile is in C itself or in the edge buffer. */
+#define STORE_ROW(i, r0, r1)                                                                     \
+    do {                                                                                         \
+        float *ci_ = c + (i) * ldc;                                                              \
+        if (beta == 0.0f) {                                                                      \
+            _mm256_storeu_ps(ci_, _mm256_mul_ps(va, r0));                                        \
+            _mm256_storeu_ps(ci_ + 8, _mm256_mul_ps(va, r1));                                    \
+        } else {                                                                                 \
+            _mm256_storeu_ps(ci_, _mm256_fmadd_ps(va, r0, _mm256_mul_ps(vb, _mm256_loadu_ps(ci_)))); \
+            _mm256_storeu_ps(ci_ + 8,                                                            \
+                             _mm256_fmadd_ps(va, r1, _mm256_mul_ps(vb, _mm256_loadu_ps(ci_ + 8)))); \
+        }                                                                                        \
+    } while (0)
+
+DC_AVX2 static void kernel_avx2(int64_t kc, const float *a, const float *b, float *c_out,
+                                int64_t rs_c, int64_t cs_c, float alpha, float beta, int mr, int nr) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    const int full = (mr == MR && nr == NR && cs_c == 1);
+    if (full)
+        for (int i = 0; i < MR; i++) {
+            _mm_prefetch((const char *)(c_out + i * rs_c), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c_out + i * rs_c + NR - 1), _MM_HINT_T0);
+        }
+#define STEP(o)                                                                                  \
+    do {                                                                                         \
+        __m256 b0 = _mm256_load_ps(b + (o) * NR), b1 = _mm256_load_ps(b + (o) * NR + 8), av;       \
+        av = _mm256_broadcast_ss(a + (o) * MR + 0);                                              \
+        c00 = _mm256_fmadd_ps(av, b0, c00);                                                      \
+        c01 = _mm256_fmadd_ps(av, b1, c01);                                                      \
+        av = _mm256_broadcast_ss(a + (o) * MR + 1);                                              \
+        c10 = _mm256_fmadd_ps(av, b0, c10);                                                      \
+        c11 = _mm256_fmadd_ps(av, b1, c11);                                                      \
+        av = _mm256_broadcast_ss(a + (o) * MR + 2);                                              \
+        c20 = _mm256_fmadd_ps(av, b0, c20);                                                      \
+        c21 = _mm256_fmadd_ps(av, b1, c21);                                                      \
+        av = _mm256_broadcast_ss(a + (o) * MR + 3);                                              \
+        c30 = _mm256_fmadd_ps(av, b0, c30);                                                      \
+        c31 = _mm256_fmadd_ps(av, b1, c31);                                                      \
+        av = _mm256_broadcast_ss(a + (o) * MR + 4);                                              \
+        c40 = _mm256_fmadd_ps(av, b0, c40);                                                      \
+        c41 = _mm256_fmadd_ps(av, b1, c41);                                                      \
+        av = _mm256_broadcast_ss(a + (o) * MR + 5);                                              \
+        c50 = _mm256_fmadd_ps(av, b0, c50);                                                      \
+        c51 = _mm256_fmadd_ps(av, b1, c51);                                                      \
+    } while (0)
+    int64_t k = 0;
+    for (; k + 4 <= kc; k += 4) {
+        _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
+        STEP(0);
+        STEP(1);
+        STEP(2);
+        STEP(3);
+        a += 4 * MR;
+        b += 4 * NR;
+    }
+    for (; k < kc; k++) {
+        STEP(0);
+        a += MR;
+        b += NR;
+    }
+#undef STEP
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    float *c = c_out;
+    int64_t ldc = rs_c;
+    __attribute__((aligned(32))) float tmp[MR * NR];
+    if (!full) {
+        c = tmp;
+        ldc = NR;
+        if (beta != 0.0f)
+            for (int i = 0; i < mr; i++)
+                for (int j = 0; j < nr; j++) tmp[i * NR + j] = c_out[i * rs_c + j * cs_c];
+    }
+    STORE_ROW(0, c00, c01);
+    STORE_ROW(1, c10, c11);
+    STORE_ROW(2, c20, c21);
+    STORE_ROW(3, c30, c31);
+    STORE_ROW(4, c40, c41);
+    STORE_ROW(5, c50, c51);
+    if (!full)
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++) c_out[i * rs_c + j * cs_c] = tmp[i * NR + j];
+}
+#undef STORE_ROW
+
+/* 8×8 transpose of r0..r7 in place. */
+#define TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7)                                                \
+    do {                                                                                          \
+        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);                  \
+        __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);                  \
+        __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);                  \
+        __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);                  \
+        __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);        \
+        __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);        \
+        __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);        \
+        __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);        \
+        r0 = _mm256_permute2f128_ps(s0, s4, 0x20);                                                \
+        r1 = _mm256_permute2f128_ps(s1, s5, 0x20);                                                \
+        r2 = _mm256_permute2f128_ps(s2, s6, 0x20);                                                \
+        r3 = _mm256_permute2f128_ps(s3, s7, 0x20);                                                \
+        r4 = _mm256_permute2f128_ps(s0, s4, 0x31);                                                \
+        r5 = _mm256_permute2f128_ps(s1, s5, 0x31);                                                \
+        r6 = _mm256_permute2f128_ps(s2, s6, 0x31);                                                \
+        r7 = _mm256_permute2f128_ps(s3, s7, 0x31);                                                \
+    } while (0)
+
+DC_AVX2 static void packA_avx2(float *dst, int transA, const float *A, int64_t lda, int64_t i0,
+                               int64_t p0, int64_t mc, int64_t kc) {
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+        int64_t mr = mc - ir < MR ? mc - ir : MR;
+        float *d = dst + ir * kc;
+        if (transA) {
+            const float *s = A + p0 * lda + i0 + ir;
+            if (mr == MR) {
+                for (int64_t k = 0; k < kc; k++, d += MR, s += lda) {
+                    _mm_storeu_ps(d, _mm_loadu_ps(s));
+                    memcpy(d + 4, s + 4, 2 * sizeof(float));
+                }
+            } else {
+                for (int64_t k = 0; k < kc; k++, d += MR, s += lda) {
+                    int64_t i = 0;
+                    for (; i < mr; i++) d[i] = s[i];
+                    for (; i < MR; i++) d[i] = 0.0f;
+                }
+            }
+        } else if (mr == MR) {
+            const float *s = A + (i0 + ir) * lda + p0;
+            int64_t k = 0;
+            /* Transpose 8 k-steps of the 6 rows at a time; each 8-float store writes 6 values and
+             * 2 zeros that the next store (or the next panel, or the slack) overwrites. */
+            for (; k + 8 <= kc; k += 8) {
+                __m256 r0 = _mm256_loadu_ps(s + 0 * lda + k), r1 = _mm256_loadu_ps(s + 1 * lda + k);
+                __m256 r2 = _mm256_loadu_ps(s + 2 * lda + k), r3 = _mm256_loadu_ps(s + 3 * lda + k);
+                __m256 r4 = _mm256_loadu_ps(s + 4 * lda + k), r5 = _mm256_loadu_ps(s + 5 * lda + k);
+                __m256 r6 = _mm256_setzero_ps(), r7 = _mm256_setzero_ps();
+                TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
+                float *dk = d + k * MR;
+                _mm256_storeu_ps(dk + 0 * MR, r0);
+                _mm256_storeu_ps(dk + 1 * MR, r1);
+                _mm256_storeu_ps(dk + 2 * MR, r2);
+                _mm256_storeu_ps(dk + 3 * MR, r3);
+                _mm256_storeu_ps(dk + 4 * MR, r4);
+                _mm256_storeu_ps(dk + 5 * MR, r5);
+                _mm256_storeu_ps(dk + 6 * MR, r6);
+                _mm256_storeu_ps(dk + 7 * MR, r7);
+            }
+            for (; k < kc; k++)
+                for (int i = 0; i < MR; i++) d[k * MR + i] = s[i * lda + k];
+        } else {
+            const float *s = A + (i0 + ir) * lda + p0;
+            for (int64_t k = 0; k < kc; k++) {
+                int64_t i = 0;
+                for (; i < mr; i++) d[k * MR + i] = s[i * lda + k];
+                for (; i < MR; i++) d[k * MR + i] = 0.0f;
+            }
+        }
+    }
+}
+
+DC_AVX2 static void packB_avx2(float *dst, int transB, const float *B, int64_t ldb, int64_t p0,
+                               int64_t j0, int64_t kc, int64_t nc) {
+    int64_t nfull = nc / NR * NR;
+    if (!transB && nfull > 0) {
+        /* Row by row, so that B is read sequentially (reading a 16-wide column strip instead
+         * strides over rows, which is latency-bound when ldb is a large power of two). */
+        const float *s = B + p0 * ldb + j0;
+        for (int64_t k = 0; k < kc; k++, s += ldb) {
+            float *d = dst + k * NR;
+            for (int64_t jr = 0; jr < nfull; jr += NR, d += NR * kc) {
+                _mm256_store_ps(d, _mm256_loadu_ps(s + jr));
+                _mm256_store_ps(d + 8, _mm256_loadu_ps(s + jr + 8));
+            }
+        }
+    }
+    for (int64_t jr = transB ? 0 : nfull; jr < nc; jr += NR) {
+        int64_t nr = nc - jr < NR ? nc - jr : NR;
+        float *d = dst + jr * kc;
+        if (!transB) {
+            const float *s = B + p0 * ldb + j0 + jr;
+            {
+                for (int64_t k = 0; k < kc; k++, d += NR, s += ldb) {
+                    int64_t j = 0;
+                    for (; j < nr; j++) d[j] = s[j];
+                    for (; j < NR; j++) d[j] = 0.0f;
+                }
+            }
+        } else if (nr == NR) {
+            const float *s = B + (j0 + jr) * ldb + p0;
+            int64_t k = 0;
+            for (; k + 8 <= kc; k += 8) {
+                for (int h = 0; h < 2; h++) {
+                    const float *sh = s + h * 8 * ldb + k;
+                    __m256 r0 = _mm256_loadu_ps(sh + 0 * ldb), r1 = _mm256_loadu_ps(sh + 1 * ldb);
+                    __m256 r2 = _mm256_loadu_ps(sh + 2 * ldb), r3 = _mm256_loadu_ps(sh + 3 * ldb);
+                    __m256 r4 = _mm256_loadu_ps(sh + 4 * ldb), r5 = _mm256_loadu_ps(sh + 5 * ldb);
+                    __m256 r6 = _mm256_loadu_ps(sh + 6 * ldb), r7 = _mm256_loadu_ps(sh + 7 * ldb);
+                    TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
+                    float *dk = d + k * NR + h * 8;
+                    _mm256_store_ps(dk + 0 * NR, r0);
+                    _mm256_store_ps(dk + 1 * NR, r1);
+                    _mm256_store_ps(dk + 2 * NR, r2);
+                    _mm256_store_ps(dk + 3 * NR, r3);
+                    _mm256_store_ps(dk + 4 * NR, r4);
+                    _mm256_store_ps(dk + 5 * NR, r5);
+                    _mm256_store_ps(dk + 6 * NR, r6);
+                    _mm256_store_ps(dk + 7 * NR, r7);
+                }
+            }
+            for (; k < kc; k++)
+                for (int j = 0; j < NR; j++) d[k * NR + j] = s[j * ldb + k];
+        } else {
+            const float *s = B + (j0 + jr) * ldb + p0;
+            for (int64_t k = 0; k < kc; k++) {
+                int64_t j = 0;
+                for (; j < nr; j++) d[k * NR + j] = s[j * ldb + k];
+                for (; j < NR; j++) d[k * NR + j] = 0.0f;
+            }
+        }
+    }
+}
+#undef TRANSPOSE8
+#endif /* DC_GEMM_X86 */
+
+/* ------------------------------------------------------------------ dispatch */
+static gemm_impl pick_impl(void) {
+    gemm_impl im = {kernel_c, packA_c, packB_c, "portable"};
+    const char *env = getenv("DC_GEMM_KERNEL");
+    if (env && strcmp(env, "portable") == 0) return im;
+#if DC_GEMM_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        im.kernel = kernel_avx2;
+        im.packA = packA_avx2;
+        im.packB = packB_avx2;
+        im.name = "avx2-fma 6x16";
+    }
+#endif
+    return im;
+}
+
+const char *dc_gemm_kernel_name(void) { return pick_impl().name; }
+
+/* ------------------------------------------------------------------ context */
+#define ABUF_FLOATS ((size_t)MC * KC + PACK_SLACK)
+#define BBUF_FLOATS ((size_t)KC * NC + PACK_SLACK)
+
+dc_status dc_gemm_ctx_create(dc_pool *pool, dc_gemm_ctx **out) {
+    if (!out) return DC_ERR(DC_ERR_ARG, "dc_gemm_ctx_create: out is NULL");
+    *out = NULL;
+    dc_gemm_ctx *g = calloc(1, sizeof *g);
+    if (!g) return DC_ERR(DC_ERR_NOMEM, "gemm context");
+    g->pool = pool;
+    g->nthreads = dc_pool_size(pool);
+    g->impl = pick_impl();
+    g->abuf = calloc((size_t)g->nthreads, sizeof *g->abuf);
+    g->bbuf = calloc((size_t)g->nthreads, sizeof *g->bbuf);
+    if (!g->abuf || !g->bbuf) {
+        dc_gemm_ctx_free(g);
+        return DC_ERR(DC_ERR_NOMEM, "gemm context");
+    }
+    for (int t = 0; t < g->nthreads; t++) {
+        g->abuf[t] = aligned_alloc(64, ABUF_FLOATS * sizeof(float)); /* sizes are multiples of 64 */
+        g->bbuf[t] = aligned_alloc(64, BBUF_FLOATS * sizeof(float));
+        if (!g->abuf[t] || !g->bbuf[t]) {
+            dc_gemm_ctx_free(g);
+            return DC_ERR(DC_ERR_NOMEM, "gemm packing buffers (%zu KiB per thread)",
+                          (ABUF_FLOATS + BBUF_FLOATS) * sizeof(float) / 1024);
+        }
+    }
+    *out = g;
+    return DC_OK;
+}
+
+void dc_gemm_ctx_free(dc_gemm_ctx *ctx) {
+    if (!ctx) return;
+    for (int t = 0; t < ctx->nthreads; t++) {
+        if (ctx->abuf) free(ctx->abuf[t]);
+        if (ctx->bbuf) free(ctx->bbuf[t]);
+    }
+    free(ctx->abuf);
+    free(ctx->bbuf);
+    free(ctx);
+}
+
+dc_pool *dc_gemm_ctx_pool(dc_gemm_ctx *ctx) { return ctx ? ctx->pool : NULL; }
+
+/* ------------------------------------------------------------------ driver */
+/* C (element (i,j) at C[i*rs_c + j*cs_c]) = alpha·op(A)·op(B) + beta·C on one thread. */
+static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int transA, int transB,
+                         int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                         const float *B, int64_t ldb, float beta, float *C, int64_t rs_c, int64_t cs_c) {
+    /* K in near-equal blocks of at most KC (784 = 4×196, not 3×256 + 16): a short last block
+     * would pay the C update for little work.  Depends on K only, so on no thread split. */
+    int64_t kblocks = (K + KC - 1) / KC, kstep = (K + kblocks - 1) / kblocks;
+    kstep = (kstep + 7) / 8 * 8 < KC ? (kstep + 7) / 8 * 8 : KC;
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        int64_t nc = N - jc < NC ? N - jc : NC;
+        for (int64_t pc = 0; pc < K; pc += kstep) {
+            int64_t kc = K - pc < kstep ? K - pc : kstep;
+            float bet = pc == 0 ? beta : 1.0f;
+            /* One A block: each B panel is used by this block only, so pack it just before use,
+             * into a small buffer that stays in L1.  Without a transpose that reads a 16-wide strip
+             * down kc rows of B; when those rows span more pages than the L1 TLB holds the strip
+             * reads become latency-bound, and packing the whole block row by row is faster. */
+            if (M <= MC && (transB || kc * (ldb < 1024 ? ldb : 1024) <= 64 * 1024)) {
+                im->packA(abuf, transA, A, lda, 0, pc, M, kc);
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    int nr = (int)(nc - jr < NR ? nc - jr : NR);
+                    im->packB(bbuf, transB, B, ldb, pc, jc + jr, kc, nr);
+                    float *cj = C + (jc + jr) * cs_c;
+                    for (int64_t ir = 0; ir < M; ir += MR) {
+                        int mr = (int)(M - ir < MR ? M - ir : MR);
+                        im->kernel(kc, abuf + ir * kc, bbuf, cj + ir * rs_c, rs_c, cs_c, alpha, bet, mr, nr);
+                    }
+                }
+                continue;
+            }
+            im->packB(bbuf, transB, B, ldb, pc, jc, kc, nc);
+            for (int64_t ic = 0; ic < M; ic += MC) {
+                int64_t mc = M - ic < MC ? M - ic : MC;
+                im->packA(abuf, transA, A, lda, ic, pc, mc, kc);
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    int nr = (int)(nc - jr < NR ? nc - jr : NR);
+                    const float *bp = bbuf + jr * kc;
+                    float *cj = C + ic * rs_c + (jc + jr) * cs_c;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        int mr = (int)(mc - ir < MR ? mc - ir : MR);
+                        im->kernel(kc, abuf + ir * kc, bp, cj + ir * rs_c, rs_c, cs_c, alpha, bet, mr, nr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static int64_t tiles(int64_t m, int64_t n) { return ((m + MR - 1) / MR) * ((n + NR - 1) / NR); }
+
+static void gemm_serial(const gemm_impl *im, float *abuf, float *bbuf, int transA, int transB,
+                        int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                        const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    /* When N is narrow, the 16-wide tiles are mostly padding: compute Cᵀ = op(B)ᵀ·op(A)ᵀ instead,
+     * which puts N on the 6-tall side.  Each element is still one fma per k in the same order, so
+     * the result is bitwise the same either way. */
+    if (10 * tiles(N, M) < 8 * tiles(M, N))
+        gemm_blocked(im, abuf, bbuf, !transB, !transA, N, M, K, alpha, B, ldb, A, lda, beta, C, 1, ldc);
+    else
+        gemm_blocked(im, abuf, bbuf, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1);
+}
+
+void dc_gemm_st(dc_gemm_ctx *ctx, int tid, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                float *C, int64_t ldc) {
+    if (tid < 0 || tid >= ctx->nthreads) tid = 0;
+    gemm_serial(&ctx->impl, ctx->abuf[tid], ctx->bbuf[tid], transA, transB, M, N, K, alpha, A, lda, B,
+                ldb, beta, C, ldc);
+}
+
+typedef struct gemm_job {
+    dc_gemm_ctx *ctx;
+    int transA, transB, split_m, parts;
+    int64_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} gemm_job;
+
+static void gemm_task(void *vjob, int tid, int nthreads) {
+    const gemm_job *j = vjob;
+    (void)nthreads;
+    if (tid >= j->parts) return;
+    int64_t lo, hi;
+    if (j->split_m) {
+        dc_split_range((j->M + MR - 1) / MR, j->parts, tid, &lo, &hi);
+        lo *= MR;
+        hi = hi * MR < j->M ? hi * MR : j->M;
+        if (lo >= hi) return;
+        const float *A = j->transA ? j->A + lo : j->A + lo * j->lda;
+        dc_gemm_st(j->ctx, tid, j->transA, j->transB, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B,
+                   j->ldb, j->beta, j->C + lo * j->ldc, j->ldc);
+    } else {
+        dc_split_range((j->N + NR - 1) / NR, j->parts, tid, &lo, &hi);
+        lo *= NR;
+        hi = hi * NR < j->N ? hi * NR : j->N;
+        if (lo >= hi) return;
+        const float *B = j->transB ? j->B + lo * j->ldb : j->B + lo;
+        dc_gemm_st(j->ctx, tid, j->transA, j->transB, j->M, hi - lo, j->K, j->alpha, j->A, j->lda, B,
+                   j->ldb, j->beta, j->C + lo, j->ldc);
+    }
+}
+
+void dc_gemm(dc_gemm_ctx *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+             const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    int nt = ctx->nthreads;
+    double flops = 2.0 * (double)M * (double)N * (double)(K > 0 ? K : 1);
+    if (nt <= 1 || flops < DC_GEMM_PAR_MIN_FLOPS) {
+        dc_gemm_st(ctx, 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int split_m = M >= N;
+    int64_t tiles = split_m ? (M + MR - 1) / MR : (N + NR - 1) / NR;
+    int parts = tiles < nt ? (int)tiles : nt;
+    if (parts <= 1) {
+        dc_gemm_st(ctx, 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    gemm_job job = {ctx, transA, transB, split_m, parts, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    dc_pool_run(ctx->pool, gemm_task, &job);
+}
