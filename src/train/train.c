@@ -121,7 +121,18 @@ static void progress_bar(int epoch, int epochs, int64_t done, int64_t total, dou
     fflush(stderr);
 }
 
+/* mkdir -p */
 static dc_status ensure_dir(const char *dir) {
+    char buf[1024];
+    if (strlen(dir) >= sizeof buf) return DC_ERR(DC_ERR_ARG, "run directory path too long: '%s'", dir);
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return DC_ERR(DC_ERR_IO, "cannot create directory '%s' for run directory '%s': %s", buf, dir, strerror(errno));
+        *p = '/';
+    }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return DC_ERR(DC_ERR_IO, "cannot create run directory '%s': %s", dir, strerror(errno));
     struct stat st;
@@ -192,6 +203,7 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     int show_progress = c->progress == -1 ? isatty(2) : c->progress;
     DC_TRY(validate_config(c));
     const dc_model_info *info = dc_model_find(c->model);
+    if (c->out_dir) DC_TRY(ensure_dir(c->out_dir)); /* before the data: fail fast on a bad path */
 
     /* Data: the training file split into train (first n - val) and validation (last val) parts. */
     DC_TRY(dc_mnist_load(c->data_dir, "train", c->mean, c->std, c->train_limit, &j->all));
@@ -218,7 +230,6 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     double best_val = -1.0;
     int best_epoch = 0;
     if (c->out_dir) {
-        DC_TRY(ensure_dir(c->out_dir));
         snprintf(best_path, sizeof best_path, "%s/best.safetensors", c->out_dir);
         snprintf(last_path, sizeof last_path, "%s/last.safetensors", c->out_dir);
     }
