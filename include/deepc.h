@@ -178,6 +178,46 @@ dc_node dc_dropout(dc_graph *g, dc_node x, float p);
 dc_node dc_batchnorm(dc_graph *g, dc_node x, const char *name);
 dc_node dc_batchnorm_ex(dc_graph *g, dc_node x, const char *name, float eps, float momentum);
 dc_node dc_add(dc_graph *g, dc_node a, dc_node b);
+
+/* Convolution by im2col + GEMM over the whole mini-batch.  Input [N, C, H, W] (sample [C, H, W]);
+ * weight [OC, C/groups, KH, KW], bias [OC]; output [N, OC, OH, OW] with
+ * OH = (H + 2*pad_h - dilation_h*(KH-1) - 1)/stride_h + 1 (and likewise OW); a geometry that does
+ * not fit is an error naming the layer and the numbers. */
+typedef struct dc_conv2d_opts {
+    int kh, kw;                  /* kernel size (required)                       */
+    int stride_h, stride_w;      /* 0 means 1                                    */
+    int pad_h, pad_w;            /* zero padding                                 */
+    int dilation_h, dilation_w;  /* 0 means 1                                    */
+    int groups;                  /* 0 means 1; C and OC must be multiples        */
+    int no_bias;
+    dc_init init;                /* DC_INIT_DEFAULT: He before ReLU, else Xavier */
+    float init_value;
+} dc_conv2d_opts;
+dc_node dc_conv2d(dc_graph *g, dc_node x, int out_channels, int kernel, int stride, int pad, const char *name);
+dc_node dc_conv2d_ex(dc_graph *g, dc_node x, int out_channels, const char *name, const dc_conv2d_opts *o);
+
+/* Pooling over [N, C, H, W].  Output size as for convolution, rounded up with ceil_mode (a window
+ * must still start inside the input or its left padding).  Max pooling pads with -inf; average
+ * pooling divides by the window area including padding when count_include_pad, else by the
+ * number of input elements in the window. */
+typedef struct dc_pool2d_opts {
+    int kh, kw;                  /* window (required)                            */
+    int stride_h, stride_w;      /* 0 means the window size                      */
+    int pad_h, pad_w;
+    int ceil_mode;
+    int count_include_pad;       /* average pooling only                         */
+} dc_pool2d_opts;
+dc_node dc_maxpool2d(dc_graph *g, dc_node x, int kernel, int stride);
+dc_node dc_maxpool2d_ex(dc_graph *g, dc_node x, const dc_pool2d_opts *o);
+dc_node dc_avgpool2d(dc_graph *g, dc_node x, int kernel, int stride);
+dc_node dc_avgpool2d_ex(dc_graph *g, dc_node x, const dc_pool2d_opts *o);
+/* Mean over H and W: [N, C, H, W] -> [N, C, 1, 1]. */
+dc_node dc_global_avgpool(dc_graph *g, dc_node x);
+/* Local response normalisation across channels (AlexNet), PyTorch's convention:
+ * b_c = a_c / (k + alpha/size * sum_{j=c-size/2}^{c+(size-1)/2} a_j^2)^beta, zero outside 0..C-1. */
+dc_node dc_lrn(dc_graph *g, dc_node x, int size, float alpha, float beta, float k);
+/* Concatenate along the channel axis (axis 1 of [N, C, ...]); other axes must agree. */
+dc_node dc_concat(dc_graph *g, const dc_node *xs, int n);
 dc_node dc_reshape(dc_graph *g, dc_node x, dc_shape sample_shape);
 dc_node dc_flatten(dc_graph *g, dc_node x);
 /* Losses: a scalar node, the mean over the batch of the per-example loss.

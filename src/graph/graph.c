@@ -46,6 +46,7 @@ void dc_graph_free(dc_graph *g) {
     free(g->param_block);
     free(g->grad_block);
     free(g->marks);
+    free(g->work);
     free(g->nodes);
     free(g->params);
     free(g->pub_params);
@@ -206,7 +207,7 @@ static dc_op following_activation(const dc_graph *g, int id) {
                 if (g->nodes[j].in[k] == id) { next = j; break; }
         if (next < 0) return DC_OP_COUNT;
         dc_op op = g->nodes[next].op;
-        if (op == DC_OP_BATCHNORM || op == DC_OP_DROPOUT || op == DC_OP_RESHAPE) { id = next; continue; }
+        if (op == DC_OP_BATCHNORM || op == DC_OP_DROPOUT || op == DC_OP_RESHAPE || op == DC_OP_LRN) { id = next; continue; }
         return op;
     }
     return DC_OP_COUNT;
@@ -278,6 +279,23 @@ dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opt
         DC_TRY(dc_gemm_ctx_create(g->pool, &g->gemm));
     }
 
+    /* The shared workspace: the largest any op asks for. */
+    int64_t work = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const dc_node_rec *n = &g->nodes[i];
+        int64_t w = dc_op_table[n->op].workspace ? dc_op_table[n->op].workspace(g, n, max_batch) : 0;
+        if (w > work) work = w;
+    }
+    free(g->work);
+    g->work = NULL;
+    g->work_floats = work;
+    if (work > 0) {
+        g->work = aligned_alloc(64, (size_t)((work + 15) & ~(int64_t)15) * sizeof(float));
+        if (!g->work)
+            return DC_ERR(DC_ERR_NOMEM, "workspace of %lld floats for batch %lld (lower the batch size)",
+                          (long long)work, (long long)max_batch);
+    }
+
     /* Activations: size everything first, then carve. */
     size_t act_bytes = 0, grad_bytes = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -310,7 +328,9 @@ dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opt
     return DC_OK;
 }
 
-size_t dc_graph_activation_bytes(const dc_graph *g) { return g ? g->act.size + g->grads.size : 0; }
+size_t dc_graph_activation_bytes(const dc_graph *g) {
+    return g ? g->act.size + g->grads.size + (size_t)g->work_floats * sizeof(float) : 0;
+}
 
 float *dc_graph_data(dc_graph *g, dc_node n) {
     return g && g->planned && n >= 0 && n < g->n_nodes ? g->nodes[n].out : NULL;

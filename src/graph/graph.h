@@ -23,6 +23,12 @@ typedef enum dc_op {
     DC_OP_SOFTMAX_CE,
     DC_OP_CROSS_ENTROPY,
     DC_OP_MSE,
+    DC_OP_CONV2D,
+    DC_OP_MAXPOOL2D,
+    DC_OP_AVGPOOL2D,
+    DC_OP_GLOBAL_AVGPOOL,
+    DC_OP_LRN,
+    DC_OP_CONCAT,
     DC_OP_COUNT
 } dc_op;
 
@@ -41,6 +47,10 @@ typedef struct dc_node_rec {
     float init_value;
     float p;              /* Dropout probability                                               */
     float eps, momentum;  /* BatchNorm                                                         */
+    /* Conv2d / pooling geometry: kernel, stride, padding, dilation, groups, pooling modes     */
+    int kh, kw, sh, sw, ph, pw, dh, dw, groups, ceil_mode, count_include_pad;
+    int lrn_size;         /* LRN                                                               */
+    float lrn_alpha, lrn_beta, lrn_k;
     /* planned buffers (views into the graph's arenas) */
     float *out, *grad, *saved;
     int64_t saved_floats;
@@ -75,6 +85,8 @@ struct dc_graph {
     unsigned char *marks; /* per node scratch for backward reachability                         */
     dc_pool *pool;
     dc_gemm_ctx *gemm;
+    float *work;          /* the shared workspace (see dc_op_def.workspace)                    */
+    int64_t work_floats;
     dc_rng rng;           /* dropout draws                                                     */
     float weight_decay;
     int train;
@@ -91,7 +103,28 @@ typedef struct dc_op_def {
     void (*backward)(dc_graph *g, dc_node_rec *n, int64_t batch);
     /* Multiply-adds x2 per example, for the summary (NULL: element-wise, counted as 0).          */
     int64_t (*flops)(const dc_graph *g, const dc_node_rec *n);
+    /* Floats of scratch space needed during forward or backward (im2col columns); the graph keeps
+     * one workspace sized for the largest, shared by all nodes (they run one at a time).        */
+    int64_t (*workspace)(const dc_graph *g, const dc_node_rec *n, int64_t batch);
 } dc_op_def;
+
+/* The ops implemented in their own files (src/graph/op_*.c). */
+#define DC_DECLARE_OP(name)                                                                      \
+    dc_status dc_op_##name##_infer(dc_graph *g, dc_node_rec *n);                                 \
+    int64_t dc_op_##name##_saved(const dc_graph *g, const dc_node_rec *n, int64_t batch);       \
+    dc_status dc_op_##name##_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train);     \
+    void dc_op_##name##_backward(dc_graph *g, dc_node_rec *n, int64_t batch);                    \
+    int64_t dc_op_##name##_flops(const dc_graph *g, const dc_node_rec *n);                      \
+    int64_t dc_op_##name##_workspace(const dc_graph *g, const dc_node_rec *n, int64_t batch);
+DC_DECLARE_OP(conv2d)
+DC_DECLARE_OP(maxpool2d)
+DC_DECLARE_OP(avgpool2d)
+DC_DECLARE_OP(global_avgpool)
+DC_DECLARE_OP(lrn)
+DC_DECLARE_OP(concat)
+#define DC_OP_ENTRY(str, name)                                                                   \
+    {str, dc_op_##name##_infer, dc_op_##name##_saved, dc_op_##name##_forward,                    \
+     dc_op_##name##_backward, dc_op_##name##_flops, dc_op_##name##_workspace}
 extern const dc_op_def dc_op_table[DC_OP_COUNT];
 
 /* Builder internals used by nn/. */

@@ -239,6 +239,7 @@ static void mse_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
 }
 
 /* ---------------------------------------------------------------- the table */
+_Static_assert(DC_OP_CONCAT + 1 == DC_OP_COUNT, "add the new op to dc_op_table");
 const dc_op_def dc_op_table[DC_OP_COUNT] = {
     [DC_OP_INPUT]         = {"input", NULL, NULL, input_forward, NULL, NULL},
     [DC_OP_LINEAR]        = {"linear", linear_infer, NULL, linear_forward, linear_backward, linear_flops},
@@ -253,4 +254,10 @@ const dc_op_def dc_op_table[DC_OP_COUNT] = {
     [DC_OP_SOFTMAX_CE]    = {"softmax_ce", loss_infer, softmax_ce_saved, softmax_ce_forward, softmax_ce_backward, NULL},
     [DC_OP_CROSS_ENTROPY] = {"cross_entropy", loss_infer, NULL, ce_forward, ce_backward, NULL},
     [DC_OP_MSE]           = {"mse", loss_infer, NULL, mse_forward, mse_backward, NULL},
+    [DC_OP_CONV2D]        = DC_OP_ENTRY("conv2d", conv2d),
+    [DC_OP_MAXPOOL2D]     = DC_OP_ENTRY("maxpool2d", maxpool2d),
+    [DC_OP_AVGPOOL2D]     = DC_OP_ENTRY("avgpool2d", avgpool2d),
+    [DC_OP_GLOBAL_AVGPOOL]= DC_OP_ENTRY("global_avgpool", global_avgpool),
+    [DC_OP_LRN]           = DC_OP_ENTRY("lrn", lrn),
+    [DC_OP_CONCAT]        = DC_OP_ENTRY("concat", concat),
 };
