@@ -255,6 +255,8 @@ typedef struct dc_graph_opts {
     dc_pool *pool;       /* NULL: single thread                               */
     uint64_t seed;       /* initialisation and dropout                        */
     float weight_decay;  /* lambda: loss += 0.5*lambda*sum(W^2), grad += lambda*W */
+    dc_init init;        /* overrides DC_INIT_DEFAULT of every weight (0: keep the default rule) */
+    float init_value;    /* its std (DC_INIT_NORMAL) or value (DC_INIT_CONST)  */
 } dc_graph_opts;
 /* Allocate every buffer for batches of up to max_batch examples (one arena for activations, one for
  * gradients, one block for parameters) and, on the first call, initialise the parameters.  After
@@ -384,6 +386,8 @@ typedef struct dc_train_config {
     int threads;
     uint64_t seed;
     float weight_decay;
+    dc_init init;             /* weight initialisation for every layer (DC_INIT_DEFAULT: He before ReLU, else Xavier) */
+    float init_value;         /* std for DC_INIT_NORMAL                                          */
     int64_t train_limit;      /* > 0: use only the first N training-file examples (quick runs) */
     int64_t val_size;         /* held out from the training file (default 5000)                */
     int64_t test_limit;       /* > 0: evaluate on the first N test examples only               */

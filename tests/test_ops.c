@@ -2,6 +2,7 @@
  * gradients, batch 1 and larger), plus the numerical properties the curriculum insists on. */
 #include "gradcheck.h"
 #include "test.h"
+#include "kernels/kernels.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -359,5 +360,45 @@ TEST(default_init_is_he_before_relu_and_xavier_elsewhere) {
     CHECK_NEAR(sqrt(s0 / p[0].numel), sqrt(2.0 / 400), 0.01 * sqrt(2.0 / 400)); /* He: sqrt(2/n) */
     CHECK_NEAR(sqrt(s1 / p[2].numel), 1.0 / sqrt(300), 0.01 / sqrt(300));       /* Xavier: 1/sqrt(n) */
     for (int64_t k = 0; k < p[1].numel; k++) CHECK(p[1].data[k] == 0.0f);       /* biases start at 0 */
+    dc_graph_free(g);
+}
+
+TEST(sigmoid_fast_path_matches_libm_reference) {
+    enum { N = 20011 }; /* not a multiple of 8: the tail takes the reference path */
+    static float x[N], fast[N], ref[N];
+    dc_rng r;
+    dc_rng_seed(&r, 21);
+    for (int i = 0; i < N; i++) x[i] = 12.0f * dc_rng_normal(&r);
+    x[0] = 0.0f; x[1] = 88.0f; x[2] = -88.0f; x[3] = 1000.0f; x[4] = -1000.0f; x[5] = 1e-8f;
+    dc_sigmoid_forward(N, x, fast);
+    dc_sigmoid_forward_ref(N, x, ref);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK(isfinite(fast[i]) && fast[i] >= 0.0f && fast[i] <= 1.0f);
+        double err = fabs((double)fast[i] - ref[i]);
+        if (err > worst) worst = err;
+    }
+    CHECK_MSG(worst <= 3e-7, "worst |fast - libm| = %.3g", worst); /* a few ulp of values near 1 */
+    CHECK(fast[0] == 0.5f);
+    CHECK(fast[3] == 1.0f && fast[4] < 1e-30f);
+    for (int i = 0; i < N; i++)  /* relative accuracy where the sigmoid is tiny */
+        if (ref[i] > 1e-30f && ref[i] < 1e-3f) CHECK_NEAR(fast[i] / ref[i], 1.0, 1e-5);
+}
+
+TEST(graph_wide_init_override_and_per_layer_choice) {
+    dc_graph *g;
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input(g, "x", dc_shape1(500));
+    dc_linear_opts he = {.init = DC_INIT_HE};
+    dc_node h = dc_relu(g, dc_linear(g, x, 400, "a"));       /* follows the graph-wide choice */
+    dc_tanh(g, dc_linear_ex(g, h, 400, "b", &he));           /* its own choice wins */
+    dc_graph_opts o = {.seed = 8, .init = DC_INIT_NORMAL, .init_value = 0.05f};
+    CHECK_OK(dc_graph_plan(g, 1, &o));
+    const dc_param *p = dc_graph_params(g);
+    double s0 = 0, s1 = 0;
+    for (int64_t k = 0; k < p[0].numel; k++) s0 += (double)p[0].data[k] * p[0].data[k];
+    for (int64_t k = 0; k < p[2].numel; k++) s1 += (double)p[2].data[k] * p[2].data[k];
+    CHECK_NEAR(sqrt(s0 / p[0].numel), 0.05, 0.001);
+    CHECK_NEAR(sqrt(s1 / p[2].numel), sqrt(2.0 / 400), 0.01 * sqrt(2.0 / 400));
     dc_graph_free(g);
 }

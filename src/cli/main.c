@@ -62,6 +62,8 @@ static const char *TRAIN_HELP =
     "  --schedule NAME       constant | step | cosine (per epoch)              [constant]\n"
     "  --step-epochs N       step schedule: lr x0.1 every N epochs             [10]\n"
     "  --weight-decay L      adds 0.5*L*||W||^2 to the loss (weights only)     [0]\n"
+    "  --init NAME           weights: default (He before ReLU, else Xavier) | he | xavier | normal\n"
+    "  --init-std X          std for --init normal                             [0.01]\n"
     "  --epochs N            [10]     --batch N   [128]    --threads N [2]    --seed N [1]\n"
     "  --val N               validation examples held out of the training file [5000]\n"
     "  --limit N             use only the first N training-file examples\n"
@@ -74,7 +76,8 @@ static int cmd_train(int argc, char **argv) {
     dc_train_config c;
     dc_train_config_defaults(&c);
     const char *opt_name = "adam";
-    double lr = 1e-3, momentum = 0.9, wd = 0.0;
+    double lr = 1e-3, momentum = 0.9, wd = 0.0, init_std = 0.01;
+    const char *init_name = "default";
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
@@ -91,6 +94,8 @@ static int cmd_train(int argc, char **argv) {
             else if (!strcmp(a, "--out")) c.out_dir = v;
             else if (!strcmp(a, "--resume")) c.resume = v;
             else if (!strcmp(a, "--optimizer")) opt_name = v;
+            else if (!strcmp(a, "--init")) init_name = v;
+            else if (!strcmp(a, "--init-std")) { if (parse_float("train", a, v, 0, 100, &init_std)) return 2; }
             else if (!strcmp(a, "--lr")) { if (parse_float("train", a, v, 1e-12, 1e3, &lr)) return 2; }
             else if (!strcmp(a, "--momentum")) { if (parse_float("train", a, v, 0, 1, &momentum)) return 2; }
             else if (!strcmp(a, "--weight-decay")) { if (parse_float("train", a, v, 0, 1e3, &wd)) return 2; }
@@ -113,6 +118,11 @@ static int cmd_train(int argc, char **argv) {
     }
     dc_optim_kind kind;
     if (dc_optim_parse(opt_name, &kind) != DC_OK) return fail("train");
+    if (dc_init_parse(init_name, &c.init) != DC_OK || c.init == DC_INIT_CONST) {
+        if (c.init == DC_INIT_CONST) DC_ERR(DC_ERR_ARG, "--init const would make every unit identical");
+        return fail("train");
+    }
+    c.init_value = (float)init_std;
     c.optim = dc_optim_defaults(kind, (float)lr);
     c.optim.momentum = (float)momentum;
     c.weight_decay = (float)wd;

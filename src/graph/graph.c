@@ -218,22 +218,27 @@ dc_init dc_graph_resolved_init(const dc_graph *g, const dc_param_rec *p) {
     return following_activation(g, p->node) == DC_OP_RELU ? DC_INIT_HE : DC_INIT_XAVIER;
 }
 
-static void init_params(dc_graph *g, uint64_t seed) {
+static void init_params(dc_graph *g, const dc_graph_opts *o) {
     dc_rng r;
-    dc_rng_seed(&r, seed);
+    dc_rng_seed(&r, o->seed);
     for (int i = 0; i < g->n_params; i++) {
         dc_param_rec *p = &g->params[i];
         float *w = p->pub.data;
         dc_init how = dc_graph_resolved_init(g, p);
+        float value = p->init_value;
+        if (p->init == DC_INIT_DEFAULT && o->init != DC_INIT_DEFAULT) { /* a graph-wide choice */
+            how = o->init;
+            value = o->init_value;
+        }
         double std = 0.0;
         switch (how) {
         case DC_INIT_XAVIER: std = 1.0 / sqrt((double)p->fan_in); break;
         case DC_INIT_HE: std = sqrt(2.0 / (double)p->fan_in); break;
-        case DC_INIT_NORMAL: std = p->init_value; break;
+        case DC_INIT_NORMAL: std = value; break;
         default: break;
         }
         for (int64_t k = 0; k < p->pub.numel; k++)
-            w[k] = how == DC_INIT_CONST ? p->init_value : (float)(std * dc_rng_normal(&r));
+            w[k] = how == DC_INIT_CONST ? value : (float)(std * dc_rng_normal(&r));
     }
 }
 
@@ -265,7 +270,8 @@ dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opt
             off += (p->pub.numel + 15) & ~(int64_t)15;
         }
         g->param_floats = total;
-        init_params(g, o.seed);
+        if ((unsigned)o.init >= DC_INIT_COUNT) return DC_ERR(DC_ERR_ARG, "unknown initialisation %d", (int)o.init);
+        init_params(g, &o);
         for (int i = 0; i < g->n_params; i++) g->pub_params[i] = g->params[i].pub;
         g->params_ready = 1;
     }

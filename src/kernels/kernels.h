@@ -14,7 +14,8 @@
 void dc_relu_forward(int64_t n, const float *x, float *y);
 void dc_relu_backward(int64_t n, const float *x, const float *dy, float *dx);
 /* y = 1 / (1 + e^-x);  dx += dy * y * (1 - y)                          [n] */
-void dc_sigmoid_forward(int64_t n, const float *x, float *y);
+void dc_sigmoid_forward(int64_t n, const float *x, float *y);     /* AVX2 exp where available */
+void dc_sigmoid_forward_ref(int64_t n, const float *x, float *y); /* libm expf                */
 void dc_sigmoid_backward(int64_t n, const float *y, const float *dy, float *dx);
 /* y = tanh x;  dx += dy * (1 - y^2)                                    [n] */
 void dc_tanh_forward(int64_t n, const float *x, float *y);

@@ -29,6 +29,17 @@ static dc_status build_mlp_sigmoid(dc_graph *g, dc_node x, int classes, dc_node 
     return dc_graph_status(g);
 }
 
+/* lenet5: Conv 1->6 5x5, sigmoid, max-pool 2, Conv 6->16 5x5, sigmoid, max-pool 2,
+ * Linear 256->120, sigmoid, 120->84, sigmoid, 84->10 (28 -> 24 -> 12 -> 8 -> 4). */
+static dc_status build_lenet5(dc_graph *g, dc_node x, int classes, dc_node *logits) {
+    dc_node h = dc_maxpool2d(g, dc_sigmoid(g, dc_conv2d(g, x, 6, 5, 1, 0, "conv1")), 2, 2);
+    h = dc_maxpool2d(g, dc_sigmoid(g, dc_conv2d(g, h, 16, 5, 1, 0, "conv2")), 2, 2);
+    h = dc_sigmoid(g, dc_linear(g, dc_flatten(g, h), 120, "fc1"));
+    h = dc_sigmoid(g, dc_linear(g, h, 84, "fc2"));
+    *logits = dc_linear(g, h, classes, "fc3");
+    return dc_graph_status(g);
+}
+
 typedef struct {
     dc_model_info info;
     dc_model_builder build;
@@ -37,6 +48,8 @@ typedef struct {
 static const dc_model_entry dc_models[] = {
     {{"mlp", "Linear 784-256, ReLU, Linear 256-256, ReLU, Linear 256-10", 1, 28, 28}, build_mlp},
     {{"mlp_bn", "mlp with BatchNorm before and Dropout 0.2 after each ReLU", 1, 28, 28}, build_mlp_bn},
+    {{"lenet5", "LeNet-5: conv5-6, sigmoid, pool, conv5-16, sigmoid, pool, fc 120-84-10 (sigmoid)", 1, 28, 28},
+     build_lenet5},
     {{"mlp_sigmoid", "two-layer net: Linear 784-100, sigmoid, Linear 100-10", 1, 28, 28}, build_mlp_sigmoid},
 };
 #define DC_N_MODELS ((int)(sizeof dc_models / sizeof dc_models[0]))

@@ -218,7 +218,8 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
                       info->channels, info->height, info->width, c->data_dir, j->train->c, j->train->h, j->train->w);
 
     DC_TRY(dc_pool_create(c->threads, &j->pool));
-    dc_graph_opts go = {.pool = j->pool, .seed = c->seed, .weight_decay = c->weight_decay};
+    dc_graph_opts go = {.pool = j->pool, .seed = c->seed, .weight_decay = c->weight_decay, .init = c->init,
+                        .init_value = c->init_value};
     DC_TRY(model_run_build(&j->m, c->model, j->train->c, j->train->h, j->train->w, j->train->num_classes, c->batch, &go));
     dc_graph_set_nan_check(j->m.g, c->nan_check);
     DC_TRY(dc_optim_create(&c->optim, dc_graph_params(j->m.g), dc_graph_param_count(j->m.g), j->pool, &j->opt));
