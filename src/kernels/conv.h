@@ -1,0 +1,66 @@
+/* conv.h — the math of 2-D convolution over NCHW float arrays: im2col / col2im (the unrolling that
+ * turns a convolution into one GEMM), the reorders between the GEMM's [OC][N*P] result and NCHW,
+ * and a plain direct convolution (forward and backward by the definition) that the tests compare
+ * the fast path against.  No threads and no allocation here: callers split work by ranges.
+ *
+ * Notation: input x [N][C][H][W], weight w [OC][C/groups][KH][KW], bias b [OC], output
+ * y [N][OC][OH][OW]; P = OH*OW pixels per output channel; Cg = C/groups, OCg = OC/groups;
+ * K = Cg*KH*KW (one group's GEMM depth).  Output channel o belongs to group o/OCg and reads input
+ * channels (o/OCg)*Cg .. +Cg.  The column matrix col has C*KH*KW rows (group g's K rows start at
+ * row g*K) and `ld` >= N*P columns; column n*P + i*OW + j is output pixel (i, j) of image n.
+ */
+#ifndef DC_KERNELS_CONV_H
+#define DC_KERNELS_CONV_H
+
+#include "deepc.h"
+
+typedef struct dc_conv_geom {
+    int64_t C, H, W;       /* input channels, height, width                      */
+    int64_t OC, OH, OW;    /* output channels, height, width                     */
+    int kh, kw;            /* kernel                                             */
+    int sh, sw;            /* stride (>= 1)                                      */
+    int ph, pw;            /* zero padding (>= 0)                                */
+    int dh, dw;            /* dilation (>= 1)                                    */
+    int groups;            /* >= 1, divides C and OC                             */
+} dc_conv_geom;
+
+/* Output length of one axis: (in + 2p - d(k-1) - 1)/s + 1, or 0 when the dilated kernel is larger
+ * than the padded input (the numerator is negative). */
+int64_t dc_conv_out_size(int64_t in, int k, int s, int p, int d);
+
+/* col[(c*KH + a)*KW + b][n*P + i*OW + j] = x[n][c][i*sh - ph + a*dh][j*sw - pw + b*dw]  (0 outside)
+ * for the (image, channel) units u = n*C + c in [u0, u1).
+ * x: [N][C][H][W], col: [C*KH*KW][ld] (ld >= N*P; only the units' columns/rows are written).      */
+void dc_im2col(const dc_conv_geom *g, int64_t ld, int64_t u0, int64_t u1, const float *x, float *col);
+
+/* dx[n][c][i*sh - ph + a*dh][j*sw - pw + b*dw] += col[(c*KH + a)*KW + b][n*P + i*OW + j]  (inside only)
+ * for the units u = n*C + c in [u0, u1); each dx element gets its terms in a fixed order
+ * (a, b, i, j ascending), so a unit done by one thread gives the same bits on any thread count.
+ * col: [C*KH*KW][ld], dx: [N][C][H][W].                                                          */
+void dc_col2im(const dc_conv_geom *g, int64_t ld, int64_t u0, int64_t u1, const float *col, float *dx);
+
+/* y[n][o][p] = res[o][n*P + p] + b[o]   for images n in [n0, n1)   (b may be NULL: no bias)
+ * res: [OC][ld], y: [N][OC][P].                                                                 */
+void dc_conv_res_to_nchw(int64_t OC, int64_t P, int64_t ld, int64_t n0, int64_t n1, const float *res,
+                         const float *b, float *y);
+
+/* dres[o][n*P + p] = dy[n][o][p];  db[o] += sum_{n,p} dy[n][o][p]   for channels o in [o0, o1)
+ * (db may be NULL).  dy: [N][OC][P], dres: [OC][ld].  The sum runs over n then p in a fixed order. */
+void dc_conv_nchw_to_res(int64_t N, int64_t OC, int64_t P, int64_t ld, int64_t o0, int64_t o1, const float *dy,
+                         float *dres, float *db);
+
+/* Reference direct convolution, nested loops, double accumulation.
+ * y[n][o][i][j] = b[o] + sum_{c<Cg, a<KH, b<KW} w[o][c][a][b] * x[n][(o/OCg)*Cg + c][i*sh-ph+a*dh][j*sw-pw+b*dw]
+ * (b may be NULL).  x: [N][C][H][W], w: [OC][Cg][KH][KW], y: [N][OC][OH][OW].                      */
+void dc_conv2d_ref_forward(const dc_conv_geom *g, int64_t N, const float *x, const float *w, const float *b,
+                           float *y);
+/* By the definition, gathering (no col2im):
+ * dw[o][c][a][b] += sum_{n,i,j} dy[n][o][i][j] * x[n][(o/OCg)*Cg + c][i*sh-ph+a*dh][j*sw-pw+b*dw]
+ * db[o]          += sum_{n,i,j} dy[n][o][i][j]
+ * dx[n][c][h][v] += sum over (o in c's group, a, b) with h = i*sh-ph+a*dh, v = j*sw-pw+b*dw for some
+ *                   valid output pixel (i, j) of w[o][c - group start][a][b] * dy[n][o][i][j]
+ * dx, dw and db may each be NULL (not computed).                                                   */
+void dc_conv2d_ref_backward(const dc_conv_geom *g, int64_t N, const float *x, const float *w, const float *dy,
+                            float *dx, float *dw, float *db);
+
+#endif

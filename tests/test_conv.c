@@ -1,0 +1,352 @@
+/* test_conv.c — Conv2d: the graph's im2col + GEMM forward/backward against the direct-convolution
+ * reference kernels on many geometries (odd sizes, batch 1, strides, padding, 1x1, rectangular
+ * kernels, dilation, groups, depthwise, with and without bias, 2 threads and none), finite-difference
+ * gradient checks, the output-size formula, invalid geometries, and bitwise determinism. */
+#include "gradcheck.h"
+#include "graph/graph.h"
+#include "kernels/conv.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cfg {
+    int C, H, W, OC, kh, kw, sh, sw, ph, pw, dh, dw, groups, no_bias, N;
+} cfg;
+
+static dc_conv2d_opts opts_of(const cfg *c) {
+    dc_conv2d_opts o = {.kh = c->kh, .kw = c->kw, .stride_h = c->sh, .stride_w = c->sw, .pad_h = c->ph,
+                        .pad_w = c->pw, .dilation_h = c->dh, .dilation_w = c->dw, .groups = c->groups,
+                        .no_bias = c->no_bias, .init = DC_INIT_NORMAL, .init_value = 0.3f};
+    return o;
+}
+
+static double max_abs(const float *a, int64_t n) {
+    double m = 0.0;
+    for (int64_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
+    return m;
+}
+
+/* Every element within 1e-4 of the reference's largest magnitude (float sums vs double sums). */
+static void check_close(const char *what, const cfg *c, const float *got, const float *want, int64_t n) {
+    double tol = 1e-4 * (max_abs(want, n) > 1.0 ? max_abs(want, n) : 1.0);
+    int64_t bad = -1;
+    for (int64_t i = 0; i < n && bad < 0; i++)
+        if (!(fabs((double)got[i] - want[i]) <= tol)) bad = i;
+    CHECK_MSG(bad < 0, "%s mismatch at %lld: %.7g vs reference %.7g (C%d %dx%d -> OC%d k%dx%d s%dx%d p%dx%d d%dx%d g%d "
+                       "bias%d N%d)",
+              what, (long long)bad, bad >= 0 ? got[bad] : 0.0, bad >= 0 ? want[bad] : 0.0, c->C, c->H, c->W, c->OC,
+              c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups, !c->no_bias, c->N);
+}
+
+/* x -> conv -> flatten -> mse(t): forward and backward on the graph, then the reference kernels on
+ * the same x, W, b and on the dy the graph computed (the flatten view shares the conv's gradient). */
+static void compare_with_reference(const cfg *c, dc_pool *pool, int x_needs_grad) {
+    dc_graph *g;
+    dc_rng r;
+    dc_rng_seed(&r, (uint64_t)(c->C * 1000003 + c->H * 1009 + c->W * 101 + c->OC * 13 + c->kh + c->groups));
+    CHECK_OK(dc_graph_create(&g));
+    dc_shape xs = dc_shape3(c->C, c->H, c->W);
+    dc_node x = x_needs_grad ? dc_input_grad(g, "x", xs) : dc_input(g, "x", xs);
+    dc_conv2d_opts o = opts_of(c);
+    dc_node y = dc_conv2d_ex(g, x, c->OC, "conv", &o);
+    dc_node t = dc_input(g, "t", dc_shape1(dc_shape_numel(dc_node_shape(g, y))));
+    dc_node l = dc_mse(g, dc_flatten(g, y), t);
+    CHECK_OK(dc_graph_status(g));
+    if (dc_graph_status(g) != DC_OK) {
+        dc_graph_free(g);
+        return;
+    }
+    dc_graph_opts go = {.pool = pool, .seed = 7};
+    CHECK_OK(dc_graph_plan(g, c->N + 2, &go)); /* planned for more than we run: partial batch */
+    const int64_t N = c->N, nx = N * c->C * c->H * c->W, ny = N * dc_shape_numel(dc_node_shape(g, y));
+    dc_test_fill(&r, dc_graph_data(g, x), nx, 1.0f, 0.0f);
+    dc_test_fill(&r, dc_graph_data(g, t), ny, 1.0f, 0.0f);
+    const dc_param *p = dc_graph_params(g);
+    if (!c->no_bias) dc_test_fill(&r, p[1].data, c->OC, 0.5f, 0.0f);
+    CHECK_OK(dc_graph_forward(g, N, 1));
+    dc_graph_zero_grad(g);
+    CHECK_OK(dc_graph_backward(g, l));
+
+    const dc_conv_geom geo = {.C = c->C, .H = c->H, .W = c->W, .OC = c->OC, .OH = dc_node_shape(g, y).dim[1],
+                              .OW = dc_node_shape(g, y).dim[2], .kh = c->kh, .kw = c->kw,
+                              .sh = c->sh ? c->sh : 1, .sw = c->sw ? c->sw : 1, .ph = c->ph, .pw = c->pw,
+                              .dh = c->dh ? c->dh : 1, .dw = c->dw ? c->dw : 1, .groups = c->groups ? c->groups : 1};
+    float *yref = calloc((size_t)ny, sizeof(float)), *dx = calloc((size_t)nx, sizeof(float));
+    float *dw = calloc((size_t)p[0].numel, sizeof(float)), *db = calloc((size_t)c->OC, sizeof(float));
+    dc_conv2d_ref_forward(&geo, N, dc_graph_data(g, x), p[0].data, c->no_bias ? NULL : p[1].data, yref);
+    check_close("forward", c, dc_graph_data(g, y), yref, ny);
+    dc_conv2d_ref_backward(&geo, N, dc_graph_data(g, x), p[0].data, dc_graph_grad(g, y), dx, dw,
+                           c->no_bias ? NULL : db);
+    check_close("dW", c, p[0].grad, dw, p[0].numel);
+    if (!c->no_bias) check_close("db", c, p[1].grad, db, c->OC);
+    if (x_needs_grad) check_close("dx", c, dc_graph_grad(g, x), dx, nx);
+    else CHECK(dc_graph_grad(g, x) == NULL);
+    free(yref);
+    free(dx);
+    free(dw);
+    free(db);
+    dc_graph_free(g);
+}
+
+/* C H W OC kh kw sh sw ph pw dh dw groups no_bias N */
+static const cfg cases[] = {
+    {1, 28, 28, 6, 5, 5, 1, 1, 0, 0, 1, 1, 1, 0, 3},   /* LeNet conv1          */
+    {6, 12, 12, 16, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 2},  /* LeNet conv2, 0 = 1   */
+    {3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 1},     /* batch 1, "same"      */
+    {2, 11, 10, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 5},   /* stride 2             */
+    {3, 13, 8, 2, 3, 5, 3, 3, 1, 2, 1, 1, 1, 1, 4},    /* 3x5, stride 3, no b  */
+    {4, 6, 6, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 3},     /* 1x1                  */
+    {5, 9, 7, 3, 1, 1, 2, 2, 0, 0, 1, 1, 1, 1, 2},     /* 1x1 stride 2         */
+    {2, 10, 10, 4, 3, 3, 1, 1, 0, 0, 2, 2, 1, 0, 3},   /* dilation 2           */
+    {4, 9, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 3},     /* groups 2             */
+    {6, 8, 7, 9, 3, 3, 2, 1, 1, 0, 2, 1, 3, 0, 2},     /* groups 3, mixed      */
+    {8, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 1, 3},     /* depthwise, no bias   */
+    {4, 7, 5, 8, 3, 3, 2, 2, 1, 1, 1, 1, 4, 0, 2},     /* depthwise x2 stride 2*/
+    {3, 5, 5, 2, 5, 5, 2, 2, 2, 2, 1, 1, 1, 0, 3},     /* big padding          */
+    {2, 4, 4, 3, 3, 3, 1, 1, 3, 3, 1, 1, 1, 0, 2},     /* windows all padding  */
+    {3, 1, 9, 4, 1, 3, 1, 1, 0, 1, 1, 1, 1, 0, 3},     /* H = 1                */
+    {2, 6, 13, 3, 2, 4, 1, 3, 0, 1, 3, 1, 1, 0, 17},   /* odd batch, mixed     */
+};
+
+TEST(conv_matches_reference_no_pool) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_with_reference(&cases[i], NULL, 1);
+}
+
+TEST(conv_matches_reference_two_threads) {
+    dc_pool *pool;
+    CHECK_OK(dc_pool_create(2, &pool));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_with_reference(&cases[i], pool, 1);
+    dc_pool_free(pool);
+}
+
+TEST(conv_matches_reference_random_geometries) {
+    dc_pool *pool;
+    CHECK_OK(dc_pool_create(2, &pool));
+    dc_rng r;
+    dc_rng_seed(&r, 2024);
+    for (int t = 0; t < 24; t++) {
+        cfg c;
+        int gch = 1 + (int)dc_rng_below(&r, 3);
+        c.groups = gch;
+        c.C = gch * (1 + (int)dc_rng_below(&r, 3));
+        c.OC = gch * (1 + (int)dc_rng_below(&r, 3));
+        c.kh = 1 + (int)dc_rng_below(&r, 4);
+        c.kw = 1 + (int)dc_rng_below(&r, 4);
+        c.sh = 1 + (int)dc_rng_below(&r, 3);
+        c.sw = 1 + (int)dc_rng_below(&r, 3);
+        c.ph = (int)dc_rng_below(&r, 3);
+        c.pw = (int)dc_rng_below(&r, 3);
+        c.dh = 1 + (int)dc_rng_below(&r, 2);
+        c.dw = 1 + (int)dc_rng_below(&r, 2);
+        c.no_bias = (int)dc_rng_below(&r, 2);
+        c.N = 1 + (int)dc_rng_below(&r, 5);
+        /* input at least as large as the dilated kernel */
+        c.H = c.dh * (c.kh - 1) + 1 + (int)dc_rng_below(&r, 9);
+        c.W = c.dw * (c.kw - 1) + 1 + (int)dc_rng_below(&r, 9);
+        compare_with_reference(&c, t % 2 ? pool : NULL, t % 5 != 0);
+    }
+    dc_pool_free(pool);
+}
+
+TEST(conv_input_without_gradient) {
+    /* dc_input (no gradient): dx is skipped, dW/db still match */
+    compare_with_reference(&cases[0], NULL, 0);
+    compare_with_reference(&cases[9], NULL, 0);
+}
+
+/* ---------------------------------------------------------------- gradient checks */
+static void gradcheck_conv(const cfg *c, int residual) {
+    dc_graph *g;
+    dc_rng r;
+    dc_rng_seed(&r, (uint64_t)(c->C * 31 + c->H * 7 + c->kh + c->groups * 101));
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input_grad(g, "x", dc_shape3(c->C, c->H, c->W));
+    dc_node t = dc_input(g, "t", dc_shape1(3));
+    dc_conv2d_opts o = opts_of(c);
+    o.init = DC_INIT_DEFAULT;
+    dc_node y = dc_conv2d_ex(g, x, c->OC, "conv", &o);
+    if (residual) y = dc_add(g, y, x); /* x used twice: its gradient is the sum */
+    dc_node l = dc_mse(g, dc_linear(g, dc_flatten(g, y), 3, "head"), t);
+    CHECK_OK(dc_graph_status(g));
+    dc_graph_opts go = {.seed = 5};
+    CHECK_OK(dc_graph_plan(g, c->N, &go));
+    dc_test_fill(&r, dc_graph_data(g, x), c->N * c->C * c->H * c->W, 1.0f, 0.0f);
+    dc_test_fill(&r, dc_graph_data(g, t), c->N * 3, 1.0f, 0.0f);
+    if (!c->no_bias) dc_test_fill(&r, dc_graph_params(g)[1].data, c->OC, 0.3f, 0.0f);
+    CHECK_MSG(dc_gradcheck(g, l, c->N, &x, 1, 1e-2f, 1e-2, 1e-4, 48) == 0, "conv C%d %dx%d k%dx%d s%d p%d d%d g%d", c->C,
+              c->H, c->W, c->kh, c->kw, c->sh, c->ph, c->dh, c->groups);
+    dc_graph_free(g);
+}
+
+TEST(gradcheck_conv_basic) {
+    gradcheck_conv(&(cfg){1, 6, 6, 2, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0, 1}, 0);
+    gradcheck_conv(&(cfg){2, 5, 6, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0, 3}, 0);
+}
+TEST(gradcheck_conv_stride_padding) {
+    gradcheck_conv(&(cfg){2, 7, 7, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 2}, 0);
+    gradcheck_conv(&(cfg){2, 8, 6, 2, 3, 2, 3, 2, 2, 1, 1, 1, 1, 1, 2}, 0);
+}
+TEST(gradcheck_conv_1x1) { gradcheck_conv(&(cfg){3, 4, 5, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 2}, 0); }
+TEST(gradcheck_conv_groups_depthwise) {
+    gradcheck_conv(&(cfg){4, 5, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 2}, 0);
+    gradcheck_conv(&(cfg){3, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3, 0, 2}, 0);
+}
+TEST(gradcheck_conv_dilation) { gradcheck_conv(&(cfg){2, 8, 7, 2, 3, 2, 1, 1, 1, 0, 2, 3, 1, 0, 2}, 0); }
+TEST(gradcheck_conv_residual) { gradcheck_conv(&(cfg){3, 5, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 2}, 1); }
+
+TEST(conv_gradients_accumulate) {
+    /* backward twice without zero_grad: parameter gradients double */
+    dc_graph *g;
+    dc_rng r;
+    dc_rng_seed(&r, 11);
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input(g, "x", dc_shape3(2, 6, 6));
+    dc_node t = dc_input(g, "t", dc_shape1(2 * 4 * 4));
+    dc_node l = dc_mse(g, dc_flatten(g, dc_conv2d(g, x, 2, 3, 1, 0, "c")), t);
+    CHECK_OK(dc_graph_plan(g, 3, NULL));
+    dc_test_fill(&r, dc_graph_data(g, x), 3 * 72, 1.0f, 0.0f);
+    dc_test_fill(&r, dc_graph_data(g, t), 3 * 32, 1.0f, 0.0f);
+    const dc_param *p = dc_graph_params(g);
+    CHECK_OK(dc_graph_forward(g, 3, 1));
+    dc_graph_zero_grad(g);
+    CHECK_OK(dc_graph_backward(g, l));
+    float once[36];
+    memcpy(once, p[0].grad, sizeof once);
+    float b1 = p[1].grad[0];
+    CHECK_OK(dc_graph_backward(g, l));
+    for (int i = 0; i < 36; i++) CHECK_NEAR(p[0].grad[i], 2.0f * once[i], 1e-5 * (1 + fabs(once[i])));
+    CHECK_NEAR(p[1].grad[0], 2.0f * b1, 1e-5 * (1 + fabs(b1)));
+    dc_graph_free(g);
+}
+
+/* ---------------------------------------------------------------- shapes and errors */
+static dc_shape out_shape(dc_shape in, int oc, const dc_conv2d_opts *o) {
+    dc_graph *g;
+    dc_graph_create(&g);
+    dc_node x = dc_input(g, "x", in);
+    dc_shape s = dc_node_shape(g, dc_conv2d_ex(g, x, oc, "c", o));
+    if (dc_graph_status(g) != DC_OK) s = dc_shape_make(0, NULL);
+    dc_graph_free(g);
+    return s;
+}
+
+TEST(conv_output_size_formula) {
+    CHECK(dc_shape_equal(out_shape(dc_shape3(1, 28, 28), 6, &(dc_conv2d_opts){.kh = 5, .kw = 5}), dc_shape3(6, 24, 24)));
+    CHECK(dc_shape_equal(out_shape(dc_shape3(3, 28, 28), 8, &(dc_conv2d_opts){.kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1}),
+                         dc_shape3(8, 28, 28)));
+    CHECK(dc_shape_equal(out_shape(dc_shape3(2, 7, 7), 4,
+                                   &(dc_conv2d_opts){.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}),
+                         dc_shape3(4, 4, 4)));
+    CHECK(dc_shape_equal(out_shape(dc_shape3(1, 10, 10), 2,
+                                   &(dc_conv2d_opts){.kh = 3, .kw = 3, .dilation_h = 2, .dilation_w = 2}),
+                         dc_shape3(2, 6, 6)));
+    CHECK(dc_shape_equal(out_shape(dc_shape3(1, 9, 11), 1,
+                                   &(dc_conv2d_opts){.kh = 3, .kw = 5, .stride_h = 3, .stride_w = 2, .pad_w = 2}),
+                         dc_shape3(1, 3, 6)));
+    CHECK_NEAR(dc_conv_out_size(3, 5, 1, 0, 1), 0, 0);
+    CHECK_NEAR(dc_conv_out_size(4, 5, 2, 0, 1), 0, 0); /* -1/2 must not round to 0 */
+    /* params: weight [OC, C/groups, KH, KW], bias [OC]; FLOPs per example */
+    dc_graph *g;
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input(g, "x", dc_shape3(6, 12, 12));
+    dc_node c = dc_conv2d_ex(g, x, 16, "conv2", &(dc_conv2d_opts){.kh = 5, .kw = 5, .groups = 2});
+    CHECK_OK(dc_graph_status(g));
+    CHECK(strcmp(dc_node_op_name(g, c), "conv2d") == 0);
+    CHECK_OK(dc_graph_plan(g, 1, NULL));
+    const dc_param *p = dc_graph_params(g);
+    CHECK(dc_graph_param_count(g) == 2);
+    CHECK(strcmp(p[0].name, "conv2.weight") == 0 && dc_shape_equal(p[0].shape, dc_shape4(16, 3, 5, 5)) && p[0].decay);
+    CHECK(strcmp(p[1].name, "conv2.bias") == 0 && dc_shape_equal(p[1].shape, dc_shape1(16)) && !p[1].decay);
+    CHECK(p[1].data[0] == 0.0f);
+    CHECK(dc_op_conv2d_flops(g, &g->nodes[c]) == 2LL * 16 * 8 * 8 * 3 * 5 * 5);
+    dc_graph_free(g);
+}
+
+/* Building must fail with `code` and a message naming the layer ("bad") and containing `part`. */
+static void check_build_error(dc_shape in, int oc, const dc_conv2d_opts *o, dc_status code, const char *part) {
+    dc_graph *g;
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input(g, "x", in);
+    dc_node c = dc_conv2d_ex(g, x, oc, "bad", o);
+    CHECK(c == DC_NONE);
+    CHECK_ERR(dc_graph_status(g), code);
+    CHECK_MSG(strstr(dc_last_error(), "'bad'") != NULL, "message does not name the layer: %s", dc_last_error());
+    CHECK_MSG(strstr(dc_last_error(), part) != NULL, "message lacks '%s': %s", part, dc_last_error());
+    dc_graph_free(g);
+}
+
+TEST(conv_invalid_geometry_errors) {
+    check_build_error(dc_shape3(1, 3, 3), 2, &(dc_conv2d_opts){.kh = 5, .kw = 5}, DC_ERR_SHAPE,
+                      "input 3x3 with kernel 5x5, stride 1, padding 0, dilation 1 gives output 0x0");
+    check_build_error(dc_shape3(1, 4, 9), 2, &(dc_conv2d_opts){.kh = 3, .kw = 3, .dilation_h = 2, .dilation_w = 2},
+                      DC_ERR_SHAPE, "gives output 0x5");
+    check_build_error(dc_shape3(3, 8, 8), 4, &(dc_conv2d_opts){.kh = 3, .kw = 3, .groups = 2}, DC_ERR_SHAPE,
+                      "2 groups");
+    check_build_error(dc_shape3(4, 8, 8), 3, &(dc_conv2d_opts){.kh = 3, .kw = 3, .groups = 2}, DC_ERR_ARG,
+                      "3 output channels");
+    check_build_error(dc_shape3(1, 8, 8), 2, &(dc_conv2d_opts){.kh = 3, .kw = 3, .stride_h = -1}, DC_ERR_ARG,
+                      "stride -1x0");
+    check_build_error(dc_shape3(1, 8, 8), 2, &(dc_conv2d_opts){.kh = 0, .kw = 3}, DC_ERR_ARG, "kernel 0x3");
+    check_build_error(dc_shape3(1, 8, 8), 2, &(dc_conv2d_opts){.kh = 3, .kw = 3, .pad_w = -1}, DC_ERR_ARG,
+                      "padding 0x-1");
+    check_build_error(dc_shape3(1, 8, 8), 0, &(dc_conv2d_opts){.kh = 3, .kw = 3}, DC_ERR_ARG, "0 output channels");
+    check_build_error(dc_shape1(64), 2, &(dc_conv2d_opts){.kh = 3, .kw = 3}, DC_ERR_SHAPE, "[C, H, W]");
+    check_build_error(dc_shape4(1, 1, 8, 8), 2, &(dc_conv2d_opts){.kh = 3, .kw = 3}, DC_ERR_SHAPE, "[1, 1, 8, 8]");
+    check_build_error(dc_shape3(1, 8, 8), 2, NULL, DC_ERR_ARG, "NULL");
+    /* the convenience form: zero stride means 1, the kernel must be given */
+    dc_graph *g;
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input(g, "x", dc_shape3(1, 8, 8));
+    CHECK(dc_shape_equal(dc_node_shape(g, dc_conv2d(g, x, 2, 3, 0, 0, NULL)), dc_shape3(2, 6, 6)));
+    CHECK(strcmp(dc_node_name(g, 1), "conv1") == 0);
+    CHECK(dc_conv2d(g, x, 2, 0, 1, 0, "k0") == DC_NONE);
+    CHECK_ERR(dc_graph_status(g), DC_ERR_ARG);
+    CHECK(strstr(dc_last_error(), "'k0'") != NULL);
+    dc_graph_free(g);
+}
+
+/* ---------------------------------------------------------------- determinism */
+static void run_once(dc_pool *pool, float *y_out, float *dx_out, float *dw_out, int64_t *ny, int64_t *nx, int64_t *nw) {
+    dc_graph *g;
+    dc_rng r;
+    dc_rng_seed(&r, 99);
+    dc_graph_create(&g);
+    dc_node x = dc_input_grad(g, "x", dc_shape3(4, 13, 11));
+    dc_node y = dc_conv2d_ex(g, x, 6, "c", &(dc_conv2d_opts){.kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1, .groups = 2});
+    dc_node t = dc_input(g, "t", dc_shape1(dc_shape_numel(dc_node_shape(g, y))));
+    dc_node l = dc_mse(g, dc_flatten(g, y), t);
+    dc_graph_opts go = {.pool = pool, .seed = 3};
+    CHECK_OK(dc_graph_plan(g, 9, &go));
+    *nx = 9 * 4 * 13 * 11;
+    *ny = 9 * dc_shape_numel(dc_node_shape(g, y));
+    *nw = dc_graph_params(g)[0].numel;
+    dc_test_fill(&r, dc_graph_data(g, x), *nx, 1.0f, 0.0f);
+    dc_test_fill(&r, dc_graph_data(g, t), *ny, 1.0f, 0.0f);
+    CHECK_OK(dc_graph_forward(g, 9, 1));
+    dc_graph_zero_grad(g);
+    CHECK_OK(dc_graph_backward(g, l));
+    memcpy(y_out, dc_graph_data(g, y), (size_t)*ny * sizeof(float));
+    memcpy(dx_out, dc_graph_grad(g, x), (size_t)*nx * sizeof(float));
+    memcpy(dw_out, dc_graph_params(g)[0].grad, (size_t)*nw * sizeof(float));
+    dc_graph_free(g);
+}
+
+TEST(conv_deterministic_with_pool) {
+    enum { CAP = 9 * 6 * 13 * 11 + 9 * 4 * 13 * 11 };
+    static float a[3][CAP], b[3][CAP];
+    int64_t ny, nx, nw;
+    dc_pool *pool;
+    CHECK_OK(dc_pool_create(2, &pool));
+    run_once(pool, a[0], a[1], a[2], &ny, &nx, &nw);
+    run_once(pool, b[0], b[1], b[2], &ny, &nx, &nw);
+    CHECK(memcmp(a[0], b[0], (size_t)ny * sizeof(float)) == 0);
+    CHECK(memcmp(a[1], b[1], (size_t)nx * sizeof(float)) == 0);
+    CHECK(memcmp(a[2], b[2], (size_t)nw * sizeof(float)) == 0);
+    /* every split is fixed and every sum has one order: one thread gives the same bits too */
+    run_once(NULL, b[0], b[1], b[2], &ny, &nx, &nw);
+    CHECK(memcmp(a[0], b[0], (size_t)ny * sizeof(float)) == 0);
+    CHECK(memcmp(a[1], b[1], (size_t)nx * sizeof(float)) == 0);
+    CHECK(memcmp(a[2], b[2], (size_t)nw * sizeof(float)) == 0);
+    dc_pool_free(pool);
+}
