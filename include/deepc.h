@@ -227,6 +227,8 @@ dc_node dc_flatten(dc_graph *g, dc_node x);
  *  mse: 0.5 * sum over features (y - t)^2, averaged over the batch (for N = 1 exactly the
  *       textbook's 0.5*sum((y-t)^2)). */
 dc_node dc_softmax_cross_entropy(dc_graph *g, dc_node logits, dc_node target);
+/* With label smoothing eps in [0, 1): the target becomes (1 - eps) t + eps/C. */
+dc_node dc_softmax_cross_entropy_ex(dc_graph *g, dc_node logits, dc_node target, float label_smoothing);
 dc_node dc_cross_entropy(dc_graph *g, dc_node probs, dc_node target);
 dc_node dc_mse(dc_graph *g, dc_node y, dc_node target);
 
@@ -305,6 +307,7 @@ typedef struct dc_optim_config {
     dc_optim_kind kind;
     float lr;
     float momentum;    /* Momentum: alpha (default 0.9)                              */
+    int nesterov;      /* Momentum only: v = a v - lr g; W += a v - lr g (look-ahead) */
     float rho;         /* RMSProp decay rate (default 0.99)                          */
     float beta1, beta2;/* Adam (defaults 0.9, 0.999)                                 */
     float eps;         /* AdaGrad/RMSProp default 1e-7, Adam default 1e-8            */
@@ -379,8 +382,13 @@ typedef struct dc_train_config {
     const char *out_dir;      /* run directory: checkpoints, metrics.csv, log (NULL: none)     */
     const char *resume;       /* checkpoint to resume from (NULL: fresh start)                 */
     dc_optim_config optim;
-    dc_schedule schedule;     /* learning rate per epoch: constant, step (x0.1 every step_epochs), cosine */
+    dc_schedule schedule;     /* learning rate, updated every step: constant, step (x0.1 every step_epochs),
+                                 cosine (to 0 at the end)                                       */
     int step_epochs;
+    float warmup_epochs;      /* linear ramp from 0 to lr over this many epochs first           */
+    float label_smoothing;    /* softmax cross-entropy target (1-eps) t + eps/C                 */
+    int augment_shift;        /* random crop of the image padded by this many pixels (= shift)  */
+    int augment_flip;         /* random horizontal flip                                         */
     int epochs;
     int batch;
     int threads;

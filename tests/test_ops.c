@@ -106,14 +106,14 @@ TEST(gradcheck_linear_flattens_higher_rank_input) {
     dc_graph_free(g);
 }
 
-static void check_loss(int kind, int64_t batch, int64_t classes, int dense_target) {
+static void check_loss_eps(int kind, int64_t batch, int64_t classes, int dense_target, float eps) {
     dc_graph *g;
     dc_rng r;
     dc_rng_seed(&r, (uint64_t)(kind * 1000 + batch * 10 + classes));
     CHECK_OK(dc_graph_create(&g));
     dc_node x = dc_input_grad(g, "x", dc_shape1(classes));
     dc_node t = dense_target ? dc_input(g, "t", dc_shape1(classes)) : dc_input(g, "t", dc_shape_make(0, NULL));
-    dc_node l = kind == 0   ? dc_softmax_cross_entropy(g, x, t)
+    dc_node l = kind == 0   ? dc_softmax_cross_entropy_ex(g, x, t, eps)
                 : kind == 1 ? dc_cross_entropy(g, dc_softmax(g, x), t)
                             : dc_mse(g, x, t);
     CHECK_OK(dc_graph_status(g));
@@ -131,6 +131,36 @@ static void check_loss(int kind, int64_t batch, int64_t classes, int dense_targe
         fill_labels(g, t, batch, (int)classes, &r);
     }
     CHECK(dc_gradcheck(g, l, batch, &x, 1, 1e-2f, 1e-2, 1e-4, 64) == 0);
+    dc_graph_free(g);
+}
+
+static void check_loss(int kind, int64_t batch, int64_t classes, int dense_target) {
+    check_loss_eps(kind, batch, classes, dense_target, 0.0f);
+}
+
+TEST(gradcheck_softmax_cross_entropy_label_smoothing) {
+    check_loss_eps(0, 1, 10, 0, 0.1f);
+    check_loss_eps(0, 6, 7, 1, 0.2f);
+}
+
+TEST(label_smoothing_loss_by_hand) {
+    /* logits (0, ln 2, ln 3) -> p = (1/6, 2/6, 3/6); label 2; eps 0.3:
+       L = -(0.7 log(1/2) + 0.1 (log(1/6) + log(1/3) + log(1/2))) */
+    dc_graph *g;
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input(g, "x", dc_shape1(3));
+    dc_node t = dc_input(g, "t", dc_shape_make(0, NULL));
+    dc_node l = dc_softmax_cross_entropy_ex(g, x, t, 0.3f);
+    CHECK_OK(dc_graph_plan(g, 1, NULL));
+    dc_graph_data(g, x)[0] = 0.0f;
+    dc_graph_data(g, x)[1] = (float)log(2.0);
+    dc_graph_data(g, x)[2] = (float)log(3.0);
+    dc_graph_data(g, t)[0] = 2.0f;
+    CHECK_OK(dc_graph_forward(g, 1, 1));
+    double want = -(0.7 * log(0.5) + 0.1 * (log(1.0 / 6) + log(1.0 / 3) + log(0.5)));
+    CHECK_NEAR(dc_graph_loss(g, l), want, 1e-6);
+    CHECK(dc_softmax_cross_entropy_ex(g, x, t, 1.0f) == DC_NONE);
+    CHECK_ERR(dc_graph_status(g), DC_ERR_ARG);
     dc_graph_free(g);
 }
 

@@ -91,3 +91,23 @@ TEST(optim_rejects_bad_config) {
     CHECK_OK(dc_optim_parse("rmsprop", &k));
     CHECK(k == DC_OPTIM_RMSPROP);
 }
+
+TEST(optim_nesterov_by_hand) {
+    /* v1 = -0.1 g1 = (-0.05, 0.1); W1 = W0 + 0.9 v1 - 0.1 g1 = (1 - 0.045 - 0.05, -2 + 0.09 + 0.1)
+       v2 = 0.9 v1 - 0.1 g2 = (-0.07, 0.04); W2 = W1 + 0.9 v2 - 0.1 g2 = (0.905 - 0.063 - 0.025, -1.81 + 0.036 - 0.05) */
+    float w[2] = {1.0f, -2.0f}, g[2];
+    dc_param p = {.name = "w", .shape = dc_shape1(2), .data = w, .grad = g, .numel = 2, .trainable = 1};
+    dc_optim_config cfg = dc_optim_defaults(DC_OPTIM_MOMENTUM, 0.1f);
+    cfg.nesterov = 1;
+    dc_optim *o;
+    CHECK_OK(dc_optim_create(&cfg, &p, 1, NULL, &o));
+    memcpy(g, grads[0], sizeof g);
+    dc_optim_step(o);
+    CHECK_NEAR(w[0], 0.905, 1e-6);
+    CHECK_NEAR(w[1], -1.81, 1e-6);
+    memcpy(g, grads[1], sizeof g);
+    dc_optim_step(o);
+    CHECK_NEAR(w[0], 0.817, 1e-6);
+    CHECK_NEAR(w[1], -1.824, 1e-6);
+    dc_optim_free(o);
+}

@@ -47,6 +47,24 @@ static int parse_float(const char *cmd, const char *flag, const char *v, double 
 }
 
 /* ------------------------------------------------------------------ train */
+/* "shift:2,flip" -> augment_shift 2, augment_flip 1 */
+static int parse_augment(const char *v, dc_train_config *c) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        long n;
+        if (!strcmp(tok, "flip")) c->augment_flip = 1;
+        else if (!strncmp(tok, "shift:", 6) || !strncmp(tok, "crop:", 5)) {
+            if (parse_long("train", "--augment shift", strchr(tok, ':') + 1, 0, 64, &n)) return 1;
+            c->augment_shift = (int)n;
+        } else if (strcmp(tok, "none") != 0) {
+            fprintf(stderr, "deepc train: unknown augmentation '%s' (shift:N, crop:N, flip, none)\n", tok);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static const char *TRAIN_HELP =
     "usage: deepc train [options]\n"
     "Train a zoo model on an MNIST-format data set (Fashion-MNIST by default): the training file is\n"
@@ -61,6 +79,11 @@ static const char *TRAIN_HELP =
     "  --momentum X          Momentum's alpha                                  [0.9]\n"
     "  --schedule NAME       constant | step | cosine (per epoch)              [constant]\n"
     "  --step-epochs N       step schedule: lr x0.1 every N epochs             [10]\n"
+    "  --warmup E            linear learning-rate warm-up over E epochs        [0]\n"
+    "  --nesterov            Nesterov momentum (with --optimizer momentum)\n"
+    "  --label-smoothing E   softmax cross-entropy target (1-E) t + E/C        [0]\n"
+    "  --augment LIST        training augmentation: shift:N (random crop of the image padded by\n"
+    "                        N pixels, i.e. translation by up to N), flip (horizontal), e.g. shift:2,flip\n"
     "  --weight-decay L      adds 0.5*L*||W||^2 to the loss (weights only)     [0]\n"
     "  --init NAME           weights: default (He before ReLU, else Xavier) | he | xavier | normal\n"
     "  --init-std X          std for --init normal                             [0.01]\n"
@@ -78,6 +101,7 @@ static int cmd_train(int argc, char **argv) {
     const char *opt_name = "adam";
     double lr = 1e-3, momentum = 0.9, wd = 0.0, init_std = 0.01;
     const char *init_name = "default";
+    int nesterov = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
@@ -86,6 +110,7 @@ static int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--no-progress")) c.progress = 0;
         else if (!strcmp(a, "--quiet")) c.quiet = 1;
         else if (!strcmp(a, "--nan-check")) c.nan_check = 1;
+        else if (!strcmp(a, "--nesterov")) nesterov = 1;
         else if (!v) return usage_error("train", "unknown option or missing value: '%s'", a);
         else {
             i++;
@@ -105,6 +130,17 @@ static int cmd_train(int argc, char **argv) {
                 else if (!strcmp(v, "cosine")) c.schedule = DC_SCHED_COSINE;
                 else return usage_error("train", "unknown schedule '%s' (constant, step, cosine)", v);
             }
+            else if (!strcmp(a, "--warmup")) {
+                double w;
+                if (parse_float("train", a, v, 0, 1e4, &w)) return 2;
+                c.warmup_epochs = (float)w;
+            }
+            else if (!strcmp(a, "--label-smoothing")) {
+                double e;
+                if (parse_float("train", a, v, 0, 0.999, &e)) return 2;
+                c.label_smoothing = (float)e;
+            }
+            else if (!strcmp(a, "--augment")) { if (parse_augment(v, &c)) return 2; }
             else if (!strcmp(a, "--step-epochs")) { if (parse_long("train", a, v, 1, 100000, &n)) return 2; c.step_epochs = (int)n; }
             else if (!strcmp(a, "--epochs")) { if (parse_long("train", a, v, 0, 100000, &n)) return 2; c.epochs = (int)n; }
             else if (!strcmp(a, "--batch")) { if (parse_long("train", a, v, 1, 65536, &n)) return 2; c.batch = (int)n; }
@@ -125,6 +161,7 @@ static int cmd_train(int argc, char **argv) {
     c.init_value = (float)init_std;
     c.optim = dc_optim_defaults(kind, (float)lr);
     c.optim.momentum = (float)momentum;
+    c.optim.nesterov = nesterov;
     c.weight_decay = (float)wd;
     dc_train_result r;
     if (dc_train_run(&c, &r) != DC_OK) return fail("train");

@@ -48,4 +48,17 @@ void dc_batcher_reset(dc_batcher *b);
 int64_t dc_batcher_next(dc_batcher *b, float *x, float *y);
 int64_t dc_batcher_batches(const dc_batcher *b);
 
+/* Training-time augmentation, applied in place to a batch of n NCHW images.
+ *  shift > 0: random crop of the image zero-padded by `shift` pixels on each side (equivalently a
+ *             random translation by dy, dx in [-shift, shift]; vacated pixels get `fill`, the
+ *             normalised value of a black pixel);
+ *  flip:      horizontal flip with probability 1/2.
+ * scratch: h*w floats. */
+typedef struct dc_augment {
+    int shift;
+    int flip;
+} dc_augment;
+void dc_augment_batch(const dc_augment *a, dc_rng *r, int64_t n, int c, int h, int w, float fill, float *x,
+                      float *scratch);
+
 #endif

@@ -212,12 +212,12 @@ static dc_status loss_result(dc_node_rec *n, double loss, int bad, const char *p
 static dc_status softmax_ce_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
     LOSS_DIMS;
     int bad = -1;
-    double l = dc_softmax_ce_forward(batch, cols, y->out, t->out, t_cols, n->saved, &bad);
+    double l = dc_softmax_ce_forward(batch, cols, y->out, t->out, t_cols, n->p, n->saved, &bad);
     return loss_result(n, l, bad, y->name);
 }
 static void softmax_ce_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     LOSS_DIMS;
-    if (y->grad) dc_softmax_ce_backward(batch, cols, n->saved, t->out, t_cols, n->grad[0], y->grad);
+    if (y->grad) dc_softmax_ce_backward(batch, cols, n->saved, t->out, t_cols, n->p, n->grad[0], y->grad);
 }
 static dc_status ce_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
     LOSS_DIMS;

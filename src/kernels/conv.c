@@ -2,11 +2,23 @@
  * between the GEMM result [OC][N*P] and NCHW (bias add and bias gradient fused into them), and the
  * reference direct convolution.  The inner loops run along an output row (contiguous in col, unit
  * stride in x when the stride is 1) so the compiler vectorises them.
+ * Implicit im2col (dc_conv_pack_col / _colT): the GEMM's B-panel packing gathers the column matrix
+ * straight from x, 8 pixels (one ymm) at a time; see the comment above the packers.
  * Deliberately not here: the GEMM (kernels/gemm.c), threads (callers pass ranges of units and run
  * them on the pool), and any allocation. */
 #include "kernels/conv.h"
 
+#include "kernels/gemm.h"
+
+#include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define DC_CONV_X86 1
+#else
+#define DC_CONV_X86 0
+#endif
 
 int64_t dc_conv_out_size(int64_t in, int k, int s, int p, int d) {
     int64_t num = in + 2 * (int64_t)p - (int64_t)d * (k - 1) - 1;
@@ -146,6 +158,298 @@ void dc_conv_nchw_to_res(int64_t N, int64_t OC, int64_t P, int64_t ld, int64_t o
         }
         if (db) db[o] += (float)sum;
     }
+}
+
+/* ------------------------------------------------------------------ implicit im2col */
+/* The column matrix of group grp is col_g[k][q] = x[n][c][i*sh + hoff][j*sw + woff] (0 outside) with
+ *   k = (c'*KH + a)*KW + b,  c = grp*Cg + c',  hoff = a*dh - ph,  woff = b*dw - pw,
+ *   q = n*P + i*OW + j.
+ * Split the x offset into a part that depends on the pixel only and one that depends on the tap only:
+ *   anchor(q) = (n*C*H + i*sh)*W + j*sw,   delta(k) = (c*H + hoff)*W + woff,
+ *   col_g[k][q] = x[anchor(q) + delta(k)]  when 0 <= i*sh + hoff < H and 0 <= j*sw + woff < W.
+ * Why: a packer then walks taps and pixels with additions only (no division per element), and for
+ * 8 consecutive pixels of one output row at stride 1 the 8 values are x[anchor + delta .. +8): one
+ * unaligned vector load.  Other blocks (row ends, padding, stride > 1) use a masked gather. */
+
+/* One tap (row k of col_g), stepped in k order without divisions. */
+typedef struct ktap {
+    int64_t c, a, b;    /* absolute input channel, kernel row, kernel column */
+    int64_t hoff, woff; /* a*dh - ph, b*dw - pw */
+    int64_t delta;      /* (c*H + hoff)*W + woff */
+} ktap;
+
+static inline void ktap_fix(ktap *t, const dc_conv_geom *g) {
+    t->hoff = t->a * g->dh - g->ph;
+    t->woff = t->b * g->dw - g->pw;
+    t->delta = (t->c * g->H + t->hoff) * g->W + t->woff;
+}
+
+static void ktap_set(ktap *t, const dc_conv_geom *g, int grp, int64_t k) {
+    const int64_t khw = (int64_t)g->kh * g->kw;
+    t->c = grp * (g->C / g->groups) + k / khw;
+    t->a = k % khw / g->kw;
+    t->b = k % g->kw;
+    ktap_fix(t, g);
+}
+
+static inline void ktap_next(ktap *t, const dc_conv_geom *g) {
+    if (++t->b < g->kw) { /* the common step: one kernel column to the right */
+        t->woff += g->dw;
+        t->delta += g->dw;
+        return;
+    }
+    t->b = 0;
+    if (++t->a == g->kh) {
+        t->a = 0;
+        t->c++;
+    }
+    ktap_fix(t, g);
+}
+
+/* One pixel (column q of col_g), stepped in q order without divisions. */
+typedef struct pcur {
+    int64_t n, i, j;
+} pcur;
+
+static void pcur_set(pcur *p, const dc_conv_geom *g, int64_t q) {
+    const int64_t P = g->OH * g->OW;
+    p->n = q / P;
+    p->i = q % P / g->OW;
+    p->j = q % g->OW;
+}
+
+static inline void pcur_next(pcur *p, const dc_conv_geom *g) {
+    if (++p->j < g->OW) return;
+    p->j = 0;
+    if (++p->i == g->OH) {
+        p->i = 0;
+        p->n++;
+    }
+}
+
+/* col_g[k][q] for the pixel at p and the tap t, 0 in the padding. */
+static inline float tap_val(const dc_conv_geom *g, const float *x, const pcur *p, const ktap *t) {
+    const int64_t h = p->i * g->sh + t->hoff, w = p->j * g->sw + t->woff;
+    if (h < 0 || h >= g->H || w < 0 || w >= g->W) return 0.0f;
+    return x[(p->n * g->C * g->H + p->i * g->sh) * g->W + p->j * g->sw + t->delta];
+}
+
+/* Portable packers: one element at a time, by the formula above. */
+static void pack_col_scalar(const dc_conv_pack *pk, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
+    const dc_conv_geom *g = pk->g;
+    for (int64_t jr = 0; jr < nc; jr += DC_GEMM_NR) {
+        float *d = dst + jr * kc;
+        const int64_t nr = nc - jr < DC_GEMM_NR ? nc - jr : DC_GEMM_NR;
+        pcur p;
+        pcur_set(&p, g, pk->q0 + j0 + jr);
+        for (int64_t jj = 0; jj < DC_GEMM_NR; jj++) {
+            ktap t;
+            ktap_set(&t, g, pk->grp, k0);
+            for (int64_t k = 0; k < kc; k++, ktap_next(&t, g)) d[k * DC_GEMM_NR + jj] = jj < nr ? tap_val(g, pk->x, &p, &t) : 0.0f;
+            if (jj < nr) pcur_next(&p, g);
+        }
+    }
+}
+
+static void pack_colT_scalar(const dc_conv_pack *pk, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
+    const dc_conv_geom *g = pk->g;
+    for (int64_t jr = 0; jr < nc; jr += DC_GEMM_NR) {
+        float *d = dst + jr * kc;
+        const int64_t nr = nc - jr < DC_GEMM_NR ? nc - jr : DC_GEMM_NR;
+        ktap t;
+        ktap_set(&t, g, pk->grp, j0 + jr);
+        for (int64_t jj = 0; jj < DC_GEMM_NR; jj++) {
+            pcur p;
+            pcur_set(&p, g, pk->q0 + k0);
+            for (int64_t k = 0; k < kc; k++, pcur_next(&p, g)) d[k * DC_GEMM_NR + jj] = jj < nr ? tap_val(g, pk->x, &p, &t) : 0.0f;
+            if (jj < nr) ktap_next(&t, g);
+        }
+    }
+}
+
+#if DC_CONV_X86
+#define DC_AVX2 __attribute__((target("avx2,fma")))
+
+/* 8 consecutive pixels (up to 8: `lanes`), ready to be combined with any tap. */
+typedef struct pix8 {
+    int lanes;
+    int row;                  /* 8 pixels of one output row at stride 1: x[anchor + delta ..+8) */
+    int64_t anchor, ih, iw;   /* lane 0: anchor, i*sh, j*sw */
+    __m256i vanchor, vih, viw; /* per lane; absent lanes have vih = -2^30, never inside the image */
+} pix8;
+
+/* Set up the block starting at p and move p past it. */
+DC_AVX2 static inline void pix8_set(pix8 *o, const dc_conv_geom *g, pcur *p, int lanes) {
+    o->lanes = lanes;
+    o->row = lanes == 8 && g->sw == 1 && p->j + 8 <= g->OW;
+    o->anchor = (p->n * g->C * g->H + p->i * g->sh) * g->W + p->j * g->sw;
+    o->ih = p->i * g->sh;
+    o->iw = p->j * g->sw;
+    if (o->row) {
+        const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        o->vanchor = _mm256_add_epi32(_mm256_set1_epi32((int32_t)o->anchor), iota);
+        o->vih = _mm256_set1_epi32((int32_t)o->ih);
+        o->viw = _mm256_add_epi32(_mm256_set1_epi32((int32_t)o->iw), iota);
+        p->j += 8;
+        if (p->j == g->OW) {
+            p->j = 0;
+            if (++p->i == g->OH) {
+                p->i = 0;
+                p->n++;
+            }
+        }
+        return;
+    }
+    int32_t an[8], hh[8], ww[8];
+    for (int l = 0; l < 8; l++) {
+        if (l < lanes) {
+            an[l] = (int32_t)((p->n * g->C * g->H + p->i * g->sh) * g->W + p->j * g->sw);
+            hh[l] = (int32_t)(p->i * g->sh);
+            ww[l] = (int32_t)(p->j * g->sw);
+            pcur_next(p, g);
+        } else {
+            an[l] = 0;
+            hh[l] = -(1 << 30);
+            ww[l] = 0;
+        }
+    }
+    o->vanchor = _mm256_loadu_si256((const __m256i *)an);
+    o->vih = _mm256_loadu_si256((const __m256i *)hh);
+    o->viw = _mm256_loadu_si256((const __m256i *)ww);
+}
+
+/* col_g[k][q .. q+8) for the block's pixels and tap t, 0 in the padding and for absent lanes. */
+DC_AVX2 static inline __m256 load8(const pix8 *p, const ktap *t, const float *x, const dc_conv_geom *g) {
+    if (p->row) {
+        const int64_t h = p->ih + t->hoff, w = p->iw + t->woff;
+        if (h < 0 || h >= g->H) return _mm256_setzero_ps(); /* the whole block reads a padding row */
+        if (w >= 0 && w + 8 <= g->W) return _mm256_loadu_ps(x + p->anchor + t->delta);
+    }
+    /* lane valid <=> -1 < h < H and -1 < w < W; the gather reads only valid lanes (the others may
+     * index outside x) and leaves 0 in the rest */
+    const __m256i h = _mm256_add_epi32(p->vih, _mm256_set1_epi32((int32_t)t->hoff));
+    const __m256i w = _mm256_add_epi32(p->viw, _mm256_set1_epi32((int32_t)t->woff));
+    const __m256i m1 = _mm256_set1_epi32(-1);
+    const __m256i mh = _mm256_and_si256(_mm256_cmpgt_epi32(h, m1), _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)g->H), h));
+    const __m256i mw = _mm256_and_si256(_mm256_cmpgt_epi32(w, m1), _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)g->W), w));
+    const __m256i idx = _mm256_add_epi32(p->vanchor, _mm256_set1_epi32((int32_t)t->delta));
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, idx, _mm256_castsi256_ps(_mm256_and_si256(mh, mw)), 4);
+}
+
+/* Forward: panel = 16 pixels (two pix8 blocks) × kc taps; each tap gives the panel row k directly. */
+DC_AVX2 static void pack_col_avx2(const dc_conv_pack *pk, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
+    const dc_conv_geom *g = pk->g;
+    ktap t0;
+    ktap_set(&t0, g, pk->grp, k0);
+    pcur cur;
+    pcur_set(&cur, g, pk->q0 + j0);
+    for (int64_t jr = 0; jr < nc; jr += DC_GEMM_NR) {
+        float *d = dst + jr * kc;
+        const int64_t left = nc - jr;
+        pix8 p0, p1;
+        pix8_set(&p0, g, &cur, left >= 8 ? 8 : (int)left);
+        pix8_set(&p1, g, &cur, left >= 16 ? 8 : left > 8 ? (int)(left - 8) : 0);
+        ktap t = t0;
+        if (p1.lanes == 0) {
+            for (int64_t k = 0; k < kc; k++, d += DC_GEMM_NR, ktap_next(&t, g)) {
+                _mm256_store_ps(d, load8(&p0, &t, pk->x, g));
+                _mm256_store_ps(d + 8, _mm256_setzero_ps());
+            }
+        } else {
+            for (int64_t k = 0; k < kc; k++, d += DC_GEMM_NR, ktap_next(&t, g)) {
+                _mm256_store_ps(d, load8(&p0, &t, pk->x, g));
+                _mm256_store_ps(d + 8, load8(&p1, &t, pk->x, g));
+            }
+        }
+    }
+}
+
+/* 8×8 transpose of v[0..7] in place. */
+DC_AVX2 static inline void transpose8(__m256 v[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+    __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    v[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    v[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    v[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    v[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    v[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    v[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* dW: panel = kc pixels × 16 taps.  8 taps of one 8-pixel block give an 8×8 tile [tap][pixel];
+ * transposed, its rows are 8 panel rows (one per pixel), half a panel wide. */
+DC_AVX2 static void pack_colT_avx2(const dc_conv_pack *pk, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
+    const dc_conv_geom *g = pk->g;
+    for (int64_t jr = 0; jr < nc; jr += DC_GEMM_NR) {
+        float *d = dst + jr * kc;
+        const int nr = (int)(nc - jr < DC_GEMM_NR ? nc - jr : DC_GEMM_NR);
+        ktap th[2];
+        ktap_set(&th[0], g, pk->grp, j0 + jr);
+        th[1] = th[0];
+        for (int e = 0; e < 8 && e < nr; e++) ktap_next(&th[1], g);
+        pcur cur;
+        pcur_set(&cur, g, pk->q0 + k0);
+        for (int64_t t = 0; t < kc; t += 8) {
+            const int lanes = kc - t < 8 ? (int)(kc - t) : 8;
+            pix8 p;
+            pix8_set(&p, g, &cur, lanes);
+            for (int h = 0; h < 2; h++) {
+                const int rows = nr - 8 * h < 0 ? 0 : nr - 8 * h > 8 ? 8 : nr - 8 * h;
+                float *dh = d + t * DC_GEMM_NR + 8 * h;
+                __m256 v[8];
+                if (rows == 0) {
+                    for (int e = 0; e < lanes; e++) _mm256_store_ps(dh + e * DC_GEMM_NR, _mm256_setzero_ps());
+                    continue;
+                }
+                ktap tp = th[h];
+                for (int e = 0; e < 8; e++) {
+                    v[e] = e < rows ? load8(&p, &tp, pk->x, g) : _mm256_setzero_ps();
+                    if (e + 1 < rows) ktap_next(&tp, g);
+                }
+                transpose8(v);
+                for (int e = 0; e < lanes; e++) _mm256_store_ps(dh + e * DC_GEMM_NR, v[e]);
+            }
+        }
+    }
+}
+
+static int pack_avx2_ok(const dc_conv_pack *pk) {
+    if (pk->scalar) return 0;
+    const dc_conv_geom *g = pk->g;
+    /* gathers index x with int32: the whole input must stay below 2^31 elements */
+    if (pk->N * g->C * g->H * g->W >= (int64_t)INT32_MAX - 16) return 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif /* DC_CONV_X86 */
+
+void dc_conv_pack_col(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
+    const dc_conv_pack *pk = ctx;
+#if DC_CONV_X86
+    if (pack_avx2_ok(pk)) {
+        pack_col_avx2(pk, k0, kc, j0, nc, dst);
+        return;
+    }
+#endif
+    pack_col_scalar(pk, k0, kc, j0, nc, dst);
+}
+
+void dc_conv_pack_colT(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
+    const dc_conv_pack *pk = ctx;
+#if DC_CONV_X86
+    if (pack_avx2_ok(pk)) {
+        pack_colT_avx2(pk, k0, kc, j0, nc, dst);
+        return;
+    }
+#endif
+    pack_colT_scalar(pk, k0, kc, j0, nc, dst);
 }
 
 /* ------------------------------------------------------------------ reference */

@@ -49,6 +49,26 @@ void dc_conv_res_to_nchw(int64_t OC, int64_t P, int64_t ld, int64_t n0, int64_t 
 void dc_conv_nchw_to_res(int64_t N, int64_t OC, int64_t P, int64_t ld, int64_t o0, int64_t o1, const float *dy,
                          float *dres, float *db);
 
+/* ---- Implicit im2col: packers for dc_gemm_packed_b (kernels/gemm.h) that gather panels of group
+ * `grp`'s column matrix col_g [K][N*P] straight from x, so the column matrix is never stored.
+ * Rows of col_g are k = (c*KH + a)*KW + b for the group's channels c < Cg; columns are pixels
+ * q = n*P + i*OW + j.  `q0` shifts the pixel index (dW works on a range of images at a time).
+ * `scalar` forces the portable path (the tests compare both); otherwise the AVX2 path is used when
+ * the CPU has it and x has fewer than 2^31 elements (its gathers use 32-bit indices).            */
+typedef struct dc_conv_pack {
+    const dc_conv_geom *g;
+    const float *x; /* [N][C][H][W] */
+    int64_t N;      /* images in x */
+    int grp;        /* the group whose K rows are packed */
+    int64_t q0;     /* added to every pixel index */
+    int scalar;
+} dc_conv_pack;
+
+/* Forward operand, B = col_g [K][N*P]:   B[k][q] = col_g[k][q0 + q] (k0, kc over K; j0, nc over pixels). */
+void dc_conv_pack_col(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
+/* dW operand,      B = col_gᵀ [N*P][K]:  B[q][k] = col_g[k][q0 + q] (k0, kc over pixels; j0, nc over K). */
+void dc_conv_pack_colT(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
+
 /* Reference direct convolution, nested loops, double accumulation.
  * y[n][o][i][j] = b[o] + sum_{c<Cg, a<KH, b<KW} w[o][c][a][b] * x[n][(o/OCg)*Cg + c][i*sh-ph+a*dh][j*sw-pw+b*dw]
  * (b may be NULL).  x: [N][C][H][W], w: [OC][Cg][KH][KW], y: [N][OC][OH][OW].                      */

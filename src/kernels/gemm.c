@@ -21,6 +21,10 @@
  * multiply-add per k: its value does not depend on where its tile lies, so the result is bitwise
  * the same for any thread count (the split only decides which thread computes which tile).
  *
+ * dc_gemm_packed_b replaces "pack op(B)" by a caller's callback that writes the same packed panels
+ * (implicit B: convolution gathers its column matrix straight from the image, never storing it);
+ * everything else, and so every bit of C, is the same as for the plain matrix.
+ *
  * Micro-kernel: 6×16 with AVX2/FMA (12 ymm accumulators, 2 ymm of B, 1 broadcast of A per row),
  * selected at run time; a portable C kernel of the same shape otherwise.  Setting the environment
  * variable DC_GEMM_KERNEL=portable before creating a context forces the portable path.
@@ -47,6 +51,7 @@
 #define MC 168  /* A block MC×KC×4 = 168 KiB stays in L2 (multiple of MR)    */
 #endif
 #define NC 4080 /* B block KC×NC×4 ≈ 4 MiB (multiple of NR)                  */
+_Static_assert(NR == DC_GEMM_NR, "gemm.h's DC_GEMM_NR is the micro-kernel's NR");
 #define PACK_SLACK 64 /* floats past the end a vector packer may scribble on */
 
 /* Below this many flops (2·M·N·K) a call runs on one thread: waking the pool costs more. */
@@ -467,14 +472,33 @@ void dc_gemm_ctx_free(dc_gemm_ctx *ctx) {
 dc_pool *dc_gemm_ctx_pool(dc_gemm_ctx *ctx) { return ctx ? ctx->pool : NULL; }
 
 /* ------------------------------------------------------------------ driver */
+/* Where op(B) comes from: a plain matrix (packed by the implementation's packB), or a caller's
+ * packing callback (implicit B, e.g. convolution's column matrix gathered from the image); j_off
+ * is added to the callback's column index when a thread works on a column range of C. */
+typedef struct bsrc {
+    int transB;
+    const float *B;
+    int64_t ldb;
+    dc_gemm_pack_fn pack;
+    const void *pctx;
+    int64_t j_off;
+} bsrc;
+
+static inline void pack_b(const gemm_impl *im, const bsrc *b, float *dst, int64_t p0, int64_t j0, int64_t kc,
+                          int64_t nc) {
+    if (b->pack) b->pack(b->pctx, p0, kc, b->j_off + j0, nc, dst);
+    else im->packB(dst, b->transB, b->B, b->ldb, p0, j0, kc, nc);
+}
+
 /* C (element (i,j) at C[i*rs_c + j*cs_c]) = alpha·op(A)·op(B) + beta·C on one thread. */
-static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int transA, int transB,
+static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int transA, const bsrc *bs,
                          int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                         const float *B, int64_t ldb, float beta, float *C, int64_t rs_c, int64_t cs_c) {
+                         float beta, float *C, int64_t rs_c, int64_t cs_c) {
     /* K in near-equal blocks of at most KC (784 = 4×196, not 3×256 + 16): a short last block
      * would pay the C update for little work.  Depends on K only, so on no thread split. */
     int64_t kblocks = (K + KC - 1) / KC, kstep = (K + kblocks - 1) / kblocks;
     kstep = (kstep + 7) / 8 * 8 < KC ? (kstep + 7) / 8 * 8 : KC;
+    const int64_t ldb = bs->ldb;
     for (int64_t jc = 0; jc < N; jc += NC) {
         int64_t nc = N - jc < NC ? N - jc : NC;
         for (int64_t pc = 0; pc < K; pc += kstep) {
@@ -483,12 +507,13 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
             /* One A block: each B panel is used by this block only, so pack it just before use,
              * into a small buffer that stays in L1.  Without a transpose that reads a 16-wide strip
              * down kc rows of B; when those rows span more pages than the L1 TLB holds the strip
-             * reads become latency-bound, and packing the whole block row by row is faster. */
-            if (M <= MC && (transB || kc * (ldb < 1024 ? ldb : 1024) <= 64 * 1024)) {
+             * reads become latency-bound, and packing the whole block row by row is faster.
+             * A packing callback always goes panel by panel: what it reads is its own business. */
+            if (M <= MC && (bs->pack || bs->transB || kc * (ldb < 1024 ? ldb : 1024) <= 64 * 1024)) {
                 im->packA(abuf, transA, A, lda, 0, pc, M, kc);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     int nr = (int)(nc - jr < NR ? nc - jr : NR);
-                    im->packB(bbuf, transB, B, ldb, pc, jc + jr, kc, nr);
+                    pack_b(im, bs, bbuf, pc, jc + jr, kc, nr);
                     float *cj = C + (jc + jr) * cs_c;
                     for (int64_t ir = 0; ir < M; ir += MR) {
                         int mr = (int)(M - ir < MR ? M - ir : MR);
@@ -497,7 +522,7 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
                 }
                 continue;
             }
-            im->packB(bbuf, transB, B, ldb, pc, jc, kc, nc);
+            pack_b(im, bs, bbuf, pc, jc, kc, nc);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 int64_t mc = M - ic < MC ? M - ic : MC;
                 im->packA(abuf, transA, A, lda, ic, pc, mc, kc);
@@ -528,10 +553,13 @@ static void gemm_serial(const gemm_impl *im, float *abuf, float *bbuf, int trans
     /* When N is narrow, the 16-wide tiles are mostly padding: compute Cᵀ = op(B)ᵀ·op(A)ᵀ instead,
      * which puts N on the 6-tall side.  Each element is still one fma per k in the same order, so
      * the result is bitwise the same either way. */
-    if (10 * tiles(N, M) < 8 * tiles(M, N))
-        gemm_blocked(im, abuf, bbuf, !transB, !transA, N, M, K, alpha, B, ldb, A, lda, beta, C, 1, ldc);
-    else
-        gemm_blocked(im, abuf, bbuf, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1);
+    if (10 * tiles(N, M) < 8 * tiles(M, N)) {
+        const bsrc bs = {!transA, A, lda, NULL, NULL, 0};
+        gemm_blocked(im, abuf, bbuf, !transB, &bs, N, M, K, alpha, B, ldb, beta, C, 1, ldc);
+    } else {
+        const bsrc bs = {transB, B, ldb, NULL, NULL, 0};
+        gemm_blocked(im, abuf, bbuf, transA, &bs, M, N, K, alpha, A, lda, beta, C, ldc, 1);
+    }
 }
 
 void dc_gemm_st(dc_gemm_ctx *ctx, int tid, int transA, int transB, int64_t M, int64_t N, int64_t K,
@@ -593,4 +621,74 @@ void dc_gemm(dc_gemm_ctx *ctx, int transA, int transB, int64_t M, int64_t N, int
     }
     gemm_job job = {ctx, transA, transB, split_m, parts, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
     dc_pool_run(ctx->pool, gemm_task, &job);
+}
+
+/* ------------------------------------------------------------------ packing callback */
+void dc_gemm_packed_b_st(dc_gemm_ctx *ctx, int tid, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                         int64_t lda, int transA, dc_gemm_pack_fn packb, const void *packb_ctx, float beta, float *C,
+                         int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    if (tid < 0 || tid >= ctx->nthreads) tid = 0;
+    const bsrc bs = {0, NULL, 0, packb, packb_ctx, 0};
+    gemm_blocked(&ctx->impl, ctx->abuf[tid], ctx->bbuf[tid], transA, &bs, M, N, K, alpha, A, lda, beta, C, ldc, 1);
+}
+
+typedef struct packed_job {
+    dc_gemm_ctx *ctx;
+    int transA, split_m, parts;
+    int64_t M, N, K, lda, ldc;
+    float alpha, beta;
+    const float *A;
+    dc_gemm_pack_fn packb;
+    const void *pctx;
+    float *C;
+} packed_job;
+
+/* Same split as gemm_task: whole MR-row or NR-column tiles, fixed by the sizes and thread count. */
+static void packed_task(void *vjob, int tid, int nthreads) {
+    const packed_job *j = vjob;
+    (void)nthreads;
+    if (tid >= j->parts) return;
+    dc_gemm_ctx *ctx = j->ctx;
+    int64_t lo, hi;
+    if (j->split_m) {
+        dc_split_range((j->M + MR - 1) / MR, j->parts, tid, &lo, &hi);
+        lo *= MR;
+        hi = hi * MR < j->M ? hi * MR : j->M;
+        if (lo >= hi) return;
+        const float *A = j->transA ? j->A + lo : j->A + lo * j->lda;
+        dc_gemm_packed_b_st(ctx, tid, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->transA, j->packb, j->pctx, j->beta,
+                            j->C + lo * j->ldc, j->ldc);
+    } else {
+        dc_split_range((j->N + NR - 1) / NR, j->parts, tid, &lo, &hi);
+        lo *= NR;
+        hi = hi * NR < j->N ? hi * NR : j->N;
+        if (lo >= hi) return;
+        /* the callback sees absolute columns: offset them by this thread's first column */
+        const bsrc bs = {0, NULL, 0, j->packb, j->pctx, lo};
+        if (j->K <= 0 || j->alpha == 0.0f) scale_c(j->M, hi - lo, j->beta, j->C + lo, j->ldc);
+        else
+            gemm_blocked(&ctx->impl, ctx->abuf[tid], ctx->bbuf[tid], j->transA, &bs, j->M, hi - lo, j->K, j->alpha,
+                         j->A, j->lda, j->beta, j->C + lo, j->ldc, 1);
+    }
+}
+
+void dc_gemm_packed_b(dc_gemm_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                      int transA, dc_gemm_pack_fn packb, const void *packb_ctx, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    int nt = ctx->nthreads;
+    double flops = 2.0 * (double)M * (double)N * (double)(K > 0 ? K : 1);
+    int split_m = M >= N;
+    int64_t t = split_m ? (M + MR - 1) / MR : (N + NR - 1) / NR;
+    int parts = t < nt ? (int)t : nt;
+    if (nt <= 1 || flops < DC_GEMM_PAR_MIN_FLOPS || parts <= 1) {
+        dc_gemm_packed_b_st(ctx, 0, M, N, K, alpha, A, lda, transA, packb, packb_ctx, beta, C, ldc);
+        return;
+    }
+    packed_job job = {ctx, transA, split_m, parts, M, N, K, lda, ldc, alpha, beta, A, packb, packb_ctx, C};
+    dc_pool_run(ctx->pool, packed_task, &job);
 }

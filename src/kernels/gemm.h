@@ -35,6 +35,27 @@ void dc_gemm_st(dc_gemm_ctx *ctx, int tid, int transA, int transB, int64_t M, in
                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                 float *C, int64_t ldc);
 
+/* ---- GEMM with a caller-supplied B packer ("implicit" B: never materialised as a matrix).
+ *
+ *   C[M×N] = alpha · op(A) · B + beta · C,   B (K×N) known only through `packb`.
+ *
+ * packb(packb_ctx, k0, kc, j0, nc, dst) must write B[k0..k0+kc) × [j0..j0+nc) into dst in the
+ * micro-kernel's packed layout: ceil(nc/DC_GEMM_NR) panels one after the other, panel r holding
+ * columns j0 + r·NR .. +NR, element (k, j) of panel r at dst[r·NR·kc + k·NR + j], columns past nc
+ * written as zeros.  dst is 64-byte aligned and holds exactly ceil(nc/NR)·NR·kc floats.  It is
+ * called from several threads at once (with different dst), so it must not write to packb_ctx.
+ * The blocking, the order of the sums and hence the bits of C are those of dc_gemm with the same
+ * B as a plain matrix (except that dc_gemm may compute a narrow C transposed, which this never does). */
+#define DC_GEMM_NR 16
+typedef void (*dc_gemm_pack_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
+
+void dc_gemm_packed_b(dc_gemm_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                      int transA, dc_gemm_pack_fn packb, const void *packb_ctx, float beta, float *C, int64_t ldc);
+/* The same on one thread with thread `tid`'s packing buffers (for callers inside a pool task). */
+void dc_gemm_packed_b_st(dc_gemm_ctx *ctx, int tid, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                         int64_t lda, int transA, dc_gemm_pack_fn packb, const void *packb_ctx, float beta, float *C,
+                         int64_t ldc);
+
 /* Name of the micro-kernel in use ("avx2-fma 6x16" or "portable"), for logs and benchmarks. */
 const char *dc_gemm_kernel_name(void);
 

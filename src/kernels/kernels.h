@@ -37,12 +37,13 @@ void dc_softmax_backward(int64_t rows, int64_t cols, const float *y, const float
  * targets [rows, cols] (t_cols == cols).  An index outside 0..cols-1 is an error (returns -1 from
  * the forward, which the graph reports). */
 /* Softmax with cross-entropy.  Forward writes the probabilities to prob [rows, cols] and returns
- * L = -(1/rows) sum_i sum_j t_ij log(p_ij)  (log-sum-exp form, finite for any finite logits).
- * Backward: dx += scale * (p - t) / rows.                                                       */
+ * L = -(1/rows) sum_i sum_j t'_ij log(p_ij)  (log-sum-exp form, finite for any finite logits),
+ * with label smoothing eps: t' = (1 - eps) t + eps/cols  (eps = 0: the plain loss).
+ * Backward: dx += scale * (p - t') / rows.                                                      */
 double dc_softmax_ce_forward(int64_t rows, int64_t cols, const float *x, const float *t, int64_t t_cols,
-                             float *prob, int *bad_label);
+                             float eps, float *prob, int *bad_label);
 void dc_softmax_ce_backward(int64_t rows, int64_t cols, const float *prob, const float *t, int64_t t_cols,
-                            float scale, float *dx);
+                            float eps, float scale, float *dx);
 /* Cross-entropy on probabilities: L = -(1/rows) sum t log(y + 1e-7);  dy += -scale t / (rows (y + 1e-7)) */
 double dc_cross_entropy_forward(int64_t rows, int64_t cols, const float *y, const float *t, int64_t t_cols,
                                 int *bad_label);

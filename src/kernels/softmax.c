@@ -50,7 +50,7 @@ static int labels_ok(int64_t rows, int64_t cols, const float *t, int64_t t_cols,
 }
 
 double dc_softmax_ce_forward(int64_t rows, int64_t cols, const float *x, const float *t, int64_t t_cols,
-                             float *prob, int *bad_label) {
+                             float eps, float *prob, int *bad_label) {
     if (!labels_ok(rows, cols, t, t_cols, bad_label)) return -1.0;
     double loss = 0.0;
     for (int64_t r = 0; r < rows; r++) {
@@ -65,26 +65,33 @@ double dc_softmax_ce_forward(int64_t rows, int64_t cols, const float *x, const f
         }
         float inv = 1.0f / s, lse = m + logf(s); /* log sum_k e^x_k */
         for (int64_t c = 0; c < cols; c++) pr[c] *= inv;
+        double row = 0.0; /* sum_j t_j log p_j with log p_j = x_j - lse */
         if (t_cols == cols) {
-            for (int64_t c = 0; c < cols; c++) loss -= (double)t[r * cols + c] * (double)(xr[c] - lse);
+            for (int64_t c = 0; c < cols; c++) row += (double)t[r * cols + c] * (double)(xr[c] - lse);
         } else {
-            loss -= (double)(xr[(int64_t)t[r]] - lse);
+            row = (double)(xr[(int64_t)t[r]] - lse);
         }
+        if (eps != 0.0f) { /* smoothing: (1-eps) * row + eps/cols * sum_j log p_j */
+            double all = 0.0;
+            for (int64_t c = 0; c < cols; c++) all += (double)(xr[c] - lse);
+            row = (1.0 - eps) * row + (double)eps / (double)cols * all;
+        }
+        loss -= row;
     }
     return loss / (double)rows;
 }
 
 void dc_softmax_ce_backward(int64_t rows, int64_t cols, const float *prob, const float *t, int64_t t_cols,
-                            float scale, float *dx) {
-    float k = scale / (float)rows;
+                            float eps, float scale, float *dx) {
+    const float k = scale / (float)rows, keep = 1.0f - eps, spread = eps / (float)cols;
     for (int64_t r = 0; r < rows; r++) {
         const float *pr = prob + r * cols;
         float *dr = dx + r * cols;
         if (t_cols == cols) {
-            for (int64_t c = 0; c < cols; c++) dr[c] += k * (pr[c] - t[r * cols + c]);
+            for (int64_t c = 0; c < cols; c++) dr[c] += k * (pr[c] - (keep * t[r * cols + c] + spread));
         } else {
             int64_t lab = (int64_t)t[r];
-            for (int64_t c = 0; c < cols; c++) dr[c] += k * (pr[c] - (c == lab ? 1.0f : 0.0f));
+            for (int64_t c = 0; c < cols; c++) dr[c] += k * (pr[c] - ((c == lab ? keep : 0.0f) + spread));
         }
     }
 }

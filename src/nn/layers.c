@@ -108,6 +108,15 @@ static dc_node loss(dc_graph *g, dc_op op, dc_node y, dc_node t, const char *pre
 dc_node dc_softmax_cross_entropy(dc_graph *g, dc_node logits, dc_node target) {
     return loss(g, DC_OP_SOFTMAX_CE, logits, target, "softmax_ce");
 }
+dc_node dc_softmax_cross_entropy_ex(dc_graph *g, dc_node logits, dc_node target, float label_smoothing) {
+    if (!(label_smoothing >= 0.0f && label_smoothing < 1.0f))
+        return dc_graph_fail(g, DC_ERR_ARG, "label smoothing %g outside [0, 1)", (double)label_smoothing);
+    dc_node in[2] = {logits, target};
+    dc_node n = dc_graph_add_node(g, DC_OP_SOFTMAX_CE, in, 2, NULL, "softmax_ce");
+    if (n < 0) return n;
+    g->nodes[n].p = label_smoothing;
+    return dc_graph_finish_node(g, n);
+}
 dc_node dc_cross_entropy(dc_graph *g, dc_node probs, dc_node target) {
     return loss(g, DC_OP_CROSS_ENTROPY, probs, target, "cross_entropy");
 }

@@ -124,9 +124,16 @@ static void update_range(const dc_optim *o, const dc_optim_slot *s, int64_t lo, 
         break;
     case DC_OPTIM_MOMENTUM: {
         const float a = o->cfg.momentum;
-        for (int64_t i = lo; i < hi; i++) {
-            s0[i] = a * s0[i] - lr * g[i];
-            w[i] += s0[i];
+        if (o->cfg.nesterov) { /* the step taken from the look-ahead point W + a v */
+            for (int64_t i = lo; i < hi; i++) {
+                s0[i] = a * s0[i] - lr * g[i];
+                w[i] += a * s0[i] - lr * g[i];
+            }
+        } else {
+            for (int64_t i = lo; i < hi; i++) {
+                s0[i] = a * s0[i] - lr * g[i];
+                w[i] += s0[i];
+            }
         }
         break;
     }

@@ -51,7 +51,7 @@ typedef struct dc_model_run {
 } dc_model_run;
 
 static dc_status model_run_build(dc_model_run *m, const char *model, int c, int h, int w, int classes, int batch,
-                                 const dc_graph_opts *opts) {
+                                 float label_smoothing, const dc_graph_opts *opts) {
     memset(m, 0, sizeof *m);
     m->classes = classes;
     DC_TRY(dc_graph_create(&m->g));
@@ -59,7 +59,7 @@ static dc_status model_run_build(dc_model_run *m, const char *model, int c, int 
     m->t = dc_input(m->g, "labels", dc_shape_make(0, NULL));
     dc_status s = dc_graph_status(m->g);
     if (s == DC_OK) s = dc_model_build(m->g, model, m->x, classes, &m->logits);
-    if (s == DC_OK) m->loss = dc_softmax_cross_entropy(m->g, m->logits, m->t);
+    if (s == DC_OK) m->loss = dc_softmax_cross_entropy_ex(m->g, m->logits, m->t, label_smoothing);
     if (s == DC_OK) s = dc_graph_status(m->g);
     if (s == DC_OK) s = dc_graph_plan(m->g, batch, opts);
     if (s != DC_OK) {
@@ -100,13 +100,17 @@ static dc_status evaluate(dc_model_run *m, const dc_dataset *ds, int batch, int6
     return DC_OK;
 }
 
-static float schedule_lr(const dc_train_config *c, int epoch) {
-    float base = c->optim.lr;
+/* Learning rate at fractional epoch t (epoch e, step s of nb: t = e + s/nb): warm-up, then the
+ * schedule.  Evaluated every step, and only from (e, s), so a resumed run gets the same values. */
+static float schedule_lr(const dc_train_config *c, int epoch, int64_t step, int64_t nb) {
+    double t = epoch + (double)step / (double)(nb > 0 ? nb : 1), base = c->optim.lr, lr = base;
     switch (c->schedule) {
-    case DC_SCHED_STEP: return base * powf(0.1f, (float)(epoch / (c->step_epochs > 0 ? c->step_epochs : 1)));
-    case DC_SCHED_COSINE: return base * 0.5f * (1.0f + cosf(3.14159265f * (float)epoch / (float)c->epochs));
-    default: return base;
+    case DC_SCHED_STEP: lr = base * pow(0.1, (double)(epoch / (c->step_epochs > 0 ? c->step_epochs : 1))); break;
+    case DC_SCHED_COSINE: lr = base * 0.5 * (1.0 + cos(3.14159265358979 * t / (double)c->epochs)); break;
+    default: break;
     }
+    if (c->warmup_epochs > 0.0f && t < c->warmup_epochs) lr *= t / c->warmup_epochs;
+    return (float)lr;
 }
 
 static void progress_bar(int epoch, int epochs, int64_t done, int64_t total, double loss, double acc, double ips,
@@ -156,6 +160,11 @@ static dc_status validate_config(const dc_train_config *c) {
         return DC_ERR(DC_ERR_ARG, "--weight-decay %g must be >= 0", (double)c->weight_decay);
     if (c->val_size < 0) return DC_ERR(DC_ERR_ARG, "--val %lld must be >= 0", (long long)c->val_size);
     if (!(c->std > 0.0f)) return DC_ERR(DC_ERR_ARG, "normalisation std %g must be > 0", (double)c->std);
+    if (!(c->warmup_epochs >= 0.0f)) return DC_ERR(DC_ERR_ARG, "--warmup %g must be >= 0", (double)c->warmup_epochs);
+    if (!(c->label_smoothing >= 0.0f && c->label_smoothing < 1.0f))
+        return DC_ERR(DC_ERR_ARG, "--label-smoothing %g outside [0, 1)", (double)c->label_smoothing);
+    if (c->augment_shift < 0 || c->augment_shift > 64)
+        return DC_ERR(DC_ERR_ARG, "--augment shift %d outside 0..64", c->augment_shift);
     return DC_OK;
 }
 
@@ -165,7 +174,7 @@ typedef struct job {
     dc_model_run m;
     dc_optim *opt;
     dc_batcher *batcher;
-    float *best_params;
+    float *best_params, *aug_scratch;
     FILE *csv;
 } job;
 
@@ -179,6 +188,7 @@ static void job_free(job *j) {
     dc_graph_free(j->m.g);
     dc_pool_free(j->pool);
     free(j->best_params);
+    free(j->aug_scratch);
     if (j->csv) fclose(j->csv);
 }
 
@@ -220,7 +230,8 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     DC_TRY(dc_pool_create(c->threads, &j->pool));
     dc_graph_opts go = {.pool = j->pool, .seed = c->seed, .weight_decay = c->weight_decay, .init = c->init,
                         .init_value = c->init_value};
-    DC_TRY(model_run_build(&j->m, c->model, j->train->c, j->train->h, j->train->w, j->train->num_classes, c->batch, &go));
+    DC_TRY(model_run_build(&j->m, c->model, j->train->c, j->train->h, j->train->w, j->train->num_classes, c->batch,
+                           c->label_smoothing, &go));
     dc_graph_set_nan_check(j->m.g, c->nan_check);
     DC_TRY(dc_optim_create(&c->optim, dc_graph_params(j->m.g), dc_graph_param_count(j->m.g), j->pool, &j->opt));
     j->best_params = malloc((size_t)params_numel(j->m.g) * sizeof(float));
@@ -261,11 +272,16 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
                dc_optim_name(c->optim.kind), (double)c->optim.lr, c->batch, c->threads);
 
     float *xb = dc_graph_data(j->m.g, j->m.x), *tb = dc_graph_data(j->m.g, j->m.t);
+    dc_augment aug = {.shift = c->augment_shift, .flip = c->augment_flip};
+    const float black = (0.0f - c->mean) / c->std; /* what padding pixels hold after normalisation */
+    j->aug_scratch = malloc((size_t)j->train->h * j->train->w * sizeof(float));
+    if (!j->aug_scratch) return DC_ERR(DC_ERR_NOMEM, "augmentation scratch");
     double train_time = 0.0;
     int64_t train_images = 0;
     for (int e = start_epoch; e < c->epochs; e++) {
-        float lr = schedule_lr(c, e);
-        dc_optim_set_lr(j->opt, lr);
+        float lr = schedule_lr(c, e, 0, 1);
+        dc_rng aug_rng;
+        dc_rng_seed(&aug_rng, mix_seed(c->seed, (uint64_t)e, 3));
         dc_batcher_free(j->batcher);
         j->batcher = NULL;
         DC_TRY(dc_batcher_create(j->train, c->batch, 1, mix_seed(c->seed, (uint64_t)e, 1), 0, &j->batcher));
@@ -273,6 +289,9 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
         int64_t nb = dc_batcher_batches(j->batcher), step = 0, seen = 0, correct = 0, b;
         double lsum = 0.0, t0 = now_s(), last_draw = 0.0;
         while ((b = dc_batcher_next(j->batcher, xb, tb)) > 0) {
+            lr = schedule_lr(c, e, step, nb);
+            dc_optim_set_lr(j->opt, lr);
+            dc_augment_batch(&aug, &aug_rng, b, j->train->c, j->train->h, j->train->w, black, xb, j->aug_scratch);
             DC_TRY(dc_graph_forward(j->m.g, b, 1));
             float l = dc_graph_loss(j->m.g, j->m.loss);
             if (!isfinite(l))
@@ -375,7 +394,7 @@ dc_status dc_eval_checkpoint(const char *checkpoint, const char *data_dir, const
     dc_graph_opts go = {.pool = j.pool};
     if (s == DC_OK)
         s = model_run_build(&j.m, meta.model, j.test->c, j.test->h, j.test->w,
-                            meta.num_classes > 0 ? meta.num_classes : j.test->num_classes, batch, &go);
+                            meta.num_classes > 0 ? meta.num_classes : j.test->num_classes, batch, 0.0f, &go);
     if (s == DC_OK) s = dc_checkpoint_load(checkpoint, j.m.g, NULL, NULL);
     if (s == DC_OK) s = evaluate(&j.m, j.test, batch, 0, &r->acc, &r->loss, r->confusion);
     if (s == DC_OK) r->n = j.test->n;
