@@ -337,7 +337,8 @@ void dc_optim_set_steps(dc_optim *o, int64_t t);
 typedef struct dc_model_info {
     const char *name;
     const char *description;
-    int channels, height, width; /* the input it is defined for */
+    int channels, height, width; /* the input it is defined for            */
+    int classes;                 /* the output it is defined for (10, 1000) */
 } dc_model_info;
 int dc_model_count(void);
 const dc_model_info *dc_model_at(int i);

@@ -65,3 +65,40 @@ TEST(zoo_models_train_one_step) {
     }
     dc_pool_free(pool);
 }
+
+TEST(imagenet_definitions_have_published_counts_and_run_batch_1) {
+    static const struct { const char *name; int64_t params; } ref[] = {
+        {"alexnet", 60965224},          /* Krizhevsky et al., two groups             */
+        {"vgg16_imagenet", 138357544},  /* configuration D                           */
+        {"googlenet", 6624904},         /* torchvision, without auxiliary heads      */
+        {"resnet18_imagenet", 11689512}, {"resnet34", 21797672}, {"resnet50", 25557032},
+    };
+    dc_pool *pool;
+    CHECK_OK(dc_pool_create(2, &pool));
+    for (size_t i = 0; i < sizeof ref / sizeof ref[0]; i++) {
+        const dc_model_info *m = dc_model_find(ref[i].name);
+        CHECK(m != NULL && m->channels == 3 && m->height == 224 && m->classes == 1000);
+        if (!m) continue;
+        dc_graph *g;
+        dc_node logits;
+        CHECK_OK(dc_graph_create(&g));
+        dc_node x = dc_input(g, "images", dc_shape3(3, 224, 224));
+        CHECK_OK(dc_model_build(g, m->name, x, 1000, &logits));
+        CHECK_MSG(dc_graph_trainable_numel(g) == ref[i].params, "%s: %lld parameters, published %lld", m->name,
+                  (long long)dc_graph_trainable_numel(g), (long long)ref[i].params);
+        dc_graph_opts o = {.pool = pool, .seed = 3};
+        CHECK_OK(dc_graph_plan(g, 1, &o));
+        float *in = dc_graph_data(g, x);
+        for (int k = 0; k < 3 * 224 * 224; k++) in[k] = (float)((k * 7919) % 255) / 255.0f - 0.5f;
+        CHECK_OK(dc_graph_forward_to(g, logits, 1, 0));
+        const float *out = dc_graph_data(g, logits);
+        int finite = 1, varied = 0;
+        for (int k = 0; k < 1000; k++) {
+            finite &= isfinite(out[k]);
+            varied |= out[k] != out[0];
+        }
+        CHECK_MSG(finite && varied, "%s: logits finite %d varied %d", m->name, finite, varied);
+        dc_graph_free(g);
+    }
+    dc_pool_free(pool);
+}

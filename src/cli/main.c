@@ -223,7 +223,7 @@ static int cmd_summary(int argc, char **argv) {
     dc_node logits;
     if (dc_graph_create(&g) != DC_OK) return fail("summary");
     dc_node x = info ? dc_input(g, "images", dc_shape3(info->channels, info->height, info->width)) : 0;
-    if (dc_model_build(g, model, x, 10, &logits) != DC_OK) {
+    if (dc_model_build(g, model, x, info ? info->classes : 10, &logits) != DC_OK) {
         dc_graph_free(g);
         return fail("summary");
     }

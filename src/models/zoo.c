@@ -171,26 +171,202 @@ static dc_status build_resnet18(dc_graph *g, dc_node x, int classes, dc_node *lo
     return build_resnet(g, x, classes, w, b, 4, logits);
 }
 
+/* ---------------------------------------------------------------- ImageNet definitions (3x224x224) */
+
+static dc_node conv_relu(dc_graph *g, dc_node x, int oc, int k, int stride, int pad, int groups, const char *name) {
+    dc_conv2d_opts o = {.kh = k, .kw = k, .stride_h = stride, .stride_w = stride, .pad_h = pad, .pad_w = pad,
+                        .groups = groups};
+    return dc_relu(g, dc_conv2d_ex(g, x, oc, name, &o));
+}
+
+/* alexnet: the original two-GPU network of Krizhevsky et al. 2012 (60,965,224 parameters): conv 11x11/4
+ * 96, LRN, max-pool 3/2, conv 5x5 256 in two groups, LRN, max-pool 3/2, conv 3x3 384 (across both
+ * groups), conv 3x3 384 and 256 in two groups, max-pool 3/2, FC 9216-4096-4096-1000 with Dropout 0.5.
+ * LRN(5, alpha 1e-4 per the paper's sum, i.e. 5e-4 in PyTorch's alpha/size convention, 0.75, k 2).
+ * A 224x224 input with padding 2 on the first convolution gives the paper's 55x55. */
+static dc_status build_alexnet(dc_graph *g, dc_node x, int classes, dc_node *logits) {
+    dc_pool2d_opts p = {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2};
+    dc_node h = dc_lrn(g, conv_relu(g, x, 96, 11, 4, 2, 1, "conv1"), 5, 5e-4f, 0.75f, 2.0f);
+    h = dc_maxpool2d_ex(g, h, &p);
+    h = dc_maxpool2d_ex(g, dc_lrn(g, conv_relu(g, h, 256, 5, 1, 2, 2, "conv2"), 5, 5e-4f, 0.75f, 2.0f), &p);
+    h = conv_relu(g, h, 384, 3, 1, 1, 1, "conv3");
+    h = conv_relu(g, h, 384, 3, 1, 1, 2, "conv4");
+    h = dc_maxpool2d_ex(g, conv_relu(g, h, 256, 3, 1, 1, 2, "conv5"), &p);
+    h = dc_relu(g, dc_linear(g, dc_dropout(g, dc_flatten(g, h), 0.5f), 4096, "fc6"));
+    h = dc_relu(g, dc_linear(g, dc_dropout(g, h, 0.5f), 4096, "fc7"));
+    *logits = dc_linear(g, h, classes, "fc8");
+    return dc_graph_status(g);
+}
+
+/* vgg16_imagenet: configuration D of Simonyan & Zisserman (138,357,544 parameters): 13 conv3x3 + ReLU
+ * in five stages with 2/2 max-pools, FC 25088-4096-4096-1000 with Dropout 0.5. */
+static dc_status build_vgg16_imagenet(dc_graph *g, dc_node x, int classes, dc_node *logits) {
+    static const int cfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
+    dc_node h = x;
+    int k = 0;
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        char name[16];
+        if (cfg[i] == 0) {
+            h = dc_maxpool2d(g, h, 2, 2);
+            continue;
+        }
+        snprintf(name, sizeof name, "conv%d", ++k);
+        h = conv_relu(g, h, cfg[i], 3, 1, 1, 1, name);
+    }
+    h = dc_dropout(g, dc_relu(g, dc_linear(g, dc_flatten(g, h), 4096, "fc6")), 0.5f);
+    h = dc_dropout(g, dc_relu(g, dc_linear(g, h, 4096, "fc7")), 0.5f);
+    *logits = dc_linear(g, h, classes, "fc8");
+    return dc_graph_status(g);
+}
+
+/* conv (no bias) + BatchNorm(eps 1e-3) + ReLU: the unit of the torchvision GoogLeNet. */
+static dc_node conv_bn_relu(dc_graph *g, dc_node x, int oc, int k, int stride, int pad, const char *name) {
+    char bn[48];
+    dc_conv2d_opts o = {.kh = k, .kw = k, .stride_h = stride, .stride_w = stride, .pad_h = pad, .pad_w = pad,
+                        .no_bias = 1};
+    snprintf(bn, sizeof bn, "%s.bn", name);
+    return dc_relu(g, dc_batchnorm_ex(g, dc_conv2d_ex(g, x, oc, name, &o), bn, 1e-3f, 0.1f));
+}
+
+static dc_node inception_bn(dc_graph *g, dc_node x, const char *name, int c1, int r3, int c3, int r5, int c5, int cp) {
+    char n[32];
+    dc_node b[4];
+    snprintf(n, sizeof n, "%s.b1", name);
+    b[0] = conv_bn_relu(g, x, c1, 1, 1, 0, n);
+    snprintf(n, sizeof n, "%s.b2r", name);
+    b[1] = conv_bn_relu(g, x, r3, 1, 1, 0, n);
+    snprintf(n, sizeof n, "%s.b2", name);
+    b[1] = conv_bn_relu(g, b[1], c3, 3, 1, 1, n);
+    snprintf(n, sizeof n, "%s.b3r", name);
+    b[2] = conv_bn_relu(g, x, r5, 1, 1, 0, n);
+    snprintf(n, sizeof n, "%s.b3", name); /* torchvision's "5x5" branch is a 3x3 convolution */
+    b[2] = conv_bn_relu(g, b[2], c5, 3, 1, 1, n);
+    dc_pool2d_opts p = {.kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1, .ceil_mode = 1};
+    snprintf(n, sizeof n, "%s.b4", name);
+    b[3] = conv_bn_relu(g, dc_maxpool2d_ex(g, x, &p), cp, 1, 1, 0, n);
+    return dc_concat(g, b, 4);
+}
+
+/* googlenet: Inception v1 (Szegedy et al. 2014) as torchvision defines it, without the auxiliary
+ * classifiers (6,624,904 parameters): BatchNorm after every convolution, and its 5x5 branches are
+ * 3x3 convolutions. */
+static dc_status build_googlenet(dc_graph *g, dc_node x, int classes, dc_node *logits) {
+    dc_pool2d_opts p = {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .ceil_mode = 1};
+    dc_pool2d_opts p2 = {.kh = 2, .kw = 2, .stride_h = 2, .stride_w = 2, .ceil_mode = 1};
+    dc_node h = dc_maxpool2d_ex(g, conv_bn_relu(g, x, 64, 7, 2, 3, "conv1"), &p);
+    h = conv_bn_relu(g, h, 64, 1, 1, 0, "conv2");
+    h = dc_maxpool2d_ex(g, conv_bn_relu(g, h, 192, 3, 1, 1, "conv3"), &p);
+    h = inception_bn(g, h, "inc3a", 64, 96, 128, 16, 32, 32);
+    h = inception_bn(g, h, "inc3b", 128, 128, 192, 32, 96, 64);
+    h = dc_maxpool2d_ex(g, h, &p);
+    h = inception_bn(g, h, "inc4a", 192, 96, 208, 16, 48, 64);
+    h = inception_bn(g, h, "inc4b", 160, 112, 224, 24, 64, 64);
+    h = inception_bn(g, h, "inc4c", 128, 128, 256, 24, 64, 64);
+    h = inception_bn(g, h, "inc4d", 112, 144, 288, 32, 64, 64);
+    h = inception_bn(g, h, "inc4e", 256, 160, 320, 32, 128, 128);
+    h = dc_maxpool2d_ex(g, h, &p2);
+    h = inception_bn(g, h, "inc5a", 256, 160, 320, 32, 128, 128);
+    h = inception_bn(g, h, "inc5b", 384, 192, 384, 48, 128, 128);
+    h = dc_dropout(g, dc_flatten(g, dc_global_avgpool(g, h)), 0.2f);
+    *logits = dc_linear(g, h, classes, "fc");
+    return dc_graph_status(g);
+}
+
+/* Bottleneck block (ResNet-50): 1x1 reduce, 3x3 (carrying the stride), 1x1 expand x4, each with BN,
+ * plus the shortcut (projection when the shape changes). */
+static dc_node bottleneck(dc_graph *g, dc_node x, const char *name, int cin, int width, int stride) {
+    char n[40], b[40];
+    int cout = 4 * width;
+    dc_conv2d_opts o1 = {.kh = 1, .kw = 1, .no_bias = 1};
+    dc_conv2d_opts o3 = {.kh = 3, .kw = 3, .stride_h = stride, .stride_w = stride, .pad_h = 1, .pad_w = 1,
+                         .no_bias = 1};
+    snprintf(n, sizeof n, "%s.conv1", name);
+    snprintf(b, sizeof b, "%s.bn1", name);
+    dc_node h = dc_relu(g, dc_batchnorm(g, dc_conv2d_ex(g, x, width, n, &o1), b));
+    snprintf(n, sizeof n, "%s.conv2", name);
+    snprintf(b, sizeof b, "%s.bn2", name);
+    h = dc_relu(g, dc_batchnorm(g, dc_conv2d_ex(g, h, width, n, &o3), b));
+    snprintf(n, sizeof n, "%s.conv3", name);
+    snprintf(b, sizeof b, "%s.bn3", name);
+    h = dc_batchnorm(g, dc_conv2d_ex(g, h, cout, n, &o1), b);
+    dc_node sc = x;
+    if (stride != 1 || cin != cout) {
+        dc_conv2d_opts op = {.kh = 1, .kw = 1, .stride_h = stride, .stride_w = stride, .no_bias = 1};
+        snprintf(n, sizeof n, "%s.proj", name);
+        snprintf(b, sizeof b, "%s.proj_bn", name);
+        sc = dc_batchnorm(g, dc_conv2d_ex(g, x, cout, n, &op), b);
+    }
+    return dc_relu(g, dc_add(g, h, sc));
+}
+
+/* ImageNet ResNets (He et al. 2015, torchvision layout): conv 7x7/2 64 + BN + ReLU, max-pool 3/2,
+ * four stages (64, 128, 256, 512 wide) of BasicBlocks or Bottlenecks, global average pool, FC. */
+static dc_status build_resnet_imagenet(dc_graph *g, dc_node x, int classes, const int *blocks, int use_bottleneck,
+                                       dc_node *logits) {
+    static const int widths[4] = {64, 128, 256, 512};
+    dc_conv2d_opts stem = {.kh = 7, .kw = 7, .stride_h = 2, .stride_w = 2, .pad_h = 3, .pad_w = 3, .no_bias = 1};
+    dc_pool2d_opts p = {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
+    dc_node h = dc_relu(g, dc_batchnorm(g, dc_conv2d_ex(g, x, 64, "conv1", &stem), "bn1"));
+    h = dc_maxpool2d_ex(g, h, &p);
+    int cin = 64;
+    for (int s = 0; s < 4; s++)
+        for (int k = 0; k < blocks[s]; k++) {
+            char name[32];
+            int stride = s > 0 && k == 0 ? 2 : 1;
+            snprintf(name, sizeof name, "layer%d.%d", s + 1, k);
+            if (use_bottleneck) {
+                h = bottleneck(g, h, name, cin, widths[s], stride);
+                cin = 4 * widths[s];
+            } else {
+                h = basic_block(g, h, name, cin, widths[s], stride);
+                cin = widths[s];
+            }
+        }
+    *logits = dc_linear(g, dc_flatten(g, dc_global_avgpool(g, h)), classes, "fc");
+    return dc_graph_status(g);
+}
+static dc_status build_resnet18_imagenet(dc_graph *g, dc_node x, int classes, dc_node *logits) {
+    static const int b[4] = {2, 2, 2, 2};
+    return build_resnet_imagenet(g, x, classes, b, 0, logits);
+}
+static dc_status build_resnet34(dc_graph *g, dc_node x, int classes, dc_node *logits) {
+    static const int b[4] = {3, 4, 6, 3};
+    return build_resnet_imagenet(g, x, classes, b, 0, logits);
+}
+static dc_status build_resnet50(dc_graph *g, dc_node x, int classes, dc_node *logits) {
+    static const int b[4] = {3, 4, 6, 3};
+    return build_resnet_imagenet(g, x, classes, b, 1, logits);
+}
+
 typedef struct {
     dc_model_info info;
     dc_model_builder build;
 } dc_model_entry;
 
 static const dc_model_entry dc_models[] = {
-    {{"mlp", "Linear 784-256, ReLU, Linear 256-256, ReLU, Linear 256-10", 1, 28, 28}, build_mlp},
-    {{"mlp_bn", "mlp with BatchNorm before and Dropout 0.2 after each ReLU", 1, 28, 28}, build_mlp_bn},
-    {{"lenet5", "LeNet-5: conv5-6, sigmoid, pool, conv5-16, sigmoid, pool, fc 120-84-10 (sigmoid)", 1, 28, 28},
+    {{"mlp", "Linear 784-256, ReLU, Linear 256-256, ReLU, Linear 256-10", 1, 28, 28, 10}, build_mlp},
+    {{"mlp_bn", "mlp with BatchNorm before and Dropout 0.2 after each ReLU", 1, 28, 28, 10}, build_mlp_bn},
+    {{"lenet5", "LeNet-5: conv5-6, sigmoid, pool, conv5-16, sigmoid, pool, fc 120-84-10 (sigmoid)", 1, 28, 28, 10},
      build_lenet5},
-    {{"alexnet_mini", "AlexNet for 28x28: 3x (conv3x3, ReLU, max-pool, LRN, Dropout), FC 1024-1024-10", 1, 28, 28},
+    {{"alexnet_mini", "AlexNet for 28x28: 3x (conv3x3, ReLU, max-pool, LRN, Dropout), FC 1024-1024-10", 1, 28, 28, 10},
      build_alexnet_mini},
-    {{"vgg16", "VGG-16 (CIFAR style, BatchNorm), input padded to 32x32, FC 512-512-10", 1, 28, 28}, build_vgg16},
-    {{"googlenet_mini", "GoogLeNet for 28x28: stem conv, 4 Inception blocks, global average pool", 1, 28, 28},
+    {{"vgg16", "VGG-16 (CIFAR style, BatchNorm), input padded to 32x32, FC 512-512-10", 1, 28, 28, 10}, build_vgg16},
+    {{"googlenet_mini", "GoogLeNet for 28x28: stem conv, 4 Inception blocks, global average pool", 1, 28, 28, 10},
      build_googlenet_mini},
-    {{"resnet20", "ResNet-20 (CIFAR style): 3 stages x 3 BasicBlocks (16, 32, 64), projection shortcuts", 1, 28, 28},
+    {{"resnet20", "ResNet-20 (CIFAR style): 3 stages x 3 BasicBlocks (16, 32, 64), projection shortcuts", 1, 28, 28, 10},
      build_resnet20},
-    {{"resnet18", "ResNet-18 (CIFAR style): 4 stages x 2 BasicBlocks (64..512), projection shortcuts", 1, 28, 28},
+    {{"resnet18", "ResNet-18 (CIFAR style): 4 stages x 2 BasicBlocks (64..512), projection shortcuts", 1, 28, 28, 10},
      build_resnet18},
-    {{"mlp_sigmoid", "two-layer net: Linear 784-100, sigmoid, Linear 100-10", 1, 28, 28}, build_mlp_sigmoid},
+    {{"alexnet", "AlexNet (2012), two groups, LRN, overlapping 3/2 pooling, Dropout; ImageNet", 3, 224, 224, 1000},
+     build_alexnet},
+    {{"vgg16_imagenet", "VGG-16 (configuration D), FC 4096-4096; ImageNet", 3, 224, 224, 1000}, build_vgg16_imagenet},
+    {{"googlenet", "GoogLeNet / Inception v1 (torchvision layout, BatchNorm, no auxiliary heads); ImageNet", 3, 224,
+      224, 1000},
+     build_googlenet},
+    {{"resnet18_imagenet", "ResNet-18, BasicBlocks [2,2,2,2]; ImageNet", 3, 224, 224, 1000}, build_resnet18_imagenet},
+    {{"resnet34", "ResNet-34, BasicBlocks [3,4,6,3]; ImageNet", 3, 224, 224, 1000}, build_resnet34},
+    {{"resnet50", "ResNet-50, Bottlenecks [3,4,6,3]; ImageNet", 3, 224, 224, 1000}, build_resnet50},
+    {{"mlp_sigmoid", "two-layer net: Linear 784-100, sigmoid, Linear 100-10", 1, 28, 28, 10}, build_mlp_sigmoid},
 };
 #define DC_N_MODELS ((int)(sizeof dc_models / sizeof dc_models[0]))
 
