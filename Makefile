@@ -4,6 +4,7 @@
 #
 # Optional libraries are detected and reported; none is required:
 #   zlib      gzip-compressed IDX files (plain IDX files always work)
+#   libpng    PNG images for `deepc predict` (PGM always works)
 #   OpenBLAS  only as a comparison point in bench/ (deepc's own GEMM is used for training)
 
 CC      ?= cc
@@ -24,10 +25,15 @@ probe = $(shell echo 'int main(void){return 0;}' | \
 
 HAVE_ZLIB     := $(call probe,zlib.h,-lz)
 HAVE_OPENBLAS := $(call probe,cblas.h,-lopenblas)
+HAVE_PNG      := $(call probe,png.h,-lpng)
 
 ifeq ($(HAVE_ZLIB),1)
   CFLAGS_BASE += -DDC_HAVE_ZLIB=1
   LDLIBS_BASE += -lz
+endif
+ifeq ($(HAVE_PNG),1)
+  CFLAGS_BASE += -DDC_HAVE_PNG=1
+  LDLIBS_BASE += -lpng
 endif
 BENCH_LIBS :=
 ifeq ($(HAVE_OPENBLAS),1)
@@ -50,7 +56,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 all: config lib $(BUILD)/deepc $(BUILD)/run_tests $(BENCH_BIN)
 
 config:
-	@echo "deepc: CC=$(CC) OPT=$(OPT) ARCH=$(ARCH) zlib=$(if $(HAVE_ZLIB),yes,no) openblas(bench only)=$(if $(HAVE_OPENBLAS),yes,no)"
+	@echo "deepc: CC=$(CC) OPT=$(OPT) ARCH=$(ARCH) zlib=$(if $(HAVE_ZLIB),yes,no) libpng=$(if $(HAVE_PNG),yes,no) openblas(bench only)=$(if $(HAVE_OPENBLAS),yes,no)"
 
 lib: $(BUILD)/libdeepc.a $(BUILD)/libdeepc.so
 

@@ -4,7 +4,7 @@
 #   bash scripts/setup.sh --bench  also PyTorch, NumPy and OpenBLAS for the comparisons in bench/
 # Runs apt-get only for packages that are missing, so a second run costs nothing.
 set -euo pipefail
-pkgs=(build-essential clang zlib1g-dev dataset-fashion-mnist)
+pkgs=(build-essential clang zlib1g-dev libpng-dev dataset-fashion-mnist)
 if [[ "${1:-}" == "--bench" ]]; then pkgs+=(python3-torch python3-numpy libopenblas-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
