@@ -231,6 +231,8 @@ dc_node dc_softmax_cross_entropy(dc_graph *g, dc_node logits, dc_node target);
 dc_node dc_softmax_cross_entropy_ex(dc_graph *g, dc_node logits, dc_node target, float label_smoothing);
 dc_node dc_cross_entropy(dc_graph *g, dc_node probs, dc_node target);
 dc_node dc_mse(dc_graph *g, dc_node y, dc_node target);
+/* A weighted sum of losses, L = sum_i w_i L_i (e.g. GoogLeNet's main + 0.3 x auxiliary losses). */
+dc_node dc_loss_sum(dc_graph *g, const dc_node *losses, const float *weights, int n);
 
 /* Sample shape of a node, its name, the node count. */
 dc_shape dc_node_shape(const dc_graph *g, dc_node n);
@@ -345,6 +347,11 @@ const dc_model_info *dc_model_at(int i);
 const dc_model_info *dc_model_find(const char *name);  /* NULL when unknown */
 /* Build `name` on `input` for num_classes outputs; DC_ERR_ARG naming the known models when unknown. */
 dc_status dc_model_build(dc_graph *g, const char *name, dc_node input, int num_classes, dc_node *logits);
+/* The same, also building the model's auxiliary classifiers for training (GoogLeNet's two heads):
+ * up to max_aux extra logits nodes in aux[], their count in *n_aux and their loss weight in
+ * *aux_weight.  Inference evaluates only `logits` (dc_graph_forward_to), which drops the heads. */
+dc_status dc_model_build_ex(dc_graph *g, const char *name, dc_node input, int num_classes, dc_node *logits,
+                            dc_node *aux, int max_aux, int *n_aux, float *aux_weight);
 
 /* Re-seed the dropout generator (e.g. per epoch, so a resumed run draws what the original drew). */
 void dc_graph_set_seed(dc_graph *g, uint64_t seed);

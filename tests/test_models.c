@@ -102,3 +102,28 @@ TEST(imagenet_definitions_have_published_counts_and_run_batch_1) {
     }
     dc_pool_free(pool);
 }
+
+TEST(googlenet_auxiliary_heads_train_only) {
+    dc_graph *g;
+    dc_node logits, aux[4];
+    int n_aux = 0;
+    float w = 0;
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input(g, "images", dc_shape3(3, 224, 224));
+    CHECK_OK(dc_model_build_ex(g, "googlenet", x, 1000, &logits, aux, 4, &n_aux, &w));
+    CHECK(n_aux == 2 && w == 0.3f);
+    CHECK(dc_graph_trainable_numel(g) > 6624904); /* the heads add parameters ... */
+    for (int i = 0; i < n_aux; i++) CHECK(dc_node_shape(g, aux[i]).dim[0] == 1000);
+    dc_pool *pool;
+    CHECK_OK(dc_pool_create(2, &pool));
+    dc_graph_opts o = {.pool = pool, .seed = 1};
+    CHECK_OK(dc_graph_plan(g, 1, &o));
+    for (int k = 0; k < 3 * 224 * 224; k++) dc_graph_data(g, x)[k] = (float)(k % 17) / 17.0f;
+    CHECK_OK(dc_graph_forward_to(g, logits, 1, 0)); /* ... but inference never evaluates them */
+    int untouched = 1;
+    for (int k = 0; k < 1000; k++) untouched &= dc_graph_data(g, aux[0])[k] == 0.0f;
+    CHECK(untouched);
+    CHECK(isfinite(dc_graph_data(g, logits)[0]));
+    dc_graph_free(g);
+    dc_pool_free(pool);
+}

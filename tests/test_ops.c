@@ -432,3 +432,29 @@ TEST(graph_wide_init_override_and_per_layer_choice) {
     CHECK_NEAR(sqrt(s1 / p[2].numel), sqrt(2.0 / 400), 0.01 * sqrt(2.0 / 400));
     dc_graph_free(g);
 }
+
+TEST(gradcheck_weighted_loss_sum) {
+    dc_graph *g;
+    dc_rng r;
+    dc_rng_seed(&r, 31);
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input_grad(g, "x", dc_shape1(5));
+    dc_node t = dc_input(g, "t", dc_shape_make(0, NULL));
+    dc_node main = dc_softmax_cross_entropy(g, dc_linear(g, x, 4, "main"), t);
+    dc_node aux = dc_softmax_cross_entropy(g, dc_linear(g, x, 4, "aux"), t);
+    dc_node parts[2] = {main, aux};
+    float w[2] = {1.0f, 0.3f};
+    dc_node l = dc_loss_sum(g, parts, w, 2);
+    CHECK_OK(dc_graph_plan(g, 3, NULL));
+    fill_input(g, x, 3, &r, 0.0f);
+    fill_labels(g, t, 3, 4, &r);
+    CHECK(dc_gradcheck(g, l, 3, &x, 1, 1e-2f, 1e-2, 1e-4, 64) == 0);
+    CHECK_OK(dc_graph_forward(g, 3, 1));
+    CHECK_NEAR(dc_graph_loss(g, l), dc_graph_loss(g, main) + 0.3 * dc_graph_loss(g, aux), 1e-5);
+    dc_graph_free(g);
+    CHECK_OK(dc_graph_create(&g));
+    x = dc_input(g, "x", dc_shape1(5));
+    CHECK(dc_loss_sum(g, &x, w, 1) == DC_NONE); /* not a loss */
+    CHECK_ERR(dc_graph_status(g), DC_ERR_ARG);
+    dc_graph_free(g);
+}

@@ -29,6 +29,7 @@ typedef enum dc_op {
     DC_OP_GLOBAL_AVGPOOL,
     DC_OP_LRN,
     DC_OP_CONCAT,
+    DC_OP_LOSS_SUM,
     DC_OP_COUNT
 } dc_op;
 
@@ -51,6 +52,7 @@ typedef struct dc_node_rec {
     int kh, kw, sh, sw, ph, pw, dh, dw, groups, ceil_mode, count_include_pad;
     int lrn_size;         /* LRN                                                               */
     float lrn_alpha, lrn_beta, lrn_k;
+    float weights[DC_MAX_INPUTS]; /* loss_sum: weight of each input loss                        */
     /* planned buffers (views into the graph's arenas) */
     float *out, *grad, *saved;
     int64_t saved_floats;

@@ -238,8 +238,31 @@ static void mse_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     if (y->grad) dc_mse_backward(batch, cols, y->out, t->out, t_cols, n->grad[0], y->grad);
 }
 
+/* ---------------------------------------------------------------- weighted sum of losses */
+static dc_status loss_sum_infer(dc_graph *g, dc_node_rec *n) {
+    for (int i = 0; i < n->n_in; i++)
+        if (!dc_in(g, n, i)->scalar)
+            return DC_ERR(DC_ERR_ARG, "%s: input '%s' is not a loss", n->name, dc_in(g, n, i)->name);
+    n->scalar = 1;
+    n->shape = dc_shape_make(0, NULL);
+    return DC_OK;
+}
+static dc_status loss_sum_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    double s = 0.0; /* L = sum_i w_i L_i */
+    for (int i = 0; i < n->n_in; i++) s += (double)n->weights[i] * dc_in(g, n, i)->loss;
+    n->loss = s;
+    n->out[0] = (float)s;
+    return DC_OK;
+}
+static void loss_sum_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    for (int i = 0; i < n->n_in; i++) { /* dL_i += w_i dL */
+        dc_node_rec *x = dc_in(g, n, i);
+        if (x->grad) x->grad[0] += n->weights[i] * n->grad[0];
+    }
+}
+
 /* ---------------------------------------------------------------- the table */
-_Static_assert(DC_OP_CONCAT + 1 == DC_OP_COUNT, "add the new op to dc_op_table");
+_Static_assert(DC_OP_LOSS_SUM + 1 == DC_OP_COUNT, "add the new op to dc_op_table");
 const dc_op_def dc_op_table[DC_OP_COUNT] = {
     [DC_OP_INPUT]         = {"input", NULL, NULL, input_forward, NULL, NULL, NULL},
     [DC_OP_LINEAR]        = {"linear", linear_infer, NULL, linear_forward, linear_backward, linear_flops, NULL},
@@ -260,4 +283,5 @@ const dc_op_def dc_op_table[DC_OP_COUNT] = {
     [DC_OP_GLOBAL_AVGPOOL]= DC_OP_ENTRY("global_avgpool", global_avgpool),
     [DC_OP_LRN]           = DC_OP_ENTRY("lrn", lrn),
     [DC_OP_CONCAT]        = DC_OP_ENTRY("concat", concat),
+    [DC_OP_LOSS_SUM]      = {"loss_sum", loss_sum_infer, NULL, loss_sum_forward, loss_sum_backward, NULL, NULL},
 };

@@ -250,7 +250,31 @@ static dc_node inception_bn(dc_graph *g, dc_node x, const char *name, int c1, in
 /* googlenet: Inception v1 (Szegedy et al. 2014) as torchvision defines it, without the auxiliary
  * classifiers (6,624,904 parameters): BatchNorm after every convolution, and its 5x5 branches are
  * 3x3 convolutions. */
+/* GoogLeNet's auxiliary classifier (training only): 5x5/3 average pool, 1x1 conv 128 (+BN, ReLU),
+ * FC 2048-1024, ReLU, Dropout 0.7, FC 1024-classes. */
+static dc_node googlenet_aux(dc_graph *g, dc_node x, const char *name, int classes) {
+    char n[32];
+    dc_pool2d_opts p = {.kh = 5, .kw = 5, .stride_h = 3, .stride_w = 3};
+    snprintf(n, sizeof n, "%s.conv", name);
+    dc_node h = conv_bn_relu(g, dc_avgpool2d_ex(g, x, &p), 128, 1, 1, 0, n);
+    snprintf(n, sizeof n, "%s.fc1", name);
+    h = dc_dropout(g, dc_relu(g, dc_linear(g, dc_flatten(g, h), 1024, n)), 0.7f);
+    snprintf(n, sizeof n, "%s.fc2", name);
+    return dc_linear(g, h, classes, n);
+}
+
+static dc_status googlenet_body(dc_graph *g, dc_node x, int classes, dc_node *logits, dc_node *aux);
+
 static dc_status build_googlenet(dc_graph *g, dc_node x, int classes, dc_node *logits) {
+    return googlenet_body(g, x, classes, logits, NULL);
+}
+
+/* With the two auxiliary heads (on inception 4a and 4d), weighted 0.3 in the loss as in the paper. */
+static dc_status build_googlenet_aux(dc_graph *g, dc_node x, int classes, dc_node *logits, dc_node *aux) {
+    return googlenet_body(g, x, classes, logits, aux);
+}
+
+static dc_status googlenet_body(dc_graph *g, dc_node x, int classes, dc_node *logits, dc_node *aux) {
     dc_pool2d_opts p = {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .ceil_mode = 1};
     dc_pool2d_opts p2 = {.kh = 2, .kw = 2, .stride_h = 2, .stride_w = 2, .ceil_mode = 1};
     dc_node h = dc_maxpool2d_ex(g, conv_bn_relu(g, x, 64, 7, 2, 3, "conv1"), &p);
@@ -260,9 +284,11 @@ static dc_status build_googlenet(dc_graph *g, dc_node x, int classes, dc_node *l
     h = inception_bn(g, h, "inc3b", 128, 128, 192, 32, 96, 64);
     h = dc_maxpool2d_ex(g, h, &p);
     h = inception_bn(g, h, "inc4a", 192, 96, 208, 16, 48, 64);
+    if (aux) aux[0] = googlenet_aux(g, h, "aux1", classes);
     h = inception_bn(g, h, "inc4b", 160, 112, 224, 24, 64, 64);
     h = inception_bn(g, h, "inc4c", 128, 128, 256, 24, 64, 64);
     h = inception_bn(g, h, "inc4d", 112, 144, 288, 32, 64, 64);
+    if (aux) aux[1] = googlenet_aux(g, h, "aux2", classes);
     h = inception_bn(g, h, "inc4e", 256, 160, 320, 32, 128, 128);
     h = dc_maxpool2d_ex(g, h, &p2);
     h = inception_bn(g, h, "inc5a", 256, 160, 320, 32, 128, 128);
@@ -338,35 +364,41 @@ static dc_status build_resnet50(dc_graph *g, dc_node x, int classes, dc_node *lo
     return build_resnet_imagenet(g, x, classes, b, 1, logits);
 }
 
+/* A builder that also makes auxiliary classifiers: fills aux[0..n) (n = entry's n_aux). */
+typedef dc_status (*dc_model_aux_builder)(dc_graph *g, dc_node x, int classes, dc_node *logits, dc_node *aux);
+
 typedef struct {
     dc_model_info info;
     dc_model_builder build;
+    dc_model_aux_builder build_aux; /* NULL: no auxiliary heads */
+    int n_aux;
+    float aux_weight;
 } dc_model_entry;
 
 static const dc_model_entry dc_models[] = {
-    {{"mlp", "Linear 784-256, ReLU, Linear 256-256, ReLU, Linear 256-10", 1, 28, 28, 10}, build_mlp},
-    {{"mlp_bn", "mlp with BatchNorm before and Dropout 0.2 after each ReLU", 1, 28, 28, 10}, build_mlp_bn},
+    {{"mlp", "Linear 784-256, ReLU, Linear 256-256, ReLU, Linear 256-10", 1, 28, 28, 10}, build_mlp, NULL, 0, 0.0f},
+    {{"mlp_bn", "mlp with BatchNorm before and Dropout 0.2 after each ReLU", 1, 28, 28, 10}, build_mlp_bn, NULL, 0, 0.0f},
     {{"lenet5", "LeNet-5: conv5-6, sigmoid, pool, conv5-16, sigmoid, pool, fc 120-84-10 (sigmoid)", 1, 28, 28, 10},
-     build_lenet5},
+     build_lenet5, NULL, 0, 0.0f},
     {{"alexnet_mini", "AlexNet for 28x28: 3x (conv3x3, ReLU, max-pool, LRN, Dropout), FC 1024-1024-10", 1, 28, 28, 10},
-     build_alexnet_mini},
-    {{"vgg16", "VGG-16 (CIFAR style, BatchNorm), input padded to 32x32, FC 512-512-10", 1, 28, 28, 10}, build_vgg16},
+     build_alexnet_mini, NULL, 0, 0.0f},
+    {{"vgg16", "VGG-16 (CIFAR style, BatchNorm), input padded to 32x32, FC 512-512-10", 1, 28, 28, 10}, build_vgg16, NULL, 0, 0.0f},
     {{"googlenet_mini", "GoogLeNet for 28x28: stem conv, 4 Inception blocks, global average pool", 1, 28, 28, 10},
-     build_googlenet_mini},
+     build_googlenet_mini, NULL, 0, 0.0f},
     {{"resnet20", "ResNet-20 (CIFAR style): 3 stages x 3 BasicBlocks (16, 32, 64), projection shortcuts", 1, 28, 28, 10},
-     build_resnet20},
+     build_resnet20, NULL, 0, 0.0f},
     {{"resnet18", "ResNet-18 (CIFAR style): 4 stages x 2 BasicBlocks (64..512), projection shortcuts", 1, 28, 28, 10},
-     build_resnet18},
+     build_resnet18, NULL, 0, 0.0f},
     {{"alexnet", "AlexNet (2012), two groups, LRN, overlapping 3/2 pooling, Dropout; ImageNet", 3, 224, 224, 1000},
-     build_alexnet},
-    {{"vgg16_imagenet", "VGG-16 (configuration D), FC 4096-4096; ImageNet", 3, 224, 224, 1000}, build_vgg16_imagenet},
-    {{"googlenet", "GoogLeNet / Inception v1 (torchvision layout, BatchNorm, no auxiliary heads); ImageNet", 3, 224,
+     build_alexnet, NULL, 0, 0.0f},
+    {{"vgg16_imagenet", "VGG-16 (configuration D), FC 4096-4096; ImageNet", 3, 224, 224, 1000}, build_vgg16_imagenet, NULL, 0, 0.0f},
+    {{"googlenet", "GoogLeNet / Inception v1 (torchvision layout, BatchNorm; auxiliary heads in training only); ImageNet", 3, 224,
       224, 1000},
-     build_googlenet},
-    {{"resnet18_imagenet", "ResNet-18, BasicBlocks [2,2,2,2]; ImageNet", 3, 224, 224, 1000}, build_resnet18_imagenet},
-    {{"resnet34", "ResNet-34, BasicBlocks [3,4,6,3]; ImageNet", 3, 224, 224, 1000}, build_resnet34},
-    {{"resnet50", "ResNet-50, Bottlenecks [3,4,6,3]; ImageNet", 3, 224, 224, 1000}, build_resnet50},
-    {{"mlp_sigmoid", "two-layer net: Linear 784-100, sigmoid, Linear 100-10", 1, 28, 28, 10}, build_mlp_sigmoid},
+     build_googlenet, build_googlenet_aux, 2, 0.3f},
+    {{"resnet18_imagenet", "ResNet-18, BasicBlocks [2,2,2,2]; ImageNet", 3, 224, 224, 1000}, build_resnet18_imagenet, NULL, 0, 0.0f},
+    {{"resnet34", "ResNet-34, BasicBlocks [3,4,6,3]; ImageNet", 3, 224, 224, 1000}, build_resnet34, NULL, 0, 0.0f},
+    {{"resnet50", "ResNet-50, Bottlenecks [3,4,6,3]; ImageNet", 3, 224, 224, 1000}, build_resnet50, NULL, 0, 0.0f},
+    {{"mlp_sigmoid", "two-layer net: Linear 784-100, sigmoid, Linear 100-10", 1, 28, 28, 10}, build_mlp_sigmoid, NULL, 0, 0.0f},
 };
 #define DC_N_MODELS ((int)(sizeof dc_models / sizeof dc_models[0]))
 
@@ -380,10 +412,24 @@ const dc_model_info *dc_model_find(const char *name) {
 }
 
 dc_status dc_model_build(dc_graph *g, const char *name, dc_node input, int num_classes, dc_node *logits) {
+    return dc_model_build_ex(g, name, input, num_classes, logits, NULL, 0, NULL, NULL);
+}
+
+dc_status dc_model_build_ex(dc_graph *g, const char *name, dc_node input, int num_classes, dc_node *logits,
+                            dc_node *aux, int max_aux, int *n_aux, float *aux_weight) {
     if (!g || !logits) return DC_ERR(DC_ERR_ARG, "dc_model_build: NULL argument");
     if (num_classes < 1) return DC_ERR(DC_ERR_ARG, "model '%s': %d classes", name ? name : "?", num_classes);
-    for (int i = 0; i < DC_N_MODELS; i++)
-        if (name && strcmp(dc_models[i].info.name, name) == 0) return dc_models[i].build(g, input, num_classes, logits);
+    if (n_aux) *n_aux = 0;
+    for (int i = 0; i < DC_N_MODELS; i++) {
+        const dc_model_entry *e = &dc_models[i];
+        if (!name || strcmp(e->info.name, name) != 0) continue;
+        if (aux && e->build_aux && max_aux >= e->n_aux) {
+            if (n_aux) *n_aux = e->n_aux;
+            if (aux_weight) *aux_weight = e->aux_weight;
+            return e->build_aux(g, input, num_classes, logits, aux);
+        }
+        return e->build(g, input, num_classes, logits);
+    }
     char known[256] = "";
     for (int i = 0; i < DC_N_MODELS; i++) {
         if (i) strncat(known, ", ", sizeof known - strlen(known) - 1);

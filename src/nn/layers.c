@@ -121,3 +121,13 @@ dc_node dc_cross_entropy(dc_graph *g, dc_node probs, dc_node target) {
     return loss(g, DC_OP_CROSS_ENTROPY, probs, target, "cross_entropy");
 }
 dc_node dc_mse(dc_graph *g, dc_node y, dc_node target) { return loss(g, DC_OP_MSE, y, target, "mse"); }
+
+dc_node dc_loss_sum(dc_graph *g, const dc_node *losses, const float *weights, int n) {
+    if (!g || g->error != DC_OK) return DC_NONE;
+    if (n < 1 || n > DC_MAX_INPUTS || !losses || !weights)
+        return dc_graph_fail(g, DC_ERR_ARG, "loss_sum: %d losses (want 1..%d and weights for each)", n, DC_MAX_INPUTS);
+    dc_node s = dc_graph_add_node(g, DC_OP_LOSS_SUM, losses, n, NULL, "loss_sum");
+    if (s < 0) return s;
+    for (int i = 0; i < n; i++) g->nodes[s].weights[i] = weights[i];
+    return dc_graph_finish_node(g, s);
+}

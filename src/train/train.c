@@ -46,7 +46,9 @@ static uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b) {
 
 typedef struct dc_model_run {
     dc_graph *g;
-    dc_node x, t, logits, loss;
+    dc_node x, t, logits;
+    dc_node loss;      /* what training minimises (with auxiliary heads: their weighted sum) */
+    dc_node main_loss; /* the loss of `logits` alone, for evaluation                         */
     int classes;
 } dc_model_run;
 
@@ -58,8 +60,20 @@ static dc_status model_run_build(dc_model_run *m, const char *model, int c, int 
     m->x = dc_input(m->g, "images", c == 1 && h == 1 ? dc_shape1(w) : dc_shape3(c, h, w));
     m->t = dc_input(m->g, "labels", dc_shape_make(0, NULL));
     dc_status s = dc_graph_status(m->g);
-    if (s == DC_OK) s = dc_model_build(m->g, model, m->x, classes, &m->logits);
-    if (s == DC_OK) m->loss = dc_softmax_cross_entropy_ex(m->g, m->logits, m->t, label_smoothing);
+    dc_node aux[4];
+    int n_aux = 0;
+    float aux_weight = 0.0f;
+    if (s == DC_OK) s = dc_model_build_ex(m->g, model, m->x, classes, &m->logits, aux, 4, &n_aux, &aux_weight);
+    if (s == DC_OK) m->loss = m->main_loss = dc_softmax_cross_entropy_ex(m->g, m->logits, m->t, label_smoothing);
+    if (s == DC_OK && n_aux > 0) { /* GoogLeNet: L = L_main + w * sum L_aux */
+        dc_node parts[5] = {m->main_loss};
+        float weights[5] = {1.0f};
+        for (int i = 0; i < n_aux; i++) {
+            parts[i + 1] = dc_softmax_cross_entropy_ex(m->g, aux[i], m->t, label_smoothing);
+            weights[i + 1] = aux_weight;
+        }
+        m->loss = dc_loss_sum(m->g, parts, weights, n_aux + 1);
+    }
     if (s == DC_OK) s = dc_graph_status(m->g);
     if (s == DC_OK) s = dc_graph_plan(m->g, batch, opts);
     if (s != DC_OK) {
@@ -86,8 +100,8 @@ static dc_status evaluate(dc_model_run *m, const dc_dataset *ds, int batch, int6
         int64_t b = n - i < batch ? n - i : batch;
         memcpy(xb, ds->images + i * per, (size_t)(b * per) * sizeof(float));
         for (int64_t k = 0; k < b; k++) tb[k] = (float)ds->labels[i + k];
-        DC_TRY(dc_graph_forward(m->g, b, 0));
-        lsum += dc_graph_loss(m->g, m->loss) * (double)b;
+        DC_TRY(dc_graph_forward_to(m->g, m->main_loss, b, 0)); /* auxiliary heads are not evaluated */
+        lsum += dc_graph_loss(m->g, m->main_loss) * (double)b;
         const float *lg = dc_graph_data(m->g, m->logits);
         for (int64_t k = 0; k < b; k++) {
             int p = argmax(lg + k * m->classes, m->classes), y = ds->labels[i + k];
