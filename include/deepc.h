@@ -353,6 +353,48 @@ dc_status dc_model_build(dc_graph *g, const char *name, dc_node input, int num_c
 dc_status dc_model_build_ex(dc_graph *g, const char *name, dc_node input, int num_classes, dc_node *logits,
                             dc_node *aux, int max_aux, int *n_aux, float *aux_weight);
 
+/* ------------------------------------------------------------------ model files */
+/* Networks as text (docs/model-format.md): a user defines a network without recompiling, and every
+ * zoo model can be written out and read back to the same network. */
+/* Build the network described by `text` (a model file's contents, NUL-terminated) after `input`
+ * in g; *logits is the last layer, or the one named by [net] `output`.  `origin` names the text in
+ * error messages ("models/lenet5.cfg:12: ..."; NULL: "<text>").  `units = classes` (or
+ * `filters = classes`) takes num_classes; num_classes <= 0 means the file's [net] classes.  When
+ * [net] declares an input shape, the input node must have it.
+ * Errors: DC_ERR_FORMAT for the text itself (syntax, unknown section or key, bad number, missing
+ * key, unknown or later layer in `from`, a name used twice) — g is left unchanged; the builder's
+ * status (DC_ERR_SHAPE, DC_ERR_ARG, ...) for a layer that does not fit, re-raised with file:line —
+ * g is then poisoned with that message (see dc_graph_status). */
+dc_status dc_model_text_build(dc_graph *g, const char *text, const char *origin, dc_node input, int num_classes,
+                              dc_node *logits);
+/* Reads the file (DC_ERR_IO when it cannot), then dc_model_text_build with origin = path. */
+dc_status dc_model_file_build(dc_graph *g, const char *path, dc_node input, int num_classes, dc_node *logits);
+
+/* The [net] section alone, to create the input and pick the class count before building. */
+typedef struct dc_model_header {
+    char name[64];      /* "" when absent                                              */
+    dc_shape input;     /* channels/height/width or shape; rank 0 when absent          */
+    int classes;        /* 0 when absent                                               */
+    char output[64];    /* the layer named by `output`; "" when absent (the last one) */
+} dc_model_header;
+dc_status dc_model_text_header(const char *text, const char *origin, dc_model_header *h);
+dc_status dc_model_file_header(const char *path, dc_model_header *h);
+
+/* Write the layers of g from its input up to `logits` (the nodes logits depends on; losses, the
+ * label input and auxiliary heads are not written) as text; the caller frees *text.  Writing
+ * needs exactly one input among those nodes; ops with no section (losses) are DC_ERR_ARG. */
+dc_status dc_model_text_write(const dc_graph *g, dc_node logits, char **text);
+/* Optional extras of the written text. */
+typedef struct dc_model_write_opts {
+    const char *name;     /* [net] name (NULL: none)                                    */
+    const char *comment;  /* written first as `# ` lines, one per line of it (NULL: none) */
+} dc_model_write_opts;
+dc_status dc_model_text_write_ex(const dc_graph *g, dc_node logits, const dc_model_write_opts *o, char **text);
+/* The same into a file: a temporary file next to it, flushed, then renamed over path. */
+dc_status dc_model_file_write(const char *path, const dc_graph *g, dc_node logits);
+dc_status dc_model_file_write_ex(const char *path, const dc_graph *g, dc_node logits, const dc_model_write_opts *o);
+
+
 /* Re-seed the dropout generator (e.g. per epoch, so a resumed run draws what the original drew). */
 void dc_graph_set_seed(dc_graph *g, uint64_t seed);
 
@@ -370,13 +412,20 @@ typedef struct dc_checkpoint_meta {
     uint64_t seed;
     int num_classes;
     int batch;
+    const char *model_text; /* saving only: the model file's text, stored so the checkpoint
+                               rebuilds its network by itself (NULL for zoo models)       */
 } dc_checkpoint_meta;
 dc_status dc_checkpoint_save(const char *path, const dc_graph *g, dc_optim *opt, const dc_checkpoint_meta *m);
 /* Load into a planned graph built the same way (names and shapes must match; a mismatch names the
  * tensor and both shapes).  opt may be NULL; when given, its state must be in the file. */
 dc_status dc_checkpoint_load(const char *path, dc_graph *g, dc_optim *opt, dc_checkpoint_meta *m);
-/* Read only the metadata (to know which model to build). */
+/* Read only the metadata (to know which model to build); model_text is left NULL. */
 dc_status dc_checkpoint_read_meta(const char *path, dc_checkpoint_meta *m);
+/* The model-file text stored in a checkpoint (caller frees), or *text = NULL for a zoo model. */
+dc_status dc_checkpoint_read_model_text(const char *path, char **text);
+/* Build the network a checkpoint was trained with, after `input` (zoo model or stored model text). */
+dc_status dc_checkpoint_build_model(const char *path, dc_graph *g, dc_node input, dc_node *logits,
+                                    dc_checkpoint_meta *m);
 
 /* ------------------------------------------------------------------ training */
 /* The whole supervised job: load an MNIST-format data set, split the training file into training
@@ -386,6 +435,7 @@ typedef enum dc_schedule { DC_SCHED_CONSTANT = 0, DC_SCHED_STEP, DC_SCHED_COSINE
 
 typedef struct dc_train_config {
     const char *model;        /* zoo name, e.g. "mlp"                                          */
+    const char *model_file;   /* or a model file (docs/model-format.md); overrides `model`     */
     const char *data_dir;     /* MNIST-format directory                                        */
     const char *out_dir;      /* run directory: checkpoints, metrics.csv, log (NULL: none)     */
     const char *resume;       /* checkpoint to resume from (NULL: fresh start)                 */

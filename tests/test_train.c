@@ -180,3 +180,28 @@ TEST(checkpoint_corrupt_truncated_or_mismatched_is_rejected) {
     CHECK(dc_graph_params(g)[0].data[0] == before); /* nothing half-loaded */
     dc_graph_free(g);
 }
+
+TEST(train_from_model_file_equals_zoo_model_and_checkpoint_rebuilds_it) {
+    dc_graph *g;
+    dc_node logits;
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input(g, "images", dc_shape3(1, 28, 28));
+    CHECK_OK(dc_model_build(g, "mlp_bn", x, 10, &logits));
+    CHECK_OK(dc_model_file_write(tmp_path("mlp_bn.cfg"), g, logits));
+    dc_graph_free(g);
+    dc_train_config c = quick(tmp_path("mf_file"));
+    c.epochs = 1;
+    c.model_file = tmp_path("mlp_bn.cfg");
+    dc_train_result a, b;
+    CHECK_OK(dc_train_run(&c, &a));
+    c.model_file = NULL;
+    c.model = "mlp_bn";
+    c.out_dir = tmp_path("mf_zoo");
+    CHECK_OK(dc_train_run(&c, &b));
+    CHECK(a.test_acc == b.test_acc && a.last.train_loss == b.last.train_loss);
+    /* the checkpoint carries the model text: eval rebuilds the network without the file */
+    remove(tmp_path("mlp_bn.cfg"));
+    dc_eval_result e;
+    CHECK_OK(dc_eval_checkpoint(tmp_path("mf_file/best.safetensors"), dc_test_data_dir(), "test", 500, 2, 2000, &e));
+    CHECK_NEAR(e.acc, a.test_acc, 1e-9);
+}

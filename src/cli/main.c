@@ -71,6 +71,7 @@ static const char *TRAIN_HELP =
     "split into training and validation parts, the epoch with the best validation accuracy is kept,\n"
     "and its test accuracy is printed last as 'test accuracy 0.XXXX'.\n\n"
     "  --model NAME          zoo model (deepc models lists them)              [mlp]\n"
+    "  --model-file FILE     a network defined in a model file (docs/model-format.md)\n"
     "  --data DIR            MNIST-format directory (.gz or plain IDX files)  [" DEFAULT_DATA "]\n"
     "  --out DIR             run directory: best.safetensors, last.safetensors, metrics.csv\n"
     "  --resume FILE         continue from a checkpoint (e.g. DIR/last.safetensors)\n"
@@ -115,6 +116,7 @@ static int cmd_train(int argc, char **argv) {
         else {
             i++;
             if (!strcmp(a, "--model")) c.model = v;
+            else if (!strcmp(a, "--model-file")) c.model_file = v;
             else if (!strcmp(a, "--data")) c.data_dir = v;
             else if (!strcmp(a, "--out")) c.out_dir = v;
             else if (!strcmp(a, "--resume")) c.resume = v;
@@ -208,28 +210,73 @@ static int cmd_eval(int argc, char **argv) {
 }
 
 /* ------------------------------------------------------------------ summary / models */
+/* Build a zoo model or a model file's network on a fresh graph (for summary and export). */
+static int build_named(const char *cmd, const char *model, const char *file, dc_graph **g, dc_node *logits) {
+    const dc_model_info *info = model ? dc_model_find(model) : NULL;
+    dc_model_header h;
+    memset(&h, 0, sizeof h);
+    if (file && dc_model_file_header(file, &h) != DC_OK) return fail(cmd);
+    if (dc_graph_create(g) != DC_OK) return fail(cmd);
+    dc_shape in = info ? dc_shape3(info->channels, info->height, info->width)
+                       : (h.input.rank ? h.input : dc_shape3(1, 28, 28));
+    dc_node x = dc_input(*g, "images", in);
+    dc_status s = file ? dc_model_file_build(*g, file, x, h.classes > 0 ? h.classes : 10, logits)
+                       : dc_model_build(*g, model, x, info ? info->classes : 10, logits);
+    if (s != DC_OK) {
+        dc_graph_free(*g);
+        *g = NULL;
+        return fail(cmd);
+    }
+    return 0;
+}
+
 static int cmd_summary(int argc, char **argv) {
-    const char *model = "mlp";
+    const char *model = "mlp", *file = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: deepc summary [--model NAME]\nPrint each layer's output shape, parameters and FLOPs.\n");
+            printf("usage: deepc summary [--model NAME | --model-file FILE]\n"
+                   "Print each layer's output shape, parameters and FLOPs per example, and the totals.\n");
             return 0;
         }
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--model-file") && i + 1 < argc) file = argv[++i];
         else return usage_error("summary", "unknown option or missing value: '%s'", argv[i]);
     }
-    const dc_model_info *info = dc_model_find(model);
-    dc_graph *g = NULL;
+    dc_graph *g;
     dc_node logits;
-    if (dc_graph_create(&g) != DC_OK) return fail("summary");
-    dc_node x = info ? dc_input(g, "images", dc_shape3(info->channels, info->height, info->width)) : 0;
-    if (dc_model_build(g, model, x, info ? info->classes : 10, &logits) != DC_OK) {
-        dc_graph_free(g);
-        return fail("summary");
-    }
-    printf("model %s: %s\n", model, info->description);
+    if (build_named("summary", model, file, &g, &logits)) return 1;
+    const dc_model_info *info = file ? NULL : dc_model_find(model);
+    printf("model %s: %s\n", file ? file : model, info ? info->description : "from a model file");
     dc_graph_summary(g, stdout);
     dc_graph_free(g);
+    return 0;
+}
+
+static int cmd_export(int argc, char **argv) {
+    const char *model = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: deepc export --model NAME [--out FILE]\n"
+                   "Write a zoo model as a model file (docs/model-format.md) to FILE or standard output;\n"
+                   "'deepc train --model-file FILE' reads it back to the same network.\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else return usage_error("export", "unknown option or missing value: '%s'", argv[i]);
+    }
+    if (!model) return usage_error("export", "%s", "--model NAME is required");
+    dc_graph *g;
+    dc_node logits;
+    if (build_named("export", model, NULL, &g, &logits)) return 1;
+    const dc_model_info *info = dc_model_find(model);
+    dc_model_write_opts o = {.name = model, .comment = info ? info->description : NULL};
+    char *text = NULL;
+    dc_status s = out ? dc_model_file_write_ex(out, g, logits, &o) : dc_model_text_write_ex(g, logits, &o, &text);
+    dc_graph_free(g);
+    if (s != DC_OK) return fail("export");
+    if (text) fputs(text, stdout);
+    free(text);
     return 0;
 }
 
@@ -241,13 +288,17 @@ static int cmd_models(void) {
     return 0;
 }
 
+int dc_cli_predict(int argc, char **argv); /* predict.c */
+
 static void main_help(FILE *f) {
     fprintf(f,
             "deepc %s — a deep-learning framework in C\n\n"
             "usage: deepc COMMAND [options]    (deepc COMMAND --help for each)\n\n"
             "  train     train a model, report validation per epoch and test accuracy at the end\n"
             "  eval      accuracy and confusion matrix of a checkpoint\n"
+            "  predict   classify test images or image files with a checkpoint; --dense: class-score map\n"
             "  summary   layer table of a model: output shapes, parameters, FLOPs\n"
+            "  export    write a zoo model as a model file (text)\n"
             "  models    list the model zoo\n"
             "  version   print the version\n",
             DC_VERSION_STRING);
@@ -261,7 +312,9 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict")) return dc_cli_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "summary")) return cmd_summary(argc - 2, argv + 2);
+    if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
     if (!strcmp(cmd, "models")) return cmd_models();
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) { printf("deepc %s\n", DC_VERSION_STRING); return 0; }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) { main_help(stdout); return 0; }

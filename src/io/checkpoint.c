@@ -39,8 +39,9 @@ dc_status dc_checkpoint_save(const char *path, const dc_graph *g, dc_optim *opt,
     snprintf(batch, sizeof batch, "%d", mm.batch);
     const char *meta[] = {"format", "deepc-checkpoint-1", "model", mm.model, "optimizer", mm.optimizer,
                           "epoch", epoch, "step", step, "val_acc", val, "lr", lr, "seed", seed,
-                          "num_classes", classes, "batch", batch};
-    dc_status s = dc_safetensors_write(path, t, n, meta, (int)(sizeof meta / sizeof meta[0]) / 2);
+                          "num_classes", classes, "batch", batch, "model_text", mm.model_text};
+    int n_meta = (int)(sizeof meta / sizeof meta[0]) / 2 - (mm.model_text ? 0 : 1);
+    dc_status s = dc_safetensors_write(path, t, n, meta, n_meta);
     free(t);
     return s;
 }
@@ -73,6 +74,32 @@ dc_status dc_checkpoint_read_meta(const char *path, dc_checkpoint_meta *m) {
     dc_status s = check_format(f, path);
     if (s == DC_OK && m) read_meta(f, m);
     dc_st_free(f);
+    return s;
+}
+
+dc_status dc_checkpoint_read_model_text(const char *path, char **text) {
+    if (!text) return DC_ERR(DC_ERR_ARG, "dc_checkpoint_read_model_text: NULL argument");
+    *text = NULL;
+    dc_st_file *f = NULL;
+    DC_TRY(dc_safetensors_read(path, &f));
+    dc_status s = check_format(f, path);
+    const char *v = s == DC_OK ? dc_st_meta(f, "model_text") : NULL;
+    if (v && !(*text = strdup(v))) s = DC_ERR(DC_ERR_NOMEM, "model text of %s", path);
+    dc_st_free(f);
+    return s;
+}
+
+dc_status dc_checkpoint_build_model(const char *path, dc_graph *g, dc_node input, dc_node *logits,
+                                    dc_checkpoint_meta *m) {
+    dc_checkpoint_meta mm;
+    char *text = NULL;
+    DC_TRY(dc_checkpoint_read_meta(path, &mm));
+    DC_TRY(dc_checkpoint_read_model_text(path, &text));
+    int classes = mm.num_classes > 0 ? mm.num_classes : 10;
+    dc_status s = text ? dc_model_text_build(g, text, path, input, classes, logits)
+                       : dc_model_build(g, mm.model, input, classes, logits);
+    free(text);
+    if (s == DC_OK && m) *m = mm;
     return s;
 }
 

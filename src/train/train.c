@@ -52,8 +52,9 @@ typedef struct dc_model_run {
     int classes;
 } dc_model_run;
 
-static dc_status model_run_build(dc_model_run *m, const char *model, int c, int h, int w, int classes, int batch,
-                                 float label_smoothing, const dc_graph_opts *opts) {
+/* Build a zoo model (model_text NULL) or the network of a model file's text. */
+static dc_status model_run_build(dc_model_run *m, const char *model, const char *model_text, int c, int h, int w,
+                                 int classes, int batch, float label_smoothing, const dc_graph_opts *opts) {
     memset(m, 0, sizeof *m);
     m->classes = classes;
     DC_TRY(dc_graph_create(&m->g));
@@ -63,7 +64,9 @@ static dc_status model_run_build(dc_model_run *m, const char *model, int c, int 
     dc_node aux[4];
     int n_aux = 0;
     float aux_weight = 0.0f;
-    if (s == DC_OK) s = dc_model_build_ex(m->g, model, m->x, classes, &m->logits, aux, 4, &n_aux, &aux_weight);
+    if (s == DC_OK)
+        s = model_text ? dc_model_text_build(m->g, model_text, model, m->x, classes, &m->logits)
+                       : dc_model_build_ex(m->g, model, m->x, classes, &m->logits, aux, 4, &n_aux, &aux_weight);
     if (s == DC_OK) m->loss = m->main_loss = dc_softmax_cross_entropy_ex(m->g, m->logits, m->t, label_smoothing);
     if (s == DC_OK && n_aux > 0) { /* GoogLeNet: L = L_main + w * sum L_aux */
         dc_node parts[5] = {m->main_loss};
@@ -139,6 +142,29 @@ static void progress_bar(int epoch, int epochs, int64_t done, int64_t total, dou
     fflush(stderr);
 }
 
+static dc_status read_text_file(const char *path, char **out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return DC_ERR(DC_ERR_IO, "cannot open model file '%s': %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > ((size_t)64 << 20)) { free(buf); fclose(f); return DC_ERR(DC_ERR_FORMAT, "%s: model file over 64 MiB", path); }
+            char *nb = realloc(buf, cap);
+            if (!nb) { free(buf); fclose(f); return DC_ERR(DC_ERR_NOMEM, "reading %s", path); }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, 4096, f);
+        n += r;
+        if (r < 4096) break;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    return DC_OK;
+}
+
 /* mkdir -p */
 static dc_status ensure_dir(const char *dir) {
     char buf[1024];
@@ -159,7 +185,7 @@ static dc_status ensure_dir(const char *dir) {
 }
 
 static dc_status validate_config(const dc_train_config *c) {
-    if (!c->model || !dc_model_find(c->model)) {
+    if (!c->model_file && (!c->model || !dc_model_find(c->model))) {
         dc_graph *g = NULL;
         dc_node l;
         dc_graph_create(&g);
@@ -189,6 +215,7 @@ typedef struct job {
     dc_optim *opt;
     dc_batcher *batcher;
     float *best_params, *aug_scratch;
+    char *model_text;
     FILE *csv;
 } job;
 
@@ -203,6 +230,7 @@ static void job_free(job *j) {
     dc_pool_free(j->pool);
     free(j->best_params);
     free(j->aug_scratch);
+    free(j->model_text);
     if (j->csv) fclose(j->csv);
 }
 
@@ -226,7 +254,14 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     char path[1024], best_path[1024], last_path[1024];
     int show_progress = c->progress == -1 ? isatty(2) : c->progress;
     DC_TRY(validate_config(c));
-    const dc_model_info *info = dc_model_find(c->model);
+    const dc_model_info *info = c->model_file ? NULL : dc_model_find(c->model);
+    const char *model_name = c->model_file ? c->model_file : c->model;
+    dc_model_header header;
+    memset(&header, 0, sizeof header);
+    if (c->model_file) {
+        DC_TRY(dc_model_file_header(c->model_file, &header));
+        DC_TRY(read_text_file(c->model_file, &j->model_text));
+    }
     if (c->out_dir) DC_TRY(ensure_dir(c->out_dir)); /* before the data: fail fast on a bad path */
 
     /* Data: the training file split into train (first n - val) and validation (last val) parts. */
@@ -237,14 +272,14 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     DC_TRY(dc_dataset_split(j->all, j->all->n - c->val_size, 0, &j->train, &j->val));
     dc_dataset_free(j->all);
     j->all = NULL;
-    if (j->train->c != info->channels || j->train->h != info->height || j->train->w != info->width)
+    if (info && (j->train->c != info->channels || j->train->h != info->height || j->train->w != info->width))
         return DC_ERR(DC_ERR_SHAPE, "model '%s' expects %dx%dx%d images, data in '%s' has %dx%dx%d", c->model,
                       info->channels, info->height, info->width, c->data_dir, j->train->c, j->train->h, j->train->w);
 
     DC_TRY(dc_pool_create(c->threads, &j->pool));
     dc_graph_opts go = {.pool = j->pool, .seed = c->seed, .weight_decay = c->weight_decay, .init = c->init,
                         .init_value = c->init_value};
-    DC_TRY(model_run_build(&j->m, c->model, j->train->c, j->train->h, j->train->w, j->train->num_classes, c->batch,
+    DC_TRY(model_run_build(&j->m, model_name, j->model_text, j->train->c, j->train->h, j->train->w, j->train->num_classes, c->batch,
                            c->label_smoothing, &go));
     dc_graph_set_nan_check(j->m.g, c->nan_check);
     DC_TRY(dc_optim_create(&c->optim, dc_graph_params(j->m.g), dc_graph_param_count(j->m.g), j->pool, &j->opt));
@@ -262,7 +297,7 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     if (c->resume) {
         dc_checkpoint_meta m;
         DC_TRY(dc_checkpoint_load(c->resume, j->m.g, j->opt, &m));
-        if (strcmp(m.model, c->model) != 0)
+        if (!c->model_file && strcmp(m.model, c->model) != 0)
             return DC_ERR(DC_ERR_ARG, "%s holds model '%s', not '%s'", c->resume, m.model, c->model);
         start_epoch = m.epoch;
         dc_checkpoint_meta bm;
@@ -282,7 +317,7 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     }
     if (!c->quiet)
         printf("model %s: %lld parameters; train %lld, validation %lld examples; %s lr %g, batch %d, %d threads\n",
-               c->model, (long long)dc_graph_trainable_numel(j->m.g), (long long)j->train->n, (long long)j->val->n,
+               model_name, (long long)dc_graph_trainable_numel(j->m.g), (long long)j->train->n, (long long)j->val->n,
                dc_optim_name(c->optim.kind), (double)c->optim.lr, c->batch, c->threads);
 
     float *xb = dc_graph_data(j->m.g, j->m.x), *tb = dc_graph_data(j->m.g, j->m.t);
@@ -356,7 +391,8 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
         if (c->out_dir) {
             dc_checkpoint_meta m = {.epoch = e + 1, .val_acc = st.val_acc, .lr = lr, .seed = c->seed,
                                     .num_classes = j->m.classes, .batch = c->batch};
-            snprintf(m.model, sizeof m.model, "%s", c->model);
+            snprintf(m.model, sizeof m.model, "%s", c->model_file ? (header.name[0] ? header.name : "model-file") : c->model);
+            m.model_text = j->model_text;
             snprintf(m.optimizer, sizeof m.optimizer, "%s", dc_optim_name(c->optim.kind));
             if (improved) DC_TRY(dc_checkpoint_save(best_path, j->m.g, NULL, &m));
             DC_TRY(dc_checkpoint_save(last_path, j->m.g, j->opt, &m));
@@ -399,15 +435,18 @@ dc_status dc_eval_checkpoint(const char *checkpoint, const char *data_dir, const
     memset(r, 0, sizeof *r);
     dc_checkpoint_meta meta;
     DC_TRY(dc_checkpoint_read_meta(checkpoint, &meta));
-    const dc_model_info *info = dc_model_find(meta.model);
-    if (!info) return DC_ERR(DC_ERR_FORMAT, "%s: model '%s' is not in this build's zoo", checkpoint, meta.model);
     job j;
     memset(&j, 0, sizeof j);
+    DC_TRY(dc_checkpoint_read_model_text(checkpoint, &j.model_text));
+    if (!j.model_text && !dc_model_find(meta.model)) {
+        free(j.model_text);
+        return DC_ERR(DC_ERR_FORMAT, "%s: model '%s' is not in this build's zoo", checkpoint, meta.model);
+    }
     dc_status s = dc_mnist_load(data_dir, split, 0.2860f, 0.3530f, limit, &j.test);
     if (s == DC_OK) s = dc_pool_create(threads, &j.pool);
     dc_graph_opts go = {.pool = j.pool};
     if (s == DC_OK)
-        s = model_run_build(&j.m, meta.model, j.test->c, j.test->h, j.test->w,
+        s = model_run_build(&j.m, j.model_text ? checkpoint : meta.model, j.model_text, j.test->c, j.test->h, j.test->w,
                             meta.num_classes > 0 ? meta.num_classes : j.test->num_classes, batch, 0.0f, &go);
     if (s == DC_OK) s = dc_checkpoint_load(checkpoint, j.m.g, NULL, NULL);
     if (s == DC_OK) s = evaluate(&j.m, j.test, batch, 0, &r->acc, &r->loss, r->confusion);
