@@ -153,7 +153,12 @@ dc_node dc_graph_finish_node(dc_graph *g, dc_node node) {
     if (dc_op_table[n->op].infer) {
         dc_status s = dc_op_table[n->op].infer(g, n);
         if (s != DC_OK) {
-            if (g->error == DC_OK) dc_graph_fail(g, s, "%s", dc_last_error());
+            if (g->error == DC_OK) { /* keep the message, not its "<status>: " prefix (status re-adds it) */
+                const char *msg = dc_last_error(), *name = dc_status_name(s);
+                size_t k = strlen(name);
+                if (strncmp(msg, name, k) == 0 && msg[k] == ':' && msg[k + 1] == ' ') msg += k + 2;
+                dc_graph_fail(g, s, "%s", msg);
+            }
             return DC_NONE;
         }
     }
