@@ -2,7 +2,9 @@
  * two convolutions and VGG/ResNet-style 3x3 convolutions, batch 128, on a pool of 2 threads (or
  * argv[1]).  Each layer is a one-node graph (input -> conv) whose op functions are called directly,
  * so the numbers are the op alone.  Prints ms and GFLOP/s per pass (best of 5 runs of ~0.1 s), then
- * the forward split into its passes (im2col, GEMM, reorder to NCHW + bias), measured the same way.
+ * the forward split into its passes (the implicit-im2col GEMM, the reorder to NCHW + bias), measured
+ * the same way, and for comparison the explicit path: im2col into a stored column matrix, then a
+ * plain GEMM over it (the column matrix is allocated here, since the op no longer needs it).
  * Usage: bench_conv [threads] [batch] [layer-name-substring] */
 #include "deepc.h"
 #include "graph/graph.h"
@@ -35,36 +37,41 @@ typedef struct bench_ctx {
     dc_graph *g;
     dc_node_rec *n;
     int64_t batch;
-    int what; /* 0 forward, 1 backward, 2 im2col, 3 gemm, 4 reorder */
+    int what; /* 0 forward, 1 backward, 2 implicit GEMM, 3 reorder, 4 explicit im2col, 5 plain GEMM */
     dc_conv_geom geo;
+    float *col; /* explicit column matrix [K][NP] (passes 4, 5 only) */
 } bench_ctx;
 
 static void im2col_task(void *vctx, int tid, int nt) {
     bench_ctx *b = vctx;
     int64_t lo, hi;
     dc_split_range(b->batch * b->geo.C, nt, tid, &lo, &hi);
-    dc_im2col(&b->geo, b->batch * b->geo.OH * b->geo.OW, lo, hi, b->g->nodes[b->n->in[0]].out, b->g->work);
+    dc_im2col(&b->geo, b->batch * b->geo.OH * b->geo.OW, lo, hi, b->g->nodes[b->n->in[0]].out, b->col);
 }
 
 static void reorder_task(void *vctx, int tid, int nt) {
     bench_ctx *b = vctx;
     int64_t lo, hi, NP = b->batch * b->geo.OH * b->geo.OW;
     dc_split_range(b->batch, nt, tid, &lo, &hi);
-    dc_conv_res_to_nchw(b->geo.OC, b->geo.OH * b->geo.OW, NP, lo, hi, b->g->work + b->geo.C * b->geo.kh * b->geo.kw * NP,
-                        dc_pdata(b->g, b->n, 1), b->n->out);
+    dc_conv_res_to_nchw(b->geo.OC, b->geo.OH * b->geo.OW, NP, lo, hi, b->g->work, dc_pdata(b->g, b->n, 1), b->n->out);
 }
 
 static void run(bench_ctx *b) {
     dc_graph *g = b->g;
     int64_t NP = b->batch * b->geo.OH * b->geo.OW, K = b->geo.C * b->geo.kh * b->geo.kw;
+    const dc_conv_pack pk = {&b->geo, g->nodes[b->n->in[0]].out, b->batch, 0, 0, 0};
     switch (b->what) {
     case 0: dc_op_conv2d_forward(g, b->n, b->batch, 1); break;
     case 1: dc_op_conv2d_backward(g, b->n, b->batch); break;
-    case 2: dc_pool_run(g->pool, im2col_task, b); break;
-    case 3:
-        dc_gemm(g->gemm, 0, 0, b->geo.OC, NP, K, 1.0f, dc_pdata(g, b->n, 0), K, g->work, NP, 0.0f, g->work + K * NP, NP);
+    case 2:
+        dc_gemm_packed_b(g->gemm, b->geo.OC, NP, K, 1.0f, dc_pdata(g, b->n, 0), K, 0, dc_conv_pack_col, &pk, 0.0f,
+                         g->work, NP);
         break;
-    default: dc_pool_run(g->pool, reorder_task, b); break;
+    case 3: dc_pool_run(g->pool, reorder_task, b); break;
+    case 4: dc_pool_run(g->pool, im2col_task, b); break;
+    default:
+        dc_gemm(g->gemm, 0, 0, b->geo.OC, NP, K, 1.0f, dc_pdata(g, b->n, 0), K, b->col, NP, 0.0f, g->work, NP);
+        break;
     }
 }
 
@@ -101,8 +108,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("conv2d, batch %lld, %d thread(s), GEMM kernel %s\n", (long long)batch, threads, dc_gemm_kernel_name());
-    printf("%-26s %9s %9s %9s %9s %9s | %8s %8s %8s\n", "layer", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s", "MFLOP/ex",
-           "im2col", "gemm", "reorder");
+    printf("%-26s %9s %9s %9s %9s %9s | %8s %8s | %8s %8s\n", "layer", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s",
+           "MFLOP/ex", "impl.gemm", "reorder", "im2col", "gemm");
     for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
         const layer *L = &layers[li];
         if (argc > 3 && !strstr(L->name, argv[3])) continue;
@@ -125,19 +132,28 @@ int main(int argc, char **argv) {
         bench_ctx b = {g, n, batch, 0,
                        {.C = L->C, .H = L->H, .W = L->W, .OC = L->OC, .OH = n->shape.dim[1], .OW = n->shape.dim[2],
                         .kh = L->k, .kw = L->k, .sh = 1, .sw = 1, .ph = L->pad, .pw = L->pad, .dh = 1, .dw = 1,
-                        .groups = 1}};
-        double t[5];
-        for (int w = 0; w < 5; w++) {
+                        .groups = 1},
+                       NULL};
+        b.col = malloc((size_t)(b.geo.C * b.geo.kh * b.geo.kw * batch * b.geo.OH * b.geo.OW) * sizeof(float));
+        if (!b.col) {
+            fprintf(stderr, "no memory for the explicit column matrix\n");
+            return 1;
+        }
+        double t[6];
+        for (int w = 0; w < 6; w++) {
             b.what = w;
             t[w] = measure(&b);
         }
         double fl = (double)dc_op_conv2d_flops(g, n) * (double)batch;
         double bfl = fl * (L->dx ? 2.0 : 1.0);
-        printf("%-26s %9.3f %9.1f %9.3f %9.1f %9.2f | %8.3f %8.3f %8.3f\n", L->name, t[0] * 1e3, fl / t[0] * 1e-9,
-               t[1] * 1e3, bfl / t[1] * 1e-9, fl / (double)batch * 1e-6, t[2] * 1e3, t[3] * 1e3, t[4] * 1e3);
+        printf("%-26s %9.3f %9.1f %9.3f %9.1f %9.2f | %8.3f %8.3f | %8.3f %8.3f\n", L->name, t[0] * 1e3,
+               fl / t[0] * 1e-9, t[1] * 1e3, bfl / t[1] * 1e-9, fl / (double)batch * 1e-6, t[2] * 1e3, t[3] * 1e3,
+               t[4] * 1e3, t[5] * 1e3);
+        free(b.col);
         dc_graph_free(g);
     }
-    printf("(bwd = dW + db, and dX where the input needs it; phase columns are the forward's passes, in ms)\n");
+    printf("(bwd = dW + db, and dX where the input needs it; then the forward's passes in ms: the implicit-im2col GEMM\n"
+           " and the reorder to NCHW + bias; last, for comparison, the explicit path's im2col and plain GEMM)\n");
     dc_pool_free(pool);
     return 0;
 }

@@ -1,7 +1,9 @@
-/* test_conv.c — Conv2d: the graph's im2col + GEMM forward/backward against the direct-convolution
+/* test_conv.c — Conv2d: the graph's implicit-im2col GEMM forward/backward against the direct-convolution
  * reference kernels on many geometries (odd sizes, batch 1, strides, padding, 1x1, rectangular
- * kernels, dilation, groups, depthwise, with and without bias, 2 threads and none), finite-difference
- * gradient checks, the output-size formula, invalid geometries, and bitwise determinism. */
+ * kernels, dilation, groups, depthwise, with and without bias, several dx chunks, 2 threads and
+ * none), the implicit-im2col packers (vector and portable) against panels cut from an explicit
+ * im2col, finite-difference gradient checks, the output-size formula, invalid geometries, and
+ * bitwise determinism. */
 #include "gradcheck.h"
 #include "graph/graph.h"
 #include "kernels/conv.h"
@@ -107,6 +109,9 @@ static const cfg cases[] = {
     {2, 4, 4, 3, 3, 3, 1, 1, 3, 3, 1, 1, 1, 0, 2},     /* windows all padding  */
     {3, 1, 9, 4, 1, 3, 1, 1, 0, 1, 1, 1, 1, 0, 3},     /* H = 1                */
     {2, 6, 13, 3, 2, 4, 1, 3, 0, 1, 3, 1, 1, 0, 17},   /* odd batch, mixed     */
+    {16, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 7},  /* dx in 3 image chunks */
+    {8, 20, 21, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1, 5},   /* chunks, groups       */
+    {2, 30, 40, 5, 5, 5, 1, 1, 2, 2, 1, 1, 1, 0, 3},   /* long rows, padding   */
 };
 
 TEST(conv_matches_reference_no_pool) {
@@ -153,6 +158,78 @@ TEST(conv_input_without_gradient) {
     /* dc_input (no gradient): dx is skipped, dW/db still match */
     compare_with_reference(&cases[0], NULL, 0);
     compare_with_reference(&cases[9], NULL, 0);
+}
+
+/* ---------------------------------------------------------------- implicit im2col packers */
+/* Expected panels from an explicit im2col: forward B = col_g[k0..][q0+j0..], dW B = col_g[..][q0+..]ᵀ. */
+static void expect_panels(const float *col, int64_t ld, int64_t rowoff, int transposed, int64_t q0, int64_t k0,
+                          int64_t kc, int64_t j0, int64_t nc, float *dst) {
+    for (int64_t jr = 0; jr < nc; jr += DC_GEMM_NR)
+        for (int64_t k = 0; k < kc; k++)
+            for (int64_t j = 0; j < DC_GEMM_NR; j++) {
+                const int64_t kk = k0 + k, jj = j0 + jr + j;
+                float v = 0.0f;
+                if (jr + j < nc) v = transposed ? col[(rowoff + jj) * ld + q0 + kk] : col[(rowoff + kk) * ld + q0 + jj];
+                dst[jr * kc + k * DC_GEMM_NR + j] = v;
+            }
+}
+
+TEST(conv_pack_matches_im2col) {
+    dc_rng r;
+    dc_rng_seed(&r, 77);
+    for (int t = 0; t < 60; t++) {
+        dc_conv_geom g = {0};
+        int gch = 1 + (int)dc_rng_below(&r, 3);
+        g.groups = gch;
+        g.C = gch * (1 + (int64_t)dc_rng_below(&r, 3));
+        g.OC = gch;
+        g.kh = 1 + (int)dc_rng_below(&r, 5);
+        g.kw = 1 + (int)dc_rng_below(&r, 5);
+        g.sh = 1 + (int)dc_rng_below(&r, 2) * (int)dc_rng_below(&r, 3);
+        g.sw = t % 3 ? 1 : 1 + (int)dc_rng_below(&r, 3); /* mostly stride 1: the vector-load path */
+        g.ph = (int)dc_rng_below(&r, 3);
+        g.pw = (int)dc_rng_below(&r, 3);
+        g.dh = 1 + (int)dc_rng_below(&r, 2);
+        g.dw = 1 + (int)dc_rng_below(&r, 2);
+        g.H = g.dh * (g.kh - 1) + 1 + (int64_t)dc_rng_below(&r, 20);
+        g.W = g.dw * (g.kw - 1) + 1 + (int64_t)dc_rng_below(&r, 30);
+        g.OH = dc_conv_out_size(g.H, g.kh, g.sh, g.ph, g.dh);
+        g.OW = dc_conv_out_size(g.W, g.kw, g.sw, g.pw, g.dw);
+        const int64_t N = 1 + (int64_t)dc_rng_below(&r, 4), P = g.OH * g.OW, NP = N * P;
+        const int64_t K = g.C / g.groups * g.kh * g.kw;
+        float *x = malloc((size_t)(N * g.C * g.H * g.W) * sizeof(float));
+        float *col = malloc((size_t)(g.C * g.kh * g.kw * NP) * sizeof(float));
+        dc_test_fill(&r, x, N * g.C * g.H * g.W, 1.0f, 0.0f);
+        dc_im2col(&g, NP, 0, N * g.C, x, col);
+        const size_t cap = (size_t)(200 + DC_GEMM_NR) * 256; /* nc <= 200, kc <= 256 below */
+        float *got = aligned_alloc(64, ((cap * sizeof(float)) + 63) / 64 * 64), *want = malloc(cap * sizeof(float));
+        for (int s = 0; s < 6; s++) {
+            const int grp = (int)dc_rng_below(&r, (uint64_t)g.groups), transposed = s & 1, scalar = (s >> 1) & 1;
+            /* forward: k over K, j over pixels; dW: k over pixels (from q0), j over K */
+            const int64_t q0 = transposed ? (int64_t)dc_rng_below(&r, (uint64_t)NP) : 0;
+            const int64_t KD = transposed ? NP - q0 : K, ND = transposed ? K : NP;
+            const int64_t k0 = (int64_t)dc_rng_below(&r, (uint64_t)KD), j0 = (int64_t)dc_rng_below(&r, (uint64_t)ND);
+            int64_t kc = 1 + (int64_t)dc_rng_below(&r, (uint64_t)(KD - k0)), nc = 1 + (int64_t)dc_rng_below(&r, (uint64_t)(ND - j0));
+            if (kc > 256) kc = 256;
+            if (nc > 200) nc = 200;
+            const dc_conv_pack pk = {&g, x, N, grp, q0, scalar};
+            const size_t len = (size_t)((nc + DC_GEMM_NR - 1) / DC_GEMM_NR * DC_GEMM_NR * kc);
+            for (size_t i = 0; i < len; i++) got[i] = NAN;
+            if (transposed) dc_conv_pack_colT(&pk, k0, kc, j0, nc, got);
+            else dc_conv_pack_col(&pk, k0, kc, j0, nc, got);
+            expect_panels(col, NP, grp * K, transposed, q0, k0, kc, j0, nc, want);
+            CHECK_MSG(memcmp(got, want, len * sizeof(float)) == 0,
+                      "packer %s%s differs: C%lld %lldx%lld k%dx%d s%dx%d p%dx%d d%dx%d g%d N%lld q0 %lld k0 %lld kc %lld "
+                      "j0 %lld nc %lld",
+                      transposed ? "colT" : "col", scalar ? " (portable)" : "", (long long)g.C, (long long)g.H,
+                      (long long)g.W, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, (long long)N,
+                      (long long)q0, (long long)k0, (long long)kc, (long long)j0, (long long)nc);
+        }
+        free(x);
+        free(col);
+        free(got);
+        free(want);
+    }
 }
 
 /* ---------------------------------------------------------------- gradient checks */
@@ -307,18 +384,20 @@ TEST(conv_invalid_geometry_errors) {
 }
 
 /* ---------------------------------------------------------------- determinism */
-static void run_once(dc_pool *pool, float *y_out, float *dx_out, float *dw_out, int64_t *ny, int64_t *nx, int64_t *nw) {
+/* C x 13 x 11 -> 6 channels (3x3, pad 1, 2 groups), batch 9; C = 16 gives several dx chunks. */
+static void run_once_c(int C, dc_pool *pool, float *y_out, float *dx_out, float *dw_out, int64_t *ny, int64_t *nx,
+                       int64_t *nw) {
     dc_graph *g;
     dc_rng r;
     dc_rng_seed(&r, 99);
     dc_graph_create(&g);
-    dc_node x = dc_input_grad(g, "x", dc_shape3(4, 13, 11));
+    dc_node x = dc_input_grad(g, "x", dc_shape3(C, 13, 11));
     dc_node y = dc_conv2d_ex(g, x, 6, "c", &(dc_conv2d_opts){.kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1, .groups = 2});
     dc_node t = dc_input(g, "t", dc_shape1(dc_shape_numel(dc_node_shape(g, y))));
     dc_node l = dc_mse(g, dc_flatten(g, y), t);
     dc_graph_opts go = {.pool = pool, .seed = 3};
     CHECK_OK(dc_graph_plan(g, 9, &go));
-    *nx = 9 * 4 * 13 * 11;
+    *nx = 9 * C * 13 * 11;
     *ny = 9 * dc_shape_numel(dc_node_shape(g, y));
     *nw = dc_graph_params(g)[0].numel;
     dc_test_fill(&r, dc_graph_data(g, x), *nx, 1.0f, 0.0f);
@@ -330,6 +409,24 @@ static void run_once(dc_pool *pool, float *y_out, float *dx_out, float *dw_out, 
     memcpy(dx_out, dc_graph_grad(g, x), (size_t)*nx * sizeof(float));
     memcpy(dw_out, dc_graph_params(g)[0].grad, (size_t)*nw * sizeof(float));
     dc_graph_free(g);
+}
+
+static void run_once(dc_pool *pool, float *y_out, float *dx_out, float *dw_out, int64_t *ny, int64_t *nx, int64_t *nw) {
+    run_once_c(4, pool, y_out, dx_out, dw_out, ny, nx, nw);
+}
+
+TEST(conv_deterministic_several_dx_chunks) {
+    enum { CAP = 9 * 64 * 13 * 11 };
+    static float a[3][CAP], b[3][CAP];
+    int64_t ny, nx, nw;
+    dc_pool *pool;
+    CHECK_OK(dc_pool_create(2, &pool));
+    run_once_c(64, pool, a[0], a[1], a[2], &ny, &nx, &nw); /* 64*9*143 floats of dcol per image: 1 image a chunk */
+    run_once_c(64, NULL, b[0], b[1], b[2], &ny, &nx, &nw);
+    CHECK(memcmp(a[0], b[0], (size_t)ny * sizeof(float)) == 0);
+    CHECK(memcmp(a[1], b[1], (size_t)nx * sizeof(float)) == 0);
+    CHECK(memcmp(a[2], b[2], (size_t)nw * sizeof(float)) == 0);
+    dc_pool_free(pool);
 }
 
 TEST(conv_deterministic_with_pool) {

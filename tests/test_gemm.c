@@ -1,5 +1,6 @@
 /* test_gemm.c — dc_gemm / dc_gemm_st against the reference loop: odd shapes, all transposes,
- * alpha/beta, padded strides, beta==0 ignoring NaN, degenerate sizes, determinism. */
+ * alpha/beta, padded strides, beta==0 ignoring NaN, degenerate sizes, determinism; and
+ * dc_gemm_packed_b / _st (B through a packing callback) with a trivial packer over a plain matrix. */
 #include "test.h"
 #include "kernels/gemm.h"
 
@@ -137,6 +138,8 @@ TEST(gemm_blocking_boundaries) {
     dc_pool_free(p);
 }
 
+static int random_packed_cases(dc_gemm_ctx *ctx, int mode, int tid, int count, uint64_t seed);
+
 TEST(gemm_portable_kernel) {
     /* The environment variable is read when a context is created. */
     char *old = getenv("DC_GEMM_KERNEL");
@@ -154,6 +157,7 @@ TEST(gemm_portable_kernel) {
     dc_rng_seed(&r, 7);
     gemm_case gc = {1, 1, 70, 50, 300, 2, 0.5f, 0.5f};
     CHECK(run_case(g, 0, 0, &gc, &r) == 0);
+    CHECK(random_packed_cases(g, 0, 0, 30, 15) == 0);
     dc_gemm_ctx_free(g);
 }
 
@@ -254,4 +258,147 @@ TEST(gemm_deterministic) {
 TEST(gemm_ctx_create_rejects_null) {
     CHECK_ERR(dc_gemm_ctx_create(NULL, NULL), DC_ERR_ARG);
     dc_gemm_ctx_free(NULL);
+}
+
+/* ---------------------------------------------------------------- packed-B variant */
+/* The trivial packer: op(B) is a plain matrix (row-major K×N, or N×K when trans). */
+typedef struct plain_b {
+    const float *B;
+    int64_t ldb, K, N;
+    int trans;
+} plain_b;
+
+static void pack_plain(const void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
+    const plain_b *p = vctx;
+    if (k0 < 0 || kc < 1 || k0 + kc > p->K || j0 < 0 || nc < 1 || j0 + nc > p->N) {
+        dc_test_fail(__FILE__, __LINE__, "packer asked for rows %lld+%lld, columns %lld+%lld of %lldx%lld",
+                     (long long)k0, (long long)kc, (long long)j0, (long long)nc, (long long)p->K, (long long)p->N);
+        return;
+    }
+    for (int64_t jr = 0; jr < nc; jr += DC_GEMM_NR)
+        for (int64_t k = 0; k < kc; k++)
+            for (int64_t j = 0; j < DC_GEMM_NR; j++) {
+                const int64_t r = k0 + k, c = j0 + jr + j;
+                dst[jr * kc + k * DC_GEMM_NR + j] = jr + j >= nc ? 0.0f : p->trans ? p->B[c * p->ldb + r] : p->B[r * p->ldb + c];
+            }
+}
+
+/* mode 0: dc_gemm_packed_b; 1: dc_gemm_packed_b_st(tid).  Also checks bitwise equality with dc_gemm
+ * on the same plain B when dc_gemm does not compute the product transposed (N not narrow). */
+static int run_packed_case(dc_gemm_ctx *ctx, int mode, int tid, const gemm_case *gc, dc_rng *r) {
+    int64_t M = gc->M, N = gc->N, K = gc->K, pad = gc->pad;
+    int64_t arows = gc->tA ? K : M, acols = gc->tA ? M : K;
+    int64_t brows = gc->tB ? N : K, bcols = gc->tB ? K : N;
+    int64_t lda = acols + pad, ldb = bcols + pad, ldc = N + pad;
+    size_t an = (size_t)(arows * lda), bn = (size_t)(brows * ldb), cn = (size_t)(M * ldc) + 1;
+    float *A = malloc(an * sizeof *A), *B = malloc(bn * sizeof *B);
+    float *C = malloc(cn * sizeof *C), *R = malloc(cn * sizeof *R), *G = malloc(cn * sizeof *G);
+    fill(r, A, (int64_t)an);
+    fill(r, B, (int64_t)bn);
+    fill(r, C, (int64_t)cn);
+    memcpy(R, C, cn * sizeof *C);
+    memcpy(G, C, cn * sizeof *C);
+    const plain_b pb = {B, ldb, K, N, gc->tB};
+    if (mode == 0) dc_gemm_packed_b(ctx, M, N, K, gc->alpha, A, lda, gc->tA, pack_plain, &pb, gc->beta, C, ldc);
+    else dc_gemm_packed_b_st(ctx, tid, M, N, K, gc->alpha, A, lda, gc->tA, pack_plain, &pb, gc->beta, C, ldc);
+    dc_gemm_ref(gc->tA, gc->tB, M, N, K, gc->alpha, A, lda, B, ldb, gc->beta, R, ldc);
+    double mag = fabs(gc->alpha) * (double)(K > 0 ? K : 1) + fabs(gc->beta);
+    double tol = 4.0 * sqrt((double)(K > 0 ? K : 1)) * FLT_EPSILON * mag + 1e-6;
+    int bad = 0;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            float c = C[i * ldc + j], ref = R[i * ldc + j];
+            if (j >= N ? memcmp(&c, &ref, sizeof c) != 0 : !(fabs((double)c - ref) <= tol)) {
+                if (bad < 3)
+                    dc_test_fail(__FILE__, __LINE__,
+                                 "packed B: tA=%d tB=%d M=%lld N=%lld K=%lld alpha=%g beta=%g: C[%lld,%lld] = %.9g, ref %.9g",
+                                 gc->tA, gc->tB, (long long)M, (long long)N, (long long)K, gc->alpha, gc->beta,
+                                 (long long)i, (long long)j, c, ref);
+                bad++;
+            }
+        }
+    if (memcmp(&C[cn - 1], &R[cn - 1], sizeof(float)) != 0) bad++; /* past the end */
+    /* dc_gemm swaps to Cᵀ when 10·tiles(N,M) < 8·tiles(M,N); otherwise same blocking, same bits */
+    int64_t tmn = ((M + 5) / 6) * ((N + 15) / 16), tnm = ((N + 5) / 6) * ((M + 15) / 16);
+    if (!(10 * tnm < 8 * tmn)) {
+        dc_gemm(ctx, gc->tA, gc->tB, M, N, K, gc->alpha, A, lda, B, ldb, gc->beta, G, ldc);
+        if (memcmp(C, G, cn * sizeof *C) != 0) {
+            dc_test_fail(__FILE__, __LINE__, "packed B differs from dc_gemm bitwise: M=%lld N=%lld K=%lld", (long long)M,
+                         (long long)N, (long long)K);
+            bad++;
+        }
+    }
+    free(A);
+    free(B);
+    free(C);
+    free(R);
+    free(G);
+    return bad;
+}
+
+static int random_packed_cases(dc_gemm_ctx *ctx, int mode, int tid, int count, uint64_t seed) {
+    dc_rng r;
+    dc_rng_seed(&r, seed);
+    static const float betas[] = {0.0f, 1.0f, 0.5f};
+    static const float alphas[] = {1.0f, -0.75f, 2.0f};
+    int bad = 0;
+    for (int t = 0; t < count; t++) {
+        gemm_case gc;
+        gc.tA = t & 1;
+        gc.tB = (t >> 1) & 1;
+        gc.M = odd_sizes[dc_rng_below(&r, NODD)];
+        gc.N = odd_sizes[dc_rng_below(&r, NODD)];
+        gc.K = odd_sizes[dc_rng_below(&r, NODD)];
+        gc.pad = (int64_t)dc_rng_below(&r, 3) * 3;
+        gc.alpha = alphas[dc_rng_below(&r, 3)];
+        gc.beta = betas[(t >> 2) % 3];
+        bad += run_packed_case(ctx, mode, tid, &gc, &r);
+    }
+    return bad;
+}
+
+TEST(gemm_packed_b_random_shapes) {
+    dc_pool *p = NULL;
+    dc_gemm_ctx *g2 = NULL, *g1 = NULL;
+    CHECK_OK(dc_pool_create(2, &p));
+    CHECK_OK(dc_gemm_ctx_create(p, &g2));
+    CHECK_OK(dc_gemm_ctx_create(NULL, &g1));
+    if (!g2 || !g1) return;
+    CHECK(random_packed_cases(g2, 0, 0, 160, 11) == 0);
+    CHECK(random_packed_cases(g2, 1, 1, 40, 12) == 0); /* _st with thread 1's buffers */
+    CHECK(random_packed_cases(g1, 0, 0, 80, 13) == 0);
+    dc_gemm_ctx_free(g1);
+    dc_gemm_ctx_free(g2);
+    dc_pool_free(p);
+}
+
+/* Blocking boundaries: M > MC (whole-block packing), K > KC (several depth blocks), N > NC, the
+ * conv shapes (wide N, small M; tiny N, deep K), and the thread split by rows and by columns. */
+TEST(gemm_packed_b_blocking_boundaries) {
+    dc_pool *p = NULL;
+    dc_gemm_ctx *g = NULL, *g1 = NULL;
+    CHECK_OK(dc_pool_create(2, &p));
+    CHECK_OK(dc_gemm_ctx_create(p, &g));
+    CHECK_OK(dc_gemm_ctx_create(NULL, &g1));
+    if (!g || !g1) return;
+    dc_rng r;
+    dc_rng_seed(&r, 14);
+    static const int64_t shapes[][3] = {{6, 4608, 25}, {16, 1030, 150}, {6, 25, 4608}, {257, 33, 513},
+                                        {181, 170, 300}, {40, 4200, 9},  {200, 9000, 3}, {1, 1, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            gemm_case gc = {t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], t == 3 ? 5 : 0,
+                            t == 2 ? 0.5f : 1.0f, (float)(t % 2)};
+            CHECK(run_packed_case(t % 2 ? g1 : g, 0, 0, &gc, &r) == 0);
+        }
+    /* alpha == 0 and K == 0: C = beta·C without calling the packer */
+    float C[6] = {1, 2, 3, 4, 5, 6};
+    const plain_b none = {NULL, 1, 0, 3, 0};
+    dc_gemm_packed_b(g, 2, 3, 0, 1.0f, NULL, 1, 0, pack_plain, &none, 2.0f, C, 3);
+    CHECK(C[0] == 2 && C[5] == 12);
+    dc_gemm_packed_b_st(g, 1, 2, 3, 0, 1.0f, NULL, 1, 0, pack_plain, &none, 0.0f, C, 3);
+    CHECK(C[0] == 0 && C[5] == 0);
+    dc_gemm_ctx_free(g);
+    dc_gemm_ctx_free(g1);
+    dc_pool_free(p);
 }

@@ -92,17 +92,22 @@ void dc_im2col(const dc_conv_geom *g, int64_t ld, int64_t u0, int64_t u1, const 
 void dc_col2im(const dc_conv_geom *g, int64_t ld, int64_t u0, int64_t u1, const float *col, float *dx) {
     const int64_t C = g->C, H = g->H, W = g->W, OH = g->OH, OW = g->OW, P = OH * OW;
     const int KH = g->kh, KW = g->kw, sh = g->sh, sw = g->sw;
-    for (int64_t u = u0; u < u1; u++) {
-        const int64_t n = u / C, c = u % C;
-        float *xc = dx + u * H * W;
-        for (int a = 0; a < KH; a++) {
-            const int64_t hoff = (int64_t)a * g->dh - g->ph;
-            int64_t ilo, ihi;
-            valid_cols(OH, H, sh, hoff, &ilo, &ihi);
-            for (int b = 0; b < KW; b++) {
-                const int64_t woff = (int64_t)b * g->dw - g->pw;
-                int64_t lo, hi;
-                valid_cols(OW, W, sw, woff, &lo, &hi);
+    /* Taps outermost, units inside.  Why: with the units outermost, the row-adds of taps b and b+1
+     * hit the same dx row at addresses one element apart only OH row-adds later, while the first
+     * store may still sit in the store buffer: the load cannot be forwarded from a misaligned,
+     * partly overlapping store and waits for it (most of col2im's time on LeNet's 8-wide rows).
+     * Each dx element still gets its terms in (a, b, i, j) order: units are disjoint. */
+    for (int a = 0; a < KH; a++) {
+        const int64_t hoff = (int64_t)a * g->dh - g->ph;
+        int64_t ilo, ihi;
+        valid_cols(OH, H, sh, hoff, &ilo, &ihi);
+        for (int b = 0; b < KW; b++) {
+            const int64_t woff = (int64_t)b * g->dw - g->pw;
+            int64_t lo, hi;
+            valid_cols(OW, W, sw, woff, &lo, &hi);
+            for (int64_t u = u0; u < u1; u++) {
+                const int64_t n = u / C, c = u % C;
+                float *xc = dx + u * H * W;
                 const float *restrict d = col + ((c * KH + a) * KW + b) * ld + n * P;
                 for (int64_t i = ilo; i < ihi; i++) {
                     const float *restrict di = d + i * OW;
@@ -274,6 +279,7 @@ static void pack_colT_scalar(const dc_conv_pack *pk, int64_t k0, int64_t kc, int
 typedef struct pix8 {
     int lanes;
     int row;                  /* 8 pixels of one output row at stride 1: x[anchor + delta ..+8) */
+    int interior;             /* row, and every tap of the kernel lands inside the image for all 8 */
     int64_t anchor, ih, iw;   /* lane 0: anchor, i*sh, j*sw */
     __m256i vanchor, vih, viw; /* per lane; absent lanes have vih = -2^30, never inside the image */
 } pix8;
@@ -285,6 +291,10 @@ DC_AVX2 static inline void pix8_set(pix8 *o, const dc_conv_geom *g, pcur *p, int
     o->anchor = (p->n * g->C * g->H + p->i * g->sh) * g->W + p->j * g->sw;
     o->ih = p->i * g->sh;
     o->iw = p->j * g->sw;
+    /* interior: the extreme taps (hoff -ph and (KH-1)dh - ph, woff likewise) are inside for
+     * lanes 0 and 7, so every tap is; then a tap's 8 values are one plain load, no checks */
+    o->interior = o->row && o->ih - g->ph >= 0 && o->ih + (int64_t)(g->kh - 1) * g->dh - g->ph < g->H &&
+                  o->iw - g->pw >= 0 && o->iw + 7 + (int64_t)(g->kw - 1) * g->dw - g->pw < g->W;
     if (o->row) {
         const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         o->vanchor = _mm256_add_epi32(_mm256_set1_epi32((int32_t)o->anchor), iota);
@@ -336,9 +346,23 @@ DC_AVX2 static inline __m256 load8(const pix8 *p, const ktap *t, const float *x,
     return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, idx, _mm256_castsi256_ps(_mm256_and_si256(mh, mw)), 4);
 }
 
-/* Forward: panel = 16 pixels (two pix8 blocks) × kc taps; each tap gives the panel row k directly. */
+#define TAB 256 /* taps per delta table; the GEMM's depth blocks are at most 256 (KC) */
+
+/* delta of the taps k0 .. k0+n into dl. */
+static void delta_table(const dc_conv_geom *g, int grp, int64_t k0, int64_t n, int64_t *dl) {
+    ktap t;
+    ktap_set(&t, g, grp, k0);
+    for (int64_t k = 0; k < n; k++, ktap_next(&t, g)) dl[k] = t.delta;
+}
+
+/* Forward: panel = 16 pixels (two pix8 blocks) × kc taps; each tap gives the panel row k directly.
+ * Interior panels (the bulk) run from a table of the taps' deltas: two loads and two stores per tap. */
 DC_AVX2 static void pack_col_avx2(const dc_conv_pack *pk, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst) {
     const dc_conv_geom *g = pk->g;
+    const float *x = pk->x;
+    int64_t dl[TAB];
+    const int table = kc <= TAB;
+    if (table) delta_table(g, pk->grp, k0, kc, dl);
     ktap t0;
     ktap_set(&t0, g, pk->grp, k0);
     pcur cur;
@@ -349,16 +373,24 @@ DC_AVX2 static void pack_col_avx2(const dc_conv_pack *pk, int64_t k0, int64_t kc
         pix8 p0, p1;
         pix8_set(&p0, g, &cur, left >= 8 ? 8 : (int)left);
         pix8_set(&p1, g, &cur, left >= 16 ? 8 : left > 8 ? (int)(left - 8) : 0);
+        if (table && p0.interior && p1.interior) {
+            const float *x0 = x + p0.anchor, *x1 = x + p1.anchor;
+            for (int64_t k = 0; k < kc; k++, d += DC_GEMM_NR) {
+                _mm256_store_ps(d, _mm256_loadu_ps(x0 + dl[k]));
+                _mm256_store_ps(d + 8, _mm256_loadu_ps(x1 + dl[k]));
+            }
+            continue;
+        }
         ktap t = t0;
         if (p1.lanes == 0) {
             for (int64_t k = 0; k < kc; k++, d += DC_GEMM_NR, ktap_next(&t, g)) {
-                _mm256_store_ps(d, load8(&p0, &t, pk->x, g));
+                _mm256_store_ps(d, load8(&p0, &t, x, g));
                 _mm256_store_ps(d + 8, _mm256_setzero_ps());
             }
         } else {
             for (int64_t k = 0; k < kc; k++, d += DC_GEMM_NR, ktap_next(&t, g)) {
-                _mm256_store_ps(d, load8(&p0, &t, pk->x, g));
-                _mm256_store_ps(d + 8, load8(&p1, &t, pk->x, g));
+                _mm256_store_ps(d, load8(&p0, &t, x, g));
+                _mm256_store_ps(d + 8, load8(&p1, &t, x, g));
             }
         }
     }
@@ -395,6 +427,8 @@ DC_AVX2 static void pack_colT_avx2(const dc_conv_pack *pk, int64_t k0, int64_t k
         ktap_set(&th[0], g, pk->grp, j0 + jr);
         th[1] = th[0];
         for (int e = 0; e < 8 && e < nr; e++) ktap_next(&th[1], g);
+        int64_t dl[DC_GEMM_NR];
+        delta_table(g, pk->grp, j0 + jr, nr, dl);
         pcur cur;
         pcur_set(&cur, g, pk->q0 + k0);
         for (int64_t t = 0; t < kc; t += 8) {
@@ -409,10 +443,15 @@ DC_AVX2 static void pack_colT_avx2(const dc_conv_pack *pk, int64_t k0, int64_t k
                     for (int e = 0; e < lanes; e++) _mm256_store_ps(dh + e * DC_GEMM_NR, _mm256_setzero_ps());
                     continue;
                 }
-                ktap tp = th[h];
-                for (int e = 0; e < 8; e++) {
-                    v[e] = e < rows ? load8(&p, &tp, pk->x, g) : _mm256_setzero_ps();
-                    if (e + 1 < rows) ktap_next(&tp, g);
+                if (p.interior) {
+                    const float *xa = pk->x + p.anchor;
+                    for (int e = 0; e < 8; e++) v[e] = e < rows ? _mm256_loadu_ps(xa + dl[8 * h + e]) : _mm256_setzero_ps();
+                } else {
+                    ktap tp = th[h];
+                    for (int e = 0; e < 8; e++) {
+                        v[e] = e < rows ? load8(&p, &tp, pk->x, g) : _mm256_setzero_ps();
+                        if (e + 1 < rows) ktap_next(&tp, g);
+                    }
                 }
                 transpose8(v);
                 for (int e = 0; e < lanes; e++) _mm256_store_ps(dh + e * DC_GEMM_NR, v[e]);

@@ -508,9 +508,28 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
              * into a small buffer that stays in L1.  Without a transpose that reads a 16-wide strip
              * down kc rows of B; when those rows span more pages than the L1 TLB holds the strip
              * reads become latency-bound, and packing the whole block row by row is faster.
-             * A packing callback always goes panel by panel: what it reads is its own business. */
+             * A packing callback always takes this path: what it reads is its own business. */
             if (M <= MC && (bs->pack || bs->transB || kc * (ldb < 1024 ? ldb : 1024) <= 64 * 1024)) {
                 im->packA(abuf, transA, A, lda, 0, pc, M, kc);
+                if (bs->pack) {
+                    /* A callback packs a group of panels per call (at most 32 KiB, so still L1):
+                     * its per-call set-up (an index decomposition) is then paid once per group. */
+                    int64_t group = 8192 / (kc * NR) > 1 ? 8192 / (kc * NR) * NR : NR;
+                    for (int64_t jg = 0; jg < nc; jg += group) {
+                        int64_t ng = nc - jg < group ? nc - jg : group;
+                        pack_b(im, bs, bbuf, pc, jc + jg, kc, ng);
+                        for (int64_t jr = 0; jr < ng; jr += NR) {
+                            int nr = (int)(ng - jr < NR ? ng - jr : NR);
+                            float *cj = C + (jc + jg + jr) * cs_c;
+                            for (int64_t ir = 0; ir < M; ir += MR) {
+                                int mr = (int)(M - ir < MR ? M - ir : MR);
+                                im->kernel(kc, abuf + ir * kc, bbuf + jr * kc, cj + ir * rs_c, rs_c, cs_c, alpha, bet,
+                                           mr, nr);
+                            }
+                        }
+                    }
+                    continue;
+                }
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     int nr = (int)(nc - jr < NR ? nc - jr : NR);
                     pack_b(im, bs, bbuf, pc, jc + jr, kc, nr);
