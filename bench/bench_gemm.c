@@ -25,6 +25,12 @@ static const shape shapes[] = {
     {"dW fc1", 1, 0, 784, 256, 128},   {"dW fc2", 1, 0, 256, 256, 128},  {"dW fc3", 1, 0, 256, 10, 128},
     {"dX fc2", 0, 1, 128, 256, 256},   {"dX fc3", 0, 1, 128, 256, 10},   {"dX fc1", 0, 1, 128, 784, 256},
     {"conv1", 0, 0, 6, 4608, 25},      {"conv2", 0, 0, 16, 1024, 150},   {"conv dW", 0, 1, 6, 25, 4608},
+    /* LeNet-5 at batch 128: convolutions as whole-batch GEMMs (explicit column matrices here), FCs */
+    {"lenet conv1 fwd", 0, 0, 6, 73728, 25},   {"lenet conv2 fwd", 0, 0, 16, 8192, 150},
+    {"lenet conv1 dW", 0, 1, 6, 25, 73728},    {"lenet conv2 dW", 0, 1, 16, 150, 8192},
+    {"lenet conv2 dcol", 1, 0, 150, 8192, 16}, {"lenet fc1 fwd", 0, 0, 128, 120, 256},
+    {"lenet fc2 fwd", 0, 0, 128, 84, 120},     {"lenet fc1 dW", 1, 0, 256, 120, 128},
+    {"lenet fc1 dX", 0, 1, 128, 256, 120},
     {"square", 0, 0, 256, 256, 256},   {"square", 0, 0, 1024, 1024, 1024}, {"square", 0, 0, 2048, 2048, 2048},
     {"square tt", 1, 1, 1024, 1024, 1024},
 };

@@ -490,6 +490,22 @@ static inline void pack_b(const gemm_impl *im, const bsrc *b, float *dst, int64_
     else im->packB(dst, b->transB, b->B, b->ldb, p0, j0, kc, nc);
 }
 
+/* The micro-kernels over a packed A block (all M rows) and a packed group of B panels (ng
+ * columns).  Row tiles outside, panels inside: C is then written along its rows, a few cache lines
+ * at a time.  (Panels outside would walk down all M rows of C per panel; with a row stride that is a
+ * multiple of 4 KiB those rows share one L1 set and every store misses.)  Each C element still
+ * gets one fma per k in the same order, so results do not change. */
+static void run_group(const gemm_impl *im, const float *abuf, const float *bbuf, int64_t M, int64_t kc, int64_t ng,
+                      float *C, int64_t rs_c, int64_t cs_c, float alpha, float bet) {
+    for (int64_t ir = 0; ir < M; ir += MR) {
+        int mr = (int)(M - ir < MR ? M - ir : MR);
+        for (int64_t jr = 0; jr < ng; jr += NR) {
+            int nr = (int)(ng - jr < NR ? ng - jr : NR);
+            im->kernel(kc, abuf + ir * kc, bbuf + jr * kc, C + ir * rs_c + jr * cs_c, rs_c, cs_c, alpha, bet, mr, nr);
+        }
+    }
+}
+
 /* C (element (i,j) at C[i*rs_c + j*cs_c]) = alpha·op(A)·op(B) + beta·C on one thread. */
 static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int transA, const bsrc *bs,
                          int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -518,26 +534,17 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
                     for (int64_t jg = 0; jg < nc; jg += group) {
                         int64_t ng = nc - jg < group ? nc - jg : group;
                         pack_b(im, bs, bbuf, pc, jc + jg, kc, ng);
-                        for (int64_t jr = 0; jr < ng; jr += NR) {
-                            int nr = (int)(ng - jr < NR ? ng - jr : NR);
-                            float *cj = C + (jc + jg + jr) * cs_c;
-                            for (int64_t ir = 0; ir < M; ir += MR) {
-                                int mr = (int)(M - ir < MR ? M - ir : MR);
-                                im->kernel(kc, abuf + ir * kc, bbuf + jr * kc, cj + ir * rs_c, rs_c, cs_c, alpha, bet,
-                                           mr, nr);
-                            }
-                        }
+                        run_group(im, abuf, bbuf, M, kc, ng, C + (jc + jg) * cs_c, rs_c, cs_c, alpha, bet);
                     }
                     continue;
                 }
-                for (int64_t jr = 0; jr < nc; jr += NR) {
-                    int nr = (int)(nc - jr < NR ? nc - jr : NR);
-                    pack_b(im, bs, bbuf, pc, jc + jr, kc, nr);
-                    float *cj = C + (jc + jr) * cs_c;
-                    for (int64_t ir = 0; ir < M; ir += MR) {
-                        int mr = (int)(M - ir < MR ? M - ir : MR);
-                        im->kernel(kc, abuf + ir * kc, bbuf, cj + ir * rs_c, rs_c, cs_c, alpha, bet, mr, nr);
-                    }
+                /* Plain B: the same groups of panels, each panel packed just before its group. */
+                int64_t group = 8192 / (kc * NR) > 1 ? 8192 / (kc * NR) * NR : NR;
+                for (int64_t jg = 0; jg < nc; jg += group) {
+                    int64_t ng = nc - jg < group ? nc - jg : group;
+                    for (int64_t jr = 0; jr < ng; jr += NR)
+                        pack_b(im, bs, bbuf + jr * kc, pc, jc + jg + jr, kc, ng - jr < NR ? ng - jr : NR);
+                    run_group(im, abuf, bbuf, M, kc, ng, C + (jc + jg) * cs_c, rs_c, cs_c, alpha, bet);
                 }
                 continue;
             }
