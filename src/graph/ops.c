@@ -54,29 +54,64 @@ static dc_status same_shape_infer(dc_graph *g, dc_node_rec *n) {
 
 #define N_ELEMS(n, batch) ((batch) * dc_sample_numel(n))
 
+/* Element-wise work is split into fixed contiguous ranges over the pool's threads once it is big
+ * enough to pay for the wake-up (below that one thread is faster). */
+#define PAR_MIN_ELEMS 65536
+
+typedef void (*unary_kernel)(int64_t n, const float *a, float *b);
+typedef void (*binary_kernel)(int64_t n, const float *a, const float *b, float *c);
+typedef struct {
+    unary_kernel k1;
+    binary_kernel k2;
+    const float *a, *b;
+    float *c;
+    int64_t n;
+} ew_job;
+
+static void ew_task(void *v, int tid, int nt) {
+    const ew_job *j = v;
+    int64_t lo, hi;
+    dc_split_range(j->n, nt, tid, &lo, &hi);
+    if (hi <= lo) return;
+    if (j->k1) j->k1(hi - lo, j->a + lo, j->c + lo);
+    else j->k2(hi - lo, j->a + lo, j->b + lo, j->c + lo);
+}
+
+/* c = k(a) or c = k(a, b), element-wise over n, on the pool when large. */
+static void ew_run(dc_graph *g, ew_job j) {
+    if (g->pool && j.n >= PAR_MIN_ELEMS) dc_pool_run(g->pool, ew_task, &j);
+    else ew_task(&j, 0, 1);
+}
+static void ew1(dc_graph *g, unary_kernel k, int64_t n, const float *a, float *c) {
+    ew_run(g, (ew_job){k, NULL, a, NULL, c, n});
+}
+static void ew2(dc_graph *g, binary_kernel k, int64_t n, const float *a, const float *b, float *c) {
+    ew_run(g, (ew_job){NULL, k, a, b, c, n});
+}
+
 static dc_status relu_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
-    dc_relu_forward(N_ELEMS(n, batch), dc_in(g, n, 0)->out, n->out);
+    ew1(g, dc_relu_forward, N_ELEMS(n, batch), dc_in(g, n, 0)->out, n->out);
     return DC_OK;
 }
 static void relu_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     dc_node_rec *x = dc_in(g, n, 0);
-    if (x->grad) dc_relu_backward(N_ELEMS(n, batch), x->out, n->grad, x->grad);
+    if (x->grad) ew2(g, dc_relu_backward, N_ELEMS(n, batch), x->out, n->grad, x->grad);
 }
 static dc_status sigmoid_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
-    dc_sigmoid_forward(N_ELEMS(n, batch), dc_in(g, n, 0)->out, n->out);
+    ew1(g, dc_sigmoid_forward, N_ELEMS(n, batch), dc_in(g, n, 0)->out, n->out);
     return DC_OK;
 }
 static void sigmoid_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     dc_node_rec *x = dc_in(g, n, 0);
-    if (x->grad) dc_sigmoid_backward(N_ELEMS(n, batch), n->out, n->grad, x->grad);
+    if (x->grad) ew2(g, dc_sigmoid_backward, N_ELEMS(n, batch), n->out, n->grad, x->grad);
 }
 static dc_status tanh_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
-    dc_tanh_forward(N_ELEMS(n, batch), dc_in(g, n, 0)->out, n->out);
+    ew1(g, dc_tanh_forward, N_ELEMS(n, batch), dc_in(g, n, 0)->out, n->out);
     return DC_OK;
 }
 static void tanh_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     dc_node_rec *x = dc_in(g, n, 0);
-    if (x->grad) dc_tanh_backward(N_ELEMS(n, batch), n->out, n->grad, x->grad);
+    if (x->grad) ew2(g, dc_tanh_backward, N_ELEMS(n, batch), n->out, n->grad, x->grad);
 }
 
 /* ---------------------------------------------------------------- softmax (last axis) */
@@ -126,25 +161,48 @@ static void bn_dims(const dc_node_rec *n, int64_t *C, int64_t *S) {
     *C = n->shape.dim[0];
     *S = dc_sample_numel(n) / *C;
 }
-static dc_status batchnorm_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+/* BatchNorm splits its channels over the pool: each channel's statistics are computed by one
+ * thread in a fixed order, so the result does not depend on the thread count. */
+typedef struct {
+    dc_graph *g;
+    dc_node_rec *n;
+    int64_t batch;
+    int train, backward;
+} bn_job;
+
+static void bn_task(void *v, int tid, int nt) {
+    const bn_job *j = v;
+    dc_graph *g = j->g;
+    dc_node_rec *n = j->n;
+    int64_t C, S, c0, c1;
+    bn_dims(n, &C, &S);
+    dc_split_range(C, nt, tid, &c0, &c1);
+    if (c1 <= c0) return;
+    const float *x = dc_in(g, n, 0)->out;
+    if (j->backward)
+        dc_batchnorm_backward(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), n->saved, n->saved + C, n->grad,
+                              dc_in(g, n, 0)->grad, dc_pgrad(g, n, 0), dc_pgrad(g, n, 1));
+    else if (j->train)
+        dc_batchnorm_forward_train(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), dc_pdata(g, n, 1), n->eps,
+                                   n->momentum, dc_pdata(g, n, 2), dc_pdata(g, n, 3), n->saved, n->saved + C, n->out);
+    else
+        dc_batchnorm_forward_eval(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), dc_pdata(g, n, 1), n->eps,
+                                  dc_pdata(g, n, 2), dc_pdata(g, n, 3), n->out);
+}
+
+static void bn_run(dc_graph *g, dc_node_rec *n, int64_t batch, int train, int backward) {
+    bn_job j = {g, n, batch, train, backward};
     int64_t C, S;
     bn_dims(n, &C, &S);
-    const float *x = dc_in(g, n, 0)->out;
-    if (train)
-        dc_batchnorm_forward_train(batch, C, S, x, dc_pdata(g, n, 0), dc_pdata(g, n, 1), n->eps, n->momentum,
-                                   dc_pdata(g, n, 2), dc_pdata(g, n, 3), n->saved, n->saved + C, n->out);
-    else
-        dc_batchnorm_forward_eval(batch, C, S, x, dc_pdata(g, n, 0), dc_pdata(g, n, 1), n->eps, dc_pdata(g, n, 2),
-                                  dc_pdata(g, n, 3), n->out);
+    if (g->pool && C > 1 && batch * C * S >= PAR_MIN_ELEMS) dc_pool_run(g->pool, bn_task, &j);
+    else bn_task(&j, 0, 1);
+}
+
+static dc_status batchnorm_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    bn_run(g, n, batch, train, 0);
     return DC_OK;
 }
-static void batchnorm_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
-    int64_t C, S;
-    bn_dims(n, &C, &S);
-    dc_node_rec *x = dc_in(g, n, 0);
-    dc_batchnorm_backward(batch, C, S, x->out, dc_pdata(g, n, 0), n->saved, n->saved + C, n->grad, x->grad,
-                          dc_pgrad(g, n, 0), dc_pgrad(g, n, 1));
-}
+static void batchnorm_backward(dc_graph *g, dc_node_rec *n, int64_t batch) { bn_run(g, n, batch, 1, 1); }
 
 /* ---------------------------------------------------------------- add */
 static dc_status add_infer(dc_graph *g, dc_node_rec *n) {
@@ -157,13 +215,13 @@ static dc_status add_infer(dc_graph *g, dc_node_rec *n) {
     return DC_OK;
 }
 static dc_status add_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
-    dc_add_forward(N_ELEMS(n, batch), dc_in(g, n, 0)->out, dc_in(g, n, 1)->out, n->out);
+    ew2(g, dc_add_forward, N_ELEMS(n, batch), dc_in(g, n, 0)->out, dc_in(g, n, 1)->out, n->out);
     return DC_OK;
 }
 static void add_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     for (int i = 0; i < 2; i++) {
         dc_node_rec *x = dc_in(g, n, i);
-        if (x->grad) dc_accumulate(N_ELEMS(n, batch), n->grad, x->grad);
+        if (x->grad) ew1(g, dc_accumulate, N_ELEMS(n, batch), n->grad, x->grad);
     }
 }
 

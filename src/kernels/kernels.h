@@ -60,19 +60,23 @@ void dc_mse_backward(int64_t rows, int64_t cols, const float *y, const float *t,
 void dc_dropout_forward(int64_t n, float p, dc_rng *rng, const float *x, float *mask, float *y);
 void dc_dropout_backward(int64_t n, const float *mask, const float *dy, float *dx);
 
-/* BatchNorm over channel axis C of x [N, C, S] (S = product of spatial dims, 1 for [N, C]).
+/* BatchNorm over channel axis C of x [N, C, S] (S = product of spatial dims, 1 for [N, C]); each
+ * call handles channels [c0, c1) (so threads can split the channels).
  * Training: mean_c, var_c over N*S values; xhat = (x - mean) * rstd, rstd = 1/sqrt(var + eps);
  *   y = gamma*xhat + beta; running = (1-momentum) running + momentum * batch (variance unbiased).
  * Saves mean [C] and rstd [C] for backward.  Eval: uses running_mean/running_var.               */
-void dc_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+void dc_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
+                                const float *gamma,
                                 const float *beta, float eps, float momentum, float *running_mean,
                                 float *running_var, float *mean, float *rstd, float *y);
-void dc_batchnorm_forward_eval(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+void dc_batchnorm_forward_eval(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
+                               const float *gamma,
                                const float *beta, float eps, const float *running_mean,
                                const float *running_var, float *y);
 /* dgamma += sum dy xhat; dbeta += sum dy;
  * dx += gamma rstd / M (M dy - sum dy - xhat sum(dy xhat)), M = N*S.                             */
-void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
+                           const float *gamma,
                            const float *mean, const float *rstd, const float *dy, float *dx,
                            float *dgamma, float *dbeta);
 
