@@ -20,6 +20,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEERS = os.path.join(os.path.dirname(ROOT), 'shared', 'peers')
 CONFIGS = {'default': {}, 'ob1': {'OPENBLAS_NUM_THREADS': '1'}, 'passive': {'OMP_WAIT_POLICY': 'PASSIVE'}}
+# PyTorch's best training setting per model on this kind of machine (../shared/peers/torch_summary.md),
+# for --best-only runs of the slow models.
+BEST_TRAIN = {'mlp': 'passive', 'lenet5': 'ob1', 'alexnet_mini': 'passive', 'vgg16': 'default',
+              'googlenet_mini': 'ob1', 'resnet20': 'default', 'resnet18': 'default'}
 
 
 def result_line(out):
@@ -53,6 +57,8 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--configs', default='default,ob1,passive')
     ap.add_argument('--min-time', type=float, default=3.0)
+    ap.add_argument('--best-only', action='store_true',
+                    help="measure PyTorch only at its known best training setting per model (faster)")
     a = ap.parse_args()
     if a.batch != 128:
         print('note: the PyTorch peer always measures batch 128', file=sys.stderr)
@@ -60,7 +66,7 @@ def main():
     for model in a.models.split(','):
         d = run_deepc(model, a.batch, a.threads, a.min_time)
         tr = {}
-        for cfg in a.configs.split(','):
+        for cfg in ([BEST_TRAIN.get(model, 'default')] if a.best_only else a.configs.split(',')):
             tr[cfg] = run_torch(model, a.threads, cfg, a.min_time)
             print(f"pytorch {model} [{cfg}]: train {tr[cfg]['train']['img_per_s']:.0f} img/s, "
                   f"infer {tr[cfg]['infer']['img_per_s']:.0f} img/s, "
