@@ -5,6 +5,10 @@
  * the forward split into its passes (the implicit-im2col GEMM, the reorder to NCHW + bias), measured
  * the same way, and for comparison the explicit path: im2col into a stored column matrix, then a
  * plain GEMM over it (the column matrix is allocated here, since the op no longer needs it).
+ * Layers: LeNet-5, VGG, ResNet-20 (16/32/64 channels at 28/14/7; "no dX": the backward without the
+ * input gradient, i.e. dW + db alone) and GoogLeNet-mini shapes.  fwd/bwd are the op, whichever path
+ * it picks (the direct padded-plane kernels for most stride-1 3x3/5x5 layers, see op_conv.c); the
+ * pass columns always time the implicit-im2col GEMM path.
  * Usage: bench_conv [threads] [batch] [layer-name-substring] */
 #include "deepc.h"
 #include "graph/graph.h"
@@ -25,6 +29,13 @@ static const layer layers[] = {
     {"lenet conv2 6->16 5x5 12", 6, 12, 12, 16, 5, 0, 1},
     {"vgg 64->64 3x3 p1 28", 64, 28, 28, 64, 3, 1, 1},
     {"vgg 128->128 3x3 p1 14", 128, 14, 14, 128, 3, 1, 1},
+    {"resnet 16->16 3x3 p1 28", 16, 28, 28, 16, 3, 1, 1},
+    {"resnet 16->16 28 no dX", 16, 28, 28, 16, 3, 1, 0},
+    {"resnet 32->32 3x3 p1 14", 32, 14, 14, 32, 3, 1, 1},
+    {"resnet 64->64 3x3 p1 7", 64, 7, 7, 64, 3, 1, 1},
+    {"googlenet 64->96 3x3 28", 64, 28, 28, 96, 3, 1, 1},
+    {"googlenet 16->48 5x5 28", 16, 28, 28, 48, 5, 2, 1},
+    {"googlenet 128->64 1x1 28", 128, 28, 28, 64, 1, 0, 1},
 };
 
 static double now(void) {

@@ -112,6 +112,16 @@ static const cfg cases[] = {
     {16, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 7},  /* dx in 3 image chunks */
     {8, 20, 21, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1, 5},   /* chunks, groups       */
     {2, 30, 40, 5, 5, 5, 1, 1, 2, 2, 1, 1, 1, 0, 3},   /* long rows, padding   */
+    /* the direct padded-plane path (stride 1, groups 1, rows long enough, C*KH*KW and OC*KH*KW
+     * >= 64 for the forward and dX; see op_conv.c use_dconv) */
+    {9, 17, 23, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 3},  /* odd sizes, C, OC % 4 */
+    {8, 20, 20, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 1},   /* batch 1              */
+    {8, 26, 26, 9, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1, 2},   /* pad 0: dW by GEMM    */
+    {8, 22, 25, 8, 3, 3, 1, 1, 2, 2, 2, 2, 1, 0, 2},   /* dilation 2, "same"   */
+    {5, 19, 27, 5, 3, 5, 1, 1, 1, 2, 1, 1, 1, 0, 2},   /* 3x5 "same"           */
+    {13, 28, 28, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 2},  /* ResNet-like rows     */
+    {8, 20, 20, 8, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 2},   /* groups: falls back   */
+    {8, 20, 20, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 2},   /* stride 2: falls back */
 };
 
 TEST(conv_matches_reference_no_pool) {
@@ -158,6 +168,88 @@ TEST(conv_input_without_gradient) {
     /* dc_input (no gradient): dx is skipped, dW/db still match */
     compare_with_reference(&cases[0], NULL, 0);
     compare_with_reference(&cases[9], NULL, 0);
+}
+
+/* ---------------------------------------------------------------- direct padded-plane kernels */
+/* The dc_dconv_* kernels called directly (not through the graph) against the reference, with the
+ * units, planes and images cut into uneven ranges as threads would: forward with bias, dX (the
+ * flipped filter on dy, accumulated onto a non-zero dx), dW from two image chunks, db.
+ * Tolerance: check_close's 1e-4 of the largest reference value (float fma chains vs double sums;
+ * the direct path sums the same products as the GEMM, only in another order). */
+static void direct_vs_reference(const cfg *c) {
+    const dc_conv_geom g = {.C = c->C, .H = c->H, .W = c->W, .OC = c->OC,
+                            .OH = dc_conv_out_size(c->H, c->kh, 1, c->ph, c->dh),
+                            .OW = dc_conv_out_size(c->W, c->kw, 1, c->pw, c->dw), .kh = c->kh, .kw = c->kw, .sh = 1,
+                            .sw = 1, .ph = c->ph, .pw = c->pw, .dh = c->dh, .dw = c->dw, .groups = 1};
+    const dc_conv_geom f = {.C = g.OC, .H = g.OH, .W = g.OW, .OC = g.C, .OH = g.H, .OW = g.W, .kh = g.kh, .kw = g.kw,
+                            .sh = 1, .sw = 1, .ph = g.dh * (g.kh - 1) - g.ph, .pw = g.dw * (g.kw - 1) - g.pw,
+                            .dh = g.dh, .dw = g.dw, .groups = 1};
+    if (!dc_dconv_ok(&g) || !dc_dconv_ok(&f)) return; /* no AVX2: the op never takes this path */
+    const int64_t N = c->N, nx = N * g.C * g.H * g.W, ny = N * g.OC * g.OH * g.OW, nw = g.OC * g.C * g.kh * g.kw;
+    dc_rng r;
+    dc_rng_seed(&r, 5);
+    float *x = malloc((size_t)nx * sizeof(float)), *w = malloc((size_t)nw * sizeof(float));
+    float *b = malloc((size_t)g.OC * sizeof(float)), *dy = malloc((size_t)ny * sizeof(float));
+    float *y = calloc((size_t)ny, sizeof(float)), *yref = calloc((size_t)ny, sizeof(float));
+    float *dx = malloc((size_t)nx * sizeof(float)), *dxref = malloc((size_t)nx * sizeof(float));
+    float *dw = calloc((size_t)nw, sizeof(float)), *dwref = calloc((size_t)nw, sizeof(float));
+    float *part = calloc((size_t)nw, sizeof(float));
+    float *db = calloc((size_t)g.OC, sizeof(float)), *dbref = calloc((size_t)g.OC, sizeof(float));
+    float *xp = malloc((size_t)(N * g.C * dc_dconv_plane(&g)) * sizeof(float));
+    float *dyp = malloc((size_t)(N * f.C * dc_dconv_plane(&f)) * sizeof(float));
+    float *wt = malloc((size_t)(dc_dconv_wt_size(&g) > dc_dconv_wt_size(&f) ? dc_dconv_wt_size(&g) : dc_dconv_wt_size(&f)) *
+                       sizeof(float));
+    float *acc = malloc((size_t)dc_dconv_dw_scratch(&g) * sizeof(float));
+    dc_test_fill(&r, x, nx, 1.0f, 0.0f);
+    dc_test_fill(&r, w, nw, 0.3f, 0.0f);
+    dc_test_fill(&r, b, g.OC, 0.5f, 0.0f);
+    dc_test_fill(&r, dy, ny, 1.0f, 0.0f);
+    dc_test_fill(&r, dx, nx, 0.5f, 0.0f);
+    memcpy(dxref, dx, (size_t)nx * sizeof(float));
+
+    const int64_t units = N * g.C, blocks = N * dc_dconv_blocks(&g);
+    dc_dconv_pad(&g, 0, units / 3, x, xp);
+    dc_dconv_pad(&g, units / 3, units, x, xp);
+    dc_dconv_weights(&g, w, 0, wt);
+    dc_dconv_run(&g, 0, blocks / 2 + 1, xp, wt, b, 0, y);
+    dc_dconv_run(&g, blocks / 2 + 1, blocks, xp, wt, b, 0, y);
+    dc_conv2d_ref_forward(&g, N, x, w, b, yref);
+    check_close("direct forward", c, y, yref, ny);
+
+    dc_dconv_pad_sum(&f, N, 0, 1, dy, dyp, db);
+    dc_dconv_pad_sum(&f, N, 1, f.C, dy, dyp, db);
+    dc_dconv_weights(&f, w, 1, wt);
+    const int64_t fblocks = N * dc_dconv_blocks(&f);
+    dc_dconv_run(&f, 0, fblocks / 3, dyp, wt, NULL, 1, dx);
+    dc_dconv_run(&f, fblocks / 3, fblocks, dyp, wt, NULL, 1, dx);
+    dc_conv2d_ref_backward(&g, N, x, w, dy, dxref, dwref, dbref);
+    check_close("direct dx", c, dx, dxref, nx);
+    check_close("direct db", c, db, dbref, g.OC);
+    if (dc_dconv_dw_ok(&g)) {
+        const int64_t cut = N / 2;
+        if (cut > 0) {
+            dc_dconv_dw(&g, 0, cut, xp, dyp, acc, part);
+            for (int64_t i = 0; i < nw; i++) dw[i] += part[i];
+        }
+        dc_dconv_dw(&g, cut, N, xp, dyp, acc, part);
+        for (int64_t i = 0; i < nw; i++) dw[i] += part[i];
+        check_close("direct dW", c, dw, dwref, nw);
+    }
+    free(x), free(w), free(b), free(dy), free(y), free(yref), free(dx), free(dxref), free(dw), free(dwref);
+    free(part), free(db), free(dbref), free(xp), free(dyp), free(wt), free(acc);
+}
+
+TEST(conv_direct_kernels_match_reference) {
+    /* C H W OC kh kw sh sw ph pw dh dw groups no_bias N; the stride and group fields are unused */
+    static const cfg d[] = {
+        {16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 2}, /* ResNet stage 1        */
+        {5, 9, 13, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 3},    /* OC % 4, odd sizes     */
+        {3, 11, 10, 2, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0, 1},   /* pad 0 (no direct dW)  */
+        {2, 12, 15, 5, 5, 5, 1, 1, 2, 2, 1, 1, 1, 0, 2},   /* 5x5 "same"            */
+        {3, 10, 14, 4, 3, 5, 1, 1, 2, 4, 2, 2, 1, 0, 2},   /* dilation 2, 3x5       */
+        {1, 4, 3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 1},     /* tiny planes           */
+    };
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) direct_vs_reference(&d[i]);
 }
 
 /* ---------------------------------------------------------------- implicit im2col packers */
@@ -426,6 +518,48 @@ TEST(conv_deterministic_several_dx_chunks) {
     CHECK(memcmp(a[0], b[0], (size_t)ny * sizeof(float)) == 0);
     CHECK(memcmp(a[1], b[1], (size_t)nx * sizeof(float)) == 0);
     CHECK(memcmp(a[2], b[2], (size_t)nw * sizeof(float)) == 0);
+    dc_pool_free(pool);
+}
+
+/* The direct path (16 -> 12 channels, 3x3 pad 1 on 21x20, batch 9): bitwise the same for a
+ * repeated run, and for 2 threads and none. */
+static void run_direct(dc_pool *pool, float *y_out, float *dx_out, float *dw_out, int64_t *ny, int64_t *nx,
+                       int64_t *nw) {
+    dc_graph *g;
+    dc_rng r;
+    dc_rng_seed(&r, 17);
+    dc_graph_create(&g);
+    dc_node x = dc_input_grad(g, "x", dc_shape3(16, 21, 20));
+    dc_node y = dc_conv2d_ex(g, x, 12, "c", &(dc_conv2d_opts){.kh = 3, .kw = 3, .pad_h = 1, .pad_w = 1});
+    dc_node t = dc_input(g, "t", dc_shape1(dc_shape_numel(dc_node_shape(g, y))));
+    dc_node l = dc_mse(g, dc_flatten(g, y), t);
+    dc_graph_opts go = {.pool = pool, .seed = 3};
+    CHECK_OK(dc_graph_plan(g, 9, &go));
+    *nx = 9 * 16 * 21 * 20;
+    *ny = 9 * dc_shape_numel(dc_node_shape(g, y));
+    *nw = dc_graph_params(g)[0].numel;
+    dc_test_fill(&r, dc_graph_data(g, x), *nx, 1.0f, 0.0f);
+    dc_test_fill(&r, dc_graph_data(g, t), *ny, 1.0f, 0.0f);
+    CHECK_OK(dc_graph_forward(g, 9, 1));
+    dc_graph_zero_grad(g);
+    CHECK_OK(dc_graph_backward(g, l));
+    memcpy(y_out, dc_graph_data(g, y), (size_t)*ny * sizeof(float));
+    memcpy(dx_out, dc_graph_grad(g, x), (size_t)*nx * sizeof(float));
+    memcpy(dw_out, dc_graph_params(g)[0].grad, (size_t)*nw * sizeof(float));
+    dc_graph_free(g);
+}
+
+TEST(conv_deterministic_direct_path) {
+    enum { CAP = 9 * 16 * 21 * 20 };
+    static float a[3][CAP], b[3][CAP];
+    int64_t ny, nx, nw;
+    dc_pool *pool;
+    CHECK_OK(dc_pool_create(2, &pool));
+    run_direct(pool, a[0], a[1], a[2], &ny, &nx, &nw);
+    run_direct(pool, b[0], b[1], b[2], &ny, &nx, &nw);
+    for (int k = 0; k < 3; k++) CHECK(memcmp(a[k], b[k], (size_t)(k == 0 ? ny : k == 1 ? nx : nw) * sizeof(float)) == 0);
+    run_direct(NULL, b[0], b[1], b[2], &ny, &nx, &nw);
+    for (int k = 0; k < 3; k++) CHECK(memcmp(a[k], b[k], (size_t)(k == 0 ? ny : k == 1 ? nx : nw) * sizeof(float)) == 0);
     dc_pool_free(pool);
 }
 

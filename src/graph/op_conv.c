@@ -11,6 +11,10 @@
  *   dW_g += dres_g · col_gᵀ                                (implicit again: dc_conv_pack_colT)
  *   when x needs a gradient: dcol_g = W_gᵀ · dres_g, dx += col2im(dcol), chunk by chunk of images
  *                        (dcol is stored, but only one L2-sized chunk per thread at a time)
+ * Direct path (3x3-like stride-1 layers whose rows are long enough, see use_dconv / direct_bw): the
+ * input is copied into zero-padded planes and a 4x24 micro-kernel reads its B rows straight from them
+ * (kernels/conv.h, dc_dconv_*): forward writes NCHW directly; dX is the same kernel on dy with the
+ * flipped filter; dW contracts dy and the padded input along the pixels in fixed image chunks.
  * Why implicit: the column matrix is KH*KW times the input; writing it and reading it back made
  * LeNet's convolutions memory-bound (im2col was 40% of training time) and the 3x3 layers' workspace
  * hundreds of MB.  Gathering a 16-pixel panel right before the micro-kernel uses it keeps it in L1.
@@ -90,11 +94,81 @@ static int64_t col_slot(const dc_conv_geom *c, int64_t batch) {
     return round16(c->C * c->kh * c->kw * nb * c->OH * c->OW);
 }
 
+/* dX as a convolution of dy with the flipped, transposed filter (stride 1 only):
+ *   dx[n][c][h][v] += sum_{o,a,b} Wf[c][o][a][b] * dy[n][o][h - ph' + a*dh][v - pw' + b*dw]
+ *   Wf[c][o][a][b] = W[o][c][KH-1-a][KW-1-b],  ph' = dh*(KH-1) - ph,  pw' = dw*(KW-1) - pw
+ * (h + ph - a*dh = i is the output row that tap a of input row h feeds; substituting a -> KH-1-a
+ * gives the forward formula with padding ph').  flip_geom is that convolution's geometry (input dy,
+ * output dx).  Why: the col2im path's GEMM has depth OCg (16 for ResNet's first stage: each 6x16
+ * tile does 16 fmas and then a full C update) and col2im re-reads dcol KH*KW times; as a forward
+ * convolution, dX runs on the direct kernel (use_dconv of the flipped geometry), accumulating into
+ * dx with no dcol.  Needs ph' >= 0 (padding at most the dilated kernel reach).  (Tried: the same
+ * through the implicit-im2col GEMM plus an add pass; no faster than col2im on ResNet, slower on
+ * LeNet's 5x5 layers, so only the direct kernel uses it.) */
+static int dx_by_flip(const dc_conv_geom *c) {
+    return c->sh == 1 && c->sw == 1 && c->ph <= c->dh * (c->kh - 1) && c->pw <= c->dw * (c->kw - 1);
+}
+static dc_conv_geom flip_geom(const dc_conv_geom *c) {
+    dc_conv_geom f = {.C = c->OC, .H = c->OH, .W = c->OW, .OC = c->C, .OH = c->H, .OW = c->W, .kh = c->kh, .kw = c->kw,
+                      .sh = 1, .sw = 1, .ph = c->dh * (c->kh - 1) - c->ph, .pw = c->dw * (c->kw - 1) - c->pw,
+                      .dh = c->dh, .dw = c->dw, .groups = c->groups};
+    return f;
+}
+
+/* The direct padded-plane kernel (kernels/conv.h, dc_dconv_*) instead of the implicit-im2col GEMM:
+ * chosen when the geometry allows it and at least 80% of what it computes is kept (blocks of 24
+ * positions over rows of Wp = W + 2pw, of which OW are kept: 28x28 keeps 93%, 14x14 82%, 7x7 68%).
+ * Why: with few channels (ResNet's 16 and 32) the GEMM's B panels are used by only OC rows, so
+ * gathering them costs about half of what the micro-kernel does with them; the padded planes make
+ * every B row a plain load, the 4-channel micro-kernel wastes no rows for OC = 16, and the result is
+ * written in NCHW directly (no reorder pass).  Thresholds measured with bench_conv (2 threads): at
+ * 7x7 (68% kept) the 64->64 layer is slower direct (fwd 3.8 vs 2.8 ms, bwd 8.9 vs 6.5). */
+static int use_dconv(const dc_conv_geom *c) {
+    if (!dc_dconv_ok(c)) return 0;
+    /* and at least 64 taps (C*KH*KW) per output: below that the per-block scatter to NCHW costs
+     * more than the packing it saves (LeNet's 1->6 5x5 forward: 0.28 ms direct vs 0.235 GEMM) */
+    return 10 * c->OH * c->OW >= 8 * dc_dconv_blocks(c) * 24 && c->C * c->kh * c->kw >= 64;
+}
+/* Direct path workspace: the padded planes, then wt. */
+static int64_t dconv_size(const dc_conv_geom *c, int64_t batch) {
+    return round16(batch * c->C * dc_dconv_plane(c)) + round16(dc_dconv_wt_size(c));
+}
+
+/* The direct backward (dW and dX both by the padded-plane kernels, dy padded once for both): "same"
+ * padding and stride 1 (dc_dconv_dw_ok), where the forward also takes the direct path.
+ * Workspace: part [DW_CHUNKS][OC][K], dyp [N][OC][Sp(f)], xp [N][C][Sp], one dW scratch per thread, wt(f). */
+static int direct_bw(const dc_conv_geom *c) { return use_dconv(c) && dc_dconv_dw_ok(c); }
+static int64_t dbw_dyp_off(const dc_conv_geom *c) {
+    return round16(DW_CHUNKS * c->OC * c->C * c->kh * c->kw);
+}
+static int64_t dbw_xp_off(const dc_conv_geom *c, int64_t batch) {
+    const dc_conv_geom f = flip_geom(c);
+    return dbw_dyp_off(c) + round16(batch * c->OC * dc_dconv_plane(&f));
+}
+static int64_t dbw_scratch_off(const dc_conv_geom *c, int64_t batch) {
+    return dbw_xp_off(c, batch) + round16(batch * c->C * dc_dconv_plane(c));
+}
+static int64_t dbw_wt_off(const dc_conv_geom *c, int64_t batch, int nt) {
+    return dbw_scratch_off(c, batch) + nt * round16(dc_dconv_dw_scratch(c));
+}
+
 int64_t dc_op_conv2d_workspace(const dc_graph *g, const dc_node_rec *n, int64_t batch) {
     const dc_conv_geom c = geom_of(g, n);
     const int64_t NP = batch * c.OH * c.OW;
-    /* res, the partial dW products, and one dcol chunk per thread for dx (when the input gets a gradient) */
-    return col_off(&c, NP) + (g->nodes[n->in[0]].needs_grad ? dc_pool_size(g->pool) * col_slot(&c, batch) : 0);
+    /* forward: res (or the direct path's planes); backward: the direct backward's buffers, or dres,
+     * the partial dW products and for dx (when the input gets a gradient) the direct path's planes
+     * of dy or one dcol chunk per thread.  One workspace serves both passes: the larger. */
+    const int64_t fwd = use_dconv(&c) ? dconv_size(&c, batch) : round16(c.OC * NP);
+    int64_t bwd = col_off(&c, NP);
+    if (direct_bw(&c)) {
+        const dc_conv_geom f = flip_geom(&c);
+        bwd = dbw_wt_off(&c, batch, dc_pool_size(g->pool)) + round16(dc_dconv_wt_size(&f));
+    } else if (g->nodes[n->in[0]].needs_grad) {
+        const dc_conv_geom f = flip_geom(&c);
+        if (dx_by_flip(&c) && use_dconv(&f)) bwd += dconv_size(&f, batch);
+        else bwd += dc_pool_size(g->pool) * col_slot(&c, batch);
+    }
+    return fwd > bwd ? fwd : bwd;
 }
 
 int64_t dc_op_conv2d_flops(const dc_graph *g, const dc_node_rec *n) {
@@ -200,6 +274,98 @@ static void dx_task(void *ctx, int tid, int nt) {
     }
 }
 
+/* The direct path: pad the planes (parallel over image-channel planes), the weights in wt layout
+ * (serial: a few thousand floats), then the blocks (parallel over fixed ranges of units). */
+typedef struct dconv_job {
+    const dc_conv_geom *geo;
+    int64_t N;
+    const float *x, *b;
+    float *xp, *wt, *y;
+    int accumulate;
+} dconv_job;
+
+static void dconv_pad_task(void *ctx, int tid, int nt) {
+    const dconv_job *j = ctx;
+    int64_t lo, hi;
+    dc_split_range(j->N * j->geo->C, nt, tid, &lo, &hi);
+    dc_dconv_pad(j->geo, lo, hi, j->x, j->xp);
+}
+
+static void dconv_run_task(void *ctx, int tid, int nt) {
+    const dconv_job *j = ctx;
+    int64_t lo, hi;
+    dc_split_range(j->N * dc_dconv_blocks(j->geo), nt, tid, &lo, &hi);
+    dc_dconv_run(j->geo, lo, hi, j->xp, j->wt, j->b, j->accumulate, j->y);
+}
+
+/* y (+)= conv(x) by the direct path; geo is the forward geometry, or the transposed one with
+ * flip = 1 (then w is the forward filter, and y = dx is accumulated). */
+static void dconv(dc_graph *g, const dc_conv_geom *geo, int64_t batch, const float *x, const float *w, int flip,
+                  const float *b, float *work, float *y) {
+    float *xp = work, *wt = work + round16(batch * geo->C * dc_dconv_plane(geo));
+    dconv_job j = {geo, batch, x, b, xp, wt, y, flip};
+    dc_dconv_weights(geo, w, flip, wt);
+    dc_pool_run(g->pool, dconv_pad_task, &j);
+    dc_pool_run(g->pool, dconv_run_task, &j);
+}
+
+typedef struct dbw_job {
+    const dc_conv_geom *geo, *f;
+    int64_t N;
+    const float *dy;
+    float *dyp, *db, *xp, *scratch, *part;
+    int64_t slot;
+} dbw_job;
+
+static void dbw_pad_dy_task(void *ctx, int tid, int nt) {
+    const dbw_job *j = ctx;
+    int64_t lo, hi;
+    dc_split_range(j->geo->OC, nt, tid, &lo, &hi);
+    dc_dconv_pad_sum(j->f, j->N, lo, hi, j->dy, j->dyp, j->db);
+}
+
+/* Fixed chunks of images, as dw_task: the chunks, not the threads, decide the sums. */
+static void dbw_dw_task(void *ctx, int tid, int nt) {
+    const dbw_job *j = ctx;
+    const int64_t MK = j->geo->OC * j->geo->C * j->geo->kh * j->geo->kw;
+    int64_t c0, c1;
+    dc_split_range(DW_CHUNKS, nt, tid, &c0, &c1);
+    for (int64_t ch = c0; ch < c1; ch++) {
+        int64_t n0, n1;
+        dc_split_range(j->N, DW_CHUNKS, (int)ch, &n0, &n1);
+        if (n1 > n0) dc_dconv_dw(j->geo, n0, n1, j->xp, j->dyp, j->scratch + tid * j->slot, j->part + ch * MK);
+    }
+}
+
+static void backward_direct(dc_graph *g, dc_node_rec *n, const dc_conv_geom *c, int64_t batch) {
+    dc_node_rec *x = dc_in(g, n, 0);
+    const dc_conv_geom f = flip_geom(c);
+    const int nt = dc_pool_size(g->pool);
+    const int64_t MK = c->OC * c->C * c->kh * c->kw;
+    float *dW = dc_pgrad(g, n, 0), *w = g->work;
+    dbw_job j = {c, &f, batch, n->grad, w + dbw_dyp_off(c), n->n_params > 1 ? dc_pgrad(g, n, 1) : NULL,
+                 w + dbw_xp_off(c, batch), w + dbw_scratch_off(c, batch), w, round16(dc_dconv_dw_scratch(c))};
+    dc_pool_run(g->pool, dbw_pad_dy_task, &j); /* dy padded as dX's input, and db */
+    if (dW) {
+        dconv_job p = {c, batch, x->out, NULL, j.xp, NULL, NULL, 0};
+        dc_pool_run(g->pool, dconv_pad_task, &p);
+        dc_pool_run(g->pool, dbw_dw_task, &j);
+        for (int64_t ch = 0; ch < DW_CHUNKS; ch++) {
+            int64_t n0, n1;
+            dc_split_range(batch, DW_CHUNKS, (int)ch, &n0, &n1);
+            if (n1 == n0) continue;
+            const float *pp = j.part + ch * MK;
+            for (int64_t i = 0; i < MK; i++) dW[i] += pp[i];
+        }
+    }
+    if (x->grad) {
+        float *wt = w + dbw_wt_off(c, batch, nt);
+        dc_dconv_weights(&f, dc_pdata(g, n, 0), 1, wt);
+        dconv_job d = {&f, batch, NULL, NULL, j.dyp, wt, x->grad, 1};
+        dc_pool_run(g->pool, dconv_run_task, &d);
+    }
+}
+
 /* ---------------------------------------------------------------- forward / backward */
 dc_status dc_op_conv2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
     const dc_conv_geom c = geom_of(g, n);
@@ -207,6 +373,10 @@ dc_status dc_op_conv2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int t
     const int64_t NP = batch * c.OH * c.OW, OCg = c.OC / c.groups, K = c.C / c.groups * c.kh * c.kw;
     float *res = g->work;
     const float *W = dc_pdata(g, n, 0);
+    if (use_dconv(&c)) {
+        dconv(g, &c, batch, x->out, W, 0, n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, g->work, n->out);
+        return DC_OK;
+    }
     for (int grp = 0; grp < c.groups; grp++) {
         const dc_conv_pack pk = {&c, x->out, batch, grp, 0, 0};
         dc_gemm_packed_b(g->gemm, OCg, NP, K, 1.0f, W + grp * OCg * K, K, 0, dc_conv_pack_col, &pk, 0.0f,
@@ -219,6 +389,10 @@ dc_status dc_op_conv2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int t
 
 void dc_op_conv2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     const dc_conv_geom c = geom_of(g, n);
+    if (direct_bw(&c)) {
+        backward_direct(g, n, &c, batch);
+        return;
+    }
     dc_node_rec *x = dc_in(g, n, 0);
     const int64_t NP = batch * c.OH * c.OW, OCg = c.OC / c.groups, K = c.C / c.groups * c.kh * c.kw;
     float *dres = g->work, *part = g->work + part_off(&c, NP), *col = g->work + col_off(&c, NP);
@@ -229,7 +403,10 @@ void dc_op_conv2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     if (dW)
         for (int grp = 0; grp < c.groups; grp++)
             dw_gemm(g, &c, x->out, grp, OCg, K, batch, dres + grp * OCg * NP, dW + grp * OCg * K, part);
-    if (x->grad) {
+    const dc_conv_geom f = flip_geom(&c);
+    if (x->grad && dx_by_flip(&c) && use_dconv(&f)) {
+        dconv(g, &f, batch, n->grad, W, 1, NULL, col, x->grad);
+    } else if (x->grad) {
         const int64_t nb = dx_chunk_images(&c);
         dx_job d = {g->gemm, &c, batch, NP, nb, col_slot(&c, batch), W, dres, col, x->grad};
         dc_pool_run(g->pool, dx_task, &d);

@@ -4,6 +4,8 @@
  * stride in x when the stride is 1) so the compiler vectorises them.
  * Implicit im2col (dc_conv_pack_col / _colT): the GEMM's B-panel packing gathers the column matrix
  * straight from x, 8 pixels (one ymm) at a time; see the comment above the packers.
+ * Direct stride-1 kernels (dc_dconv_*): forward/dX as a 4x24 micro-kernel whose B rows are plain
+ * loads from zero-padded planes, dW as a pixel-axis dot-product kernel; see conv.h.
  * Deliberately not here: the GEMM (kernels/gemm.c), threads (callers pass ranges of units and run
  * them on the pool), and any allocation. */
 #include "kernels/conv.h"
@@ -282,7 +284,26 @@ typedef struct pix8 {
     int interior;             /* row, and every tap of the kernel lands inside the image for all 8 */
     int64_t anchor, ih, iw;   /* lane 0: anchor, i*sh, j*sw */
     __m256i vanchor, vih, viw; /* per lane; absent lanes have vih = -2^30, never inside the image */
+    /* Runs: the lanes' anchors are a0 + l for lanes l < L and a1 + l for lanes L..lanes-1 (nrun 1
+     * or 2; 0 when the anchors are not two consecutive runs, e.g. stride 2 or rows shorter than 8).
+     * Then a tap is one or two masked loads instead of a gather, see load8.  vlo: lanes < L. */
+    int nrun;
+    int64_t a0, a1;
+    __m256i vlo;
 } pix8;
+
+/* Find the runs of the lane anchors an[0..lanes) (see pix8). */
+DC_AVX2 static inline void pix8_runs(pix8 *o, const int32_t *an, int lanes) {
+    int L = 1;
+    while (L < lanes && an[L] == an[0] + L) L++;
+    int e = L + 1;
+    while (e < lanes && an[e] == an[L] + (e - L)) e++;
+    o->nrun = L == lanes ? 1 : e >= lanes ? 2 : 0;
+    o->a0 = an[0];
+    o->a1 = L < lanes ? (int64_t)an[L] - L : 0;
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    o->vlo = _mm256_cmpgt_epi32(_mm256_set1_epi32(L), iota);
+}
 
 /* Set up the block starting at p and move p past it. */
 DC_AVX2 static inline void pix8_set(pix8 *o, const dc_conv_geom *g, pcur *p, int lanes) {
@@ -300,6 +321,10 @@ DC_AVX2 static inline void pix8_set(pix8 *o, const dc_conv_geom *g, pcur *p, int
         o->vanchor = _mm256_add_epi32(_mm256_set1_epi32((int32_t)o->anchor), iota);
         o->vih = _mm256_set1_epi32((int32_t)o->ih);
         o->viw = _mm256_add_epi32(_mm256_set1_epi32((int32_t)o->iw), iota);
+        o->nrun = 1;
+        o->a0 = o->anchor;
+        o->a1 = 0;
+        o->vlo = _mm256_set1_epi32(-1);
         p->j += 8;
         if (p->j == g->OW) {
             p->j = 0;
@@ -323,6 +348,7 @@ DC_AVX2 static inline void pix8_set(pix8 *o, const dc_conv_geom *g, pcur *p, int
             ww[l] = 0;
         }
     }
+    pix8_runs(o, an, lanes);
     o->vanchor = _mm256_loadu_si256((const __m256i *)an);
     o->vih = _mm256_loadu_si256((const __m256i *)hh);
     o->viw = _mm256_loadu_si256((const __m256i *)ww);
@@ -342,8 +368,24 @@ DC_AVX2 static inline __m256 load8(const pix8 *p, const ktap *t, const float *x,
     const __m256i m1 = _mm256_set1_epi32(-1);
     const __m256i mh = _mm256_and_si256(_mm256_cmpgt_epi32(h, m1), _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)g->H), h));
     const __m256i mw = _mm256_and_si256(_mm256_cmpgt_epi32(w, m1), _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)g->W), w));
+    const __m256i m = _mm256_and_si256(mh, mw);
+    /* Why masked loads: lane l reads x[anchor_l + delta], and when the anchors are one or two
+     * consecutive runs (stride 1, rows of 8 or more: a block at the padding edge or one that wraps
+     * to the next row) that is one or two contiguous 8-float windows; a masked load reads only the
+     * valid lanes (no fault, no read, on the others) at about the cost of a plain load, where the
+     * gather costs one load per lane.  Same values as the gather, so the same bits. */
+    if (p->nrun) {
+        /* address arithmetic in integers: a window may start before x (its lanes there are masked) */
+        const float *w0 = (const float *)((uintptr_t)x + (uintptr_t)((p->a0 + t->delta) * (int64_t)sizeof(float)));
+        __m256 v = _mm256_maskload_ps(w0, _mm256_and_si256(m, p->vlo));
+        if (p->nrun == 2) {
+            const float *w1 = (const float *)((uintptr_t)x + (uintptr_t)((p->a1 + t->delta) * (int64_t)sizeof(float)));
+            v = _mm256_or_ps(v, _mm256_maskload_ps(w1, _mm256_andnot_si256(p->vlo, m)));
+        }
+        return v;
+    }
     const __m256i idx = _mm256_add_epi32(p->vanchor, _mm256_set1_epi32((int32_t)t->delta));
-    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, idx, _mm256_castsi256_ps(_mm256_and_si256(mh, mw)), 4);
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, idx, _mm256_castsi256_ps(m), 4);
 }
 
 #define TAB 256 /* taps per delta table; the GEMM's depth blocks are at most 256 (KC) */
@@ -489,6 +531,233 @@ void dc_conv_pack_colT(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int6
     }
 #endif
     pack_colT_scalar(pk, k0, kc, j0, nc, dst);
+}
+
+
+/* ------------------------------------------------------------------ direct stride-1 convolution */
+#define DCONV_NB 24  /* pixels per block: 3 ymm                                   */
+#define DCONV_MB 4   /* output channels per micro-kernel call                      */
+#define DCONV_TAPS 64 /* KH*KW at most (the tap offsets live in a local table)     */
+
+int64_t dc_dconv_blocks(const dc_conv_geom *g) {
+    const int64_t Wp = g->W + 2 * (int64_t)g->pw;
+    return (g->OH * Wp + DCONV_NB - 1) / DCONV_NB;
+}
+
+int64_t dc_dconv_plane(const dc_conv_geom *g) {
+    const int64_t Wp = g->W + 2 * (int64_t)g->pw, Hp = g->H + 2 * (int64_t)g->ph;
+    /* the last block reads up to blocks*NB - 1 + the largest tap offset */
+    const int64_t need = dc_dconv_blocks(g) * DCONV_NB + (int64_t)(g->kh - 1) * g->dh * Wp + (int64_t)(g->kw - 1) * g->dw;
+    const int64_t sp = need > Hp * Wp ? need : Hp * Wp;
+    return (sp + 7) / 8 * 8;
+}
+
+int64_t dc_dconv_wt_size(const dc_conv_geom *g) {
+    return g->C * g->kh * g->kw * ((g->OC + DCONV_MB - 1) / DCONV_MB * DCONV_MB);
+}
+
+void dc_dconv_pad(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *x, float *xp) {
+    const int64_t H = g->H, W = g->W, Wp = W + 2 * (int64_t)g->pw, Sp = dc_dconv_plane(g);
+    for (int64_t u = u0; u < u1; u++) {
+        float *d = xp + u * Sp;
+        const float *s = x + u * H * W;
+        zero_row(d, g->ph * Wp + g->pw);
+        d += g->ph * Wp + g->pw;
+        for (int64_t h = 0; h < H; h++, d += Wp, s += W) {
+            copy_row(d, s, W);
+            if (h + 1 < H) zero_row(d + W, 2 * (int64_t)g->pw);
+        }
+        d -= Wp - W; /* just past the last row's data */
+        zero_row(d, xp + u * Sp + Sp - d); /* bottom padding rows and the read slack */
+    }
+}
+
+void dc_dconv_weights(const dc_conv_geom *g, const float *w, int flip, float *wt) {
+    const int64_t T = (int64_t)g->kh * g->kw, OC4 = (g->OC + DCONV_MB - 1) / DCONV_MB * DCONV_MB;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t t = 0; t < T; t++) {
+            float *d = wt + (c * T + t) * OC4;
+            for (int64_t o = 0; o < OC4; o++)
+                d[o] = o >= g->OC ? 0.0f : flip ? w[(c * g->OC + o) * T + (T - 1 - t)] : w[(o * g->C + c) * T + t];
+        }
+}
+
+int dc_dconv_ok(const dc_conv_geom *g) {
+#if DC_CONV_X86
+    if (g->groups != 1 || g->sh != 1 || g->sw != 1 || (int64_t)g->kh * g->kw > DCONV_TAPS) return 0;
+    if (g->OH != g->H + 2 * (int64_t)g->ph - (int64_t)g->dh * (g->kh - 1)) return 0;
+    if (g->OW != g->W + 2 * (int64_t)g->pw - (int64_t)g->dw * (g->kw - 1)) return 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    (void)g;
+    return 0;
+#endif
+}
+
+#if DC_CONV_X86
+/* out[r][l] = sum_{c<C, t<T} wt[(c*T + t)*OC4 + r] * xb[c*Sp + toff[t] + l]    r < 4, l < 24
+ * (xb: the block's first pixel in plane 0; wt: already offset to the block's first channel).
+ * 12 accumulators (4 channels x 3 ymm of pixels), 3 loads of B and 4 broadcasts per tap. */
+DC_AVX2 static void dconv_kernel(const float *xb, int64_t Sp, int64_t C, int T, const int64_t *toff, const float *wt,
+                                 int64_t OC4, float out[DCONV_MB][DCONV_NB]) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+    __m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+    for (int64_t c = 0; c < C; c++) {
+        const float *p = xb + c * Sp, *wr = wt + c * T * OC4;
+        for (int t = 0; t < T; t++, wr += OC4) {
+            const float *s = p + toff[t];
+            const __m256 b0 = _mm256_loadu_ps(s), b1 = _mm256_loadu_ps(s + 8), b2 = _mm256_loadu_ps(s + 16);
+            __m256 a = _mm256_broadcast_ss(wr);
+            c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01), c02 = _mm256_fmadd_ps(a, b2, c02);
+            a = _mm256_broadcast_ss(wr + 1);
+            c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11), c12 = _mm256_fmadd_ps(a, b2, c12);
+            a = _mm256_broadcast_ss(wr + 2);
+            c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21), c22 = _mm256_fmadd_ps(a, b2, c22);
+            a = _mm256_broadcast_ss(wr + 3);
+            c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31), c32 = _mm256_fmadd_ps(a, b2, c32);
+        }
+    }
+    _mm256_storeu_ps(out[0], c00), _mm256_storeu_ps(out[0] + 8, c01), _mm256_storeu_ps(out[0] + 16, c02);
+    _mm256_storeu_ps(out[1], c10), _mm256_storeu_ps(out[1] + 8, c11), _mm256_storeu_ps(out[1] + 16, c12);
+    _mm256_storeu_ps(out[2], c20), _mm256_storeu_ps(out[2] + 8, c21), _mm256_storeu_ps(out[2] + 16, c22);
+    _mm256_storeu_ps(out[3], c30), _mm256_storeu_ps(out[3] + 8, c31), _mm256_storeu_ps(out[3] + 16, c32);
+}
+#endif
+
+void dc_dconv_run(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *xp, const float *wt, const float *b,
+                  int accumulate, float *y) {
+#if DC_CONV_X86
+    const int64_t Wp = g->W + 2 * (int64_t)g->pw, Sp = dc_dconv_plane(g), nblk = dc_dconv_blocks(g);
+    const int64_t OW = g->OW, P = g->OH * OW, Q = g->OH * Wp, OC4 = (g->OC + DCONV_MB - 1) / DCONV_MB * DCONV_MB;
+    const int T = g->kh * g->kw;
+    int64_t toff[DCONV_TAPS];
+    for (int t = 0; t < T; t++) toff[t] = (int64_t)(t / g->kw) * g->dh * Wp + (int64_t)(t % g->kw) * g->dw;
+    float out[DCONV_MB][DCONV_NB];
+    for (int64_t u = u0; u < u1; u++) {
+        const int64_t n = u / nblk, q0 = u % nblk * DCONV_NB;
+        const float *xb = xp + n * g->C * Sp + q0;
+        for (int64_t o0 = 0; o0 < g->OC; o0 += DCONV_MB) {
+            dconv_kernel(xb, Sp, g->C, T, toff, wt + o0, OC4, out);
+            const int rows = g->OC - o0 < DCONV_MB ? (int)(g->OC - o0) : DCONV_MB;
+            /* scatter: runs of q with j < OW are consecutive pixels of one output row */
+            for (int64_t l = 0; l < DCONV_NB && q0 + l < Q;) {
+                const int64_t q = q0 + l, i = q / Wp, j = q % Wp;
+                if (j >= OW) {
+                    l += Wp - j; /* junk columns */
+                    continue;
+                }
+                int64_t len = OW - j < DCONV_NB - l ? OW - j : DCONV_NB - l;
+                for (int r = 0; r < rows; r++) {
+                    float *restrict d = y + (n * g->OC + o0 + r) * P + i * OW + j;
+                    const float *restrict s = out[r] + l;
+                    if (accumulate) add_row(d, s, len);
+                    else if (b) {
+                        const float bv = b[o0 + r];
+                        for (int64_t e = 0; e < len; e++) d[e] = s[e] + bv;
+                    } else copy_row(d, s, len);
+                }
+                l += len;
+            }
+        }
+    }
+#else
+    (void)g, (void)u0, (void)u1, (void)xp, (void)wt, (void)b, (void)accumulate, (void)y;
+#endif
+}
+
+
+void dc_dconv_pad_sum(const dc_conv_geom *g, int64_t N, int64_t o0, int64_t o1, const float *y, float *yp, float *db) {
+    const int64_t P = g->H * g->W;
+    for (int64_t o = o0; o < o1; o++) {
+        double sum = 0.0;
+        for (int64_t n = 0; n < N; n++) {
+            const int64_t u = n * g->C + o;
+            dc_dconv_pad(g, u, u + 1, y, yp);
+            if (!db) continue;
+            /* eight lanes, then the lanes in order (as dc_conv_nchw_to_res) */
+            const float *d = y + u * P;
+            float acc[8] = {0};
+            int64_t p = 0;
+            for (; p + 8 <= P; p += 8)
+                for (int k = 0; k < 8; k++) acc[k] += d[p + k];
+            for (int k = 0; p < P; p++, k++) acc[k] += d[p];
+            sum += (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+        }
+        if (db) db[o] += (float)sum;
+    }
+}
+
+#define DWK 3 /* taps per dW micro-kernel call */
+
+int dc_dconv_dw_ok(const dc_conv_geom *g) {
+    return dc_dconv_ok(g) && 2 * g->ph == g->dh * (g->kh - 1) && 2 * g->pw == g->dw * (g->kw - 1);
+}
+
+int64_t dc_dconv_dw_scratch(const dc_conv_geom *g) {
+    const int64_t K = g->C * g->kh * g->kw, OC4 = (g->OC + DCONV_MB - 1) / DCONV_MB * DCONV_MB;
+    return OC4 * ((K + DWK - 1) / DWK * DWK) * 8;
+}
+
+#if DC_CONV_X86
+/* acc[r*DWK + e][0..8) += sum_{v < nv} dy_r[8v ..+8) * x_e[8v ..+8)    r < 4, e < 3
+ * (12 accumulators; 4 + 3 loads per 12 fmas; both operands contiguous along the pixels). */
+DC_AVX2 static void dw_kernel(const float *const dy[DCONV_MB], const float *const xs[DWK], int64_t nv, float *acc) {
+    __m256 a[DCONV_MB * DWK];
+    for (int i = 0; i < DCONV_MB * DWK; i++) a[i] = _mm256_loadu_ps(acc + 8 * i);
+    const float *d0 = dy[0], *d1 = dy[1], *d2 = dy[2], *d3 = dy[3], *x0 = xs[0], *x1 = xs[1], *x2 = xs[2];
+    for (int64_t v = 0; v < nv; v++) {
+        const int64_t q = 8 * v;
+        const __m256 b0 = _mm256_loadu_ps(x0 + q), b1 = _mm256_loadu_ps(x1 + q), b2 = _mm256_loadu_ps(x2 + q);
+        __m256 y = _mm256_loadu_ps(d0 + q);
+        a[0] = _mm256_fmadd_ps(y, b0, a[0]), a[1] = _mm256_fmadd_ps(y, b1, a[1]), a[2] = _mm256_fmadd_ps(y, b2, a[2]);
+        y = _mm256_loadu_ps(d1 + q);
+        a[3] = _mm256_fmadd_ps(y, b0, a[3]), a[4] = _mm256_fmadd_ps(y, b1, a[4]), a[5] = _mm256_fmadd_ps(y, b2, a[5]);
+        y = _mm256_loadu_ps(d2 + q);
+        a[6] = _mm256_fmadd_ps(y, b0, a[6]), a[7] = _mm256_fmadd_ps(y, b1, a[7]), a[8] = _mm256_fmadd_ps(y, b2, a[8]);
+        y = _mm256_loadu_ps(d3 + q);
+        a[9] = _mm256_fmadd_ps(y, b0, a[9]), a[10] = _mm256_fmadd_ps(y, b1, a[10]), a[11] = _mm256_fmadd_ps(y, b2, a[11]);
+    }
+    for (int i = 0; i < DCONV_MB * DWK; i++) _mm256_storeu_ps(acc + 8 * i, a[i]);
+}
+#endif
+
+void dc_dconv_dw(const dc_conv_geom *g, int64_t n0, int64_t n1, const float *xp, const float *dyp, float *acc,
+                 float *part) {
+#if DC_CONV_X86
+    const dc_conv_geom f = {.C = g->OC, .H = g->OH, .W = g->OW, .OC = g->C, .OH = g->H, .OW = g->W, .kh = g->kh,
+                            .kw = g->kw, .sh = 1, .sw = 1, .ph = g->dh * (g->kh - 1) - g->ph,
+                            .pw = g->dw * (g->kw - 1) - g->pw, .dh = g->dh, .dw = g->dw, .groups = 1};
+    const int64_t Wp = g->W + 2 * (int64_t)g->pw, Sp = dc_dconv_plane(g), Spf = dc_dconv_plane(&f);
+    const int64_t T = (int64_t)g->kh * g->kw, K = g->C * T, KB = (K + DWK - 1) / DWK;
+    const int64_t OC = g->OC, OB = (OC + DCONV_MB - 1) / DCONV_MB;
+    const int64_t nv = (g->OH * Wp + 7) / 8, shift = (int64_t)f.ph * Wp + f.pw;
+    memset(acc, 0, (size_t)dc_dconv_dw_scratch(g) * sizeof(float));
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t ob = 0; ob < OB; ob++) {
+            const float *dy[DCONV_MB];
+            for (int r = 0; r < DCONV_MB; r++) {
+                const int64_t o = ob * DCONV_MB + r < OC ? ob * DCONV_MB + r : OC - 1; /* padding rows: discarded */
+                dy[r] = dyp + (n * OC + o) * Spf + shift;
+            }
+            for (int64_t kb = 0; kb < KB; kb++) {
+                const float *xs[DWK];
+                for (int e = 0; e < DWK; e++) {
+                    const int64_t k = kb * DWK + e < K ? kb * DWK + e : K - 1; /* padding taps: discarded */
+                    const int64_t c = k / T, t = k % T;
+                    xs[e] = xp + (n * g->C + c) * Sp + (t / g->kw) * g->dh * Wp + (t % g->kw) * g->dw;
+                }
+                dw_kernel(dy, xs, nv, acc + (ob * KB + kb) * DCONV_MB * DWK * 8);
+            }
+        }
+    for (int64_t o = 0; o < OC; o++)
+        for (int64_t k = 0; k < K; k++) {
+            const int64_t ob = o / DCONV_MB, r = o % DCONV_MB, kb = k / DWK, e = k % DWK;
+            const float *l = acc + ((ob * KB + kb) * DCONV_MB * DWK + r * DWK + e) * 8;
+            part[o * K + k] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+        }
+#else
+    (void)g, (void)n0, (void)n1, (void)xp, (void)dyp, (void)acc, (void)part;
+#endif
 }
 
 /* ------------------------------------------------------------------ reference */

@@ -1,7 +1,8 @@
 /* conv.h — the math of 2-D convolution over NCHW float arrays: im2col / col2im (the unrolling that
  * turns a convolution into one GEMM), the reorders between the GEMM's [OC][N*P] result and NCHW,
  * and a plain direct convolution (forward and backward by the definition) that the tests compare
- * the fast path against.  No threads and no allocation here: callers split work by ranges.
+ * the fast path against; and the direct stride-1 kernels over zero-padded planes (dc_dconv_*, at the
+ * end).  No threads and no allocation here: callers split work by ranges.
  *
  * Notation: input x [N][C][H][W], weight w [OC][C/groups][KH][KW], bias b [OC], output
  * y [N][OC][OH][OW]; P = OH*OW pixels per output channel; Cg = C/groups, OCg = OC/groups;
@@ -82,5 +83,44 @@ void dc_conv2d_ref_forward(const dc_conv_geom *g, int64_t N, const float *x, con
  * dx, dw and db may each be NULL (not computed).                                                   */
 void dc_conv2d_ref_backward(const dc_conv_geom *g, int64_t N, const float *x, const float *w, const float *dy,
                             float *dx, float *dw, float *db);
+
+/* ---- Direct stride-1 convolution over zero-padded planes ("padded-width" implicit GEMM).
+ * The input is copied once into zero-padded planes xp [N][C][Sp] (plane row length Wp = W + 2pw,
+ * Hp = H + 2ph rows, then zeros up to Sp).  In a plane, output pixel (i, j) sits at q = i*Wp + j
+ * and tap (a, b) of it at q + a*dh*Wp + b*dw, so for a block of 24 consecutive q every tap is one
+ * contiguous 24-float window: the micro-kernel loads B straight from xp, with no packing.  The
+ * positions with j >= OW (the Wp - OW "junk" columns) are computed and dropped.
+ *   y[n][o][i][j] (+)= [b[o]] + sum_{c,a,b} wt[(c*KH + a)*KW + b][o] * xp[n][c][(i + a*dh)*Wp + j + b*dw]
+ * Stride 1 and groups 1 only (dc_dconv_ok); the micro-kernel is AVX2/FMA, 4 channels x 24 pixels.
+ * Units of work are (image, block of 24 q) pairs, u = n*dc_dconv_blocks + block; every output is
+ * one fma chain in tap order computed by one unit, so the bits do not depend on the split. */
+int dc_dconv_ok(const dc_conv_geom *g);        /* geometry supported and the CPU has AVX2/FMA      */
+int64_t dc_dconv_plane(const dc_conv_geom *g);  /* Sp: floats per padded plane (with read slack)    */
+int64_t dc_dconv_blocks(const dc_conv_geom *g); /* 24-pixel blocks per image: ceil(OH*Wp / 24)       */
+int64_t dc_dconv_wt_size(const dc_conv_geom *g); /* floats of wt: C*KH*KW x round4(OC)              */
+/* xp[u][..] = plane u = n*C + c of x, zero-padded (see above), for units u in [u0, u1). */
+void dc_dconv_pad(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *x, float *xp);
+/* wt[(c*KH + a)*KW + b][o] = w[o][c][a][b]; columns o >= OC are 0.  w: [OC][C][KH][KW].
+ * flip: w is instead the forward filter of the transposed geometry, [C][OC][KH][KW], and
+ * wt[(c*KH + a)*KW + b][o] = w[c][o][KH-1-a][KW-1-b] (dX as a convolution of dy, see op_conv.c). */
+void dc_dconv_weights(const dc_conv_geom *g, const float *w, int flip, float *wt);
+/* The formula above for units [u0, u1); accumulate: y += sum (b ignored), else y = sum + b (b may be NULL). */
+void dc_dconv_run(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *xp, const float *wt, const float *b,
+                  int accumulate, float *y);
+
+/* dW by the direct path, for "same" padding (2ph = dh(KH-1), 2pw = dw(KW-1)) where the transposed
+ * geometry f (dX's) has the same plane width Wp, so dyp (dy padded as f's input) holds dy at
+ * q = i*Wp + j after a shift of ph*Wp + pw, with zeros in the junk columns:
+ *   acc[o][k][l] += sum_{n in [n0,n1), q = l mod 8} dyp[n][o][shift + q] * xp[n][c][q + (a*dh)*Wp + b*dw]
+ *   part[o][k] = the 8 lanes of acc[o][k] summed in a fixed order,   k = (c*KH + a)*KW + b
+ * over q < round8(OH*Wp).  g: forward geometry; xp: [N][C][Sp(g)], dyp: [N][OC][Sp(f)];
+ * acc: scratch of dc_dconv_dw_scratch(g) floats; part: [OC][C*KH*KW] (overwritten). */
+int dc_dconv_dw_ok(const dc_conv_geom *g);
+int64_t dc_dconv_dw_scratch(const dc_conv_geom *g);
+void dc_dconv_dw(const dc_conv_geom *g, int64_t n0, int64_t n1, const float *xp, const float *dyp, float *acc,
+                 float *part);
+/* dc_dconv_pad for channels o in [o0, o1) of all N images of y (units n*C + o), plus
+ * db[o] += sum_{n,p} y[n][o][p] (fixed order; db may be NULL). */
+void dc_dconv_pad_sum(const dc_conv_geom *g, int64_t N, int64_t o0, int64_t o1, const float *y, float *yp, float *db);
 
 #endif
