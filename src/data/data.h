@@ -11,6 +11,10 @@
  * Errors name the file and, for corrupt contents, the byte offset. */
 dc_status dc_idx_read(const char *path, uint8_t **data, int *rank, int64_t dims[3]);
 
+/* n floats for image data; large arrays are 2 MiB aligned and advised for transparent huge pages
+ * (touching hundreds of MB of fresh memory is otherwise dominated by page faults).  free() them. */
+float *dc_data_alloc_floats(size_t n);
+
 /* An image-classification dataset held in memory as normalised float32 NCHW images. */
 typedef struct dc_dataset {
     int64_t n;           /* number of examples                         */

@@ -7,23 +7,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-
-/* Large image arrays are 2 MiB aligned and advised for transparent huge pages (as in idx.c): touching
- * hundreds of MB of fresh memory is otherwise dominated by page faults.  Freed with free(). */
-static float *alloc_floats(size_t n) {
-    size_t bytes = (n ? n : 1) * sizeof(float);
-#ifdef MADV_HUGEPAGE
-    const size_t huge = (size_t)1 << 21;
-    if (bytes >= 4 * huge) {
-        size_t sz = (bytes + huge - 1) / huge * huge;
-        float *p = aligned_alloc(huge, sz);
-        if (p) (void)madvise(p, sz, MADV_HUGEPAGE); /* advice only; failure is harmless */
-        return p;
-    }
-#endif
-    return malloc(bytes);
-}
 
 static dc_status dataset_alloc(int64_t n, int c, int h, int w, int num_classes, dc_dataset **out) {
     *out = NULL;
@@ -40,7 +23,7 @@ static dc_status dataset_alloc(int64_t n, int c, int h, int w, int num_classes, 
     ds->h = h;
     ds->w = w;
     ds->num_classes = num_classes;
-    ds->images = alloc_floats((size_t)(n * chw));
+    ds->images = dc_data_alloc_floats((size_t)(n * chw));
     ds->labels = malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
     if (!ds->images || !ds->labels) {
         dc_dataset_free(ds);

@@ -264,7 +264,7 @@ static dc_status idx_read_expect(const char *path, uint32_t expect, uint8_t **da
 /* A float array for n values.  Large arrays are 2 MiB aligned and advised for transparent huge pages:
  * on Linux this cuts the page-fault cost of touching 188 MB of training images several-fold.
  * Freed with free(). */
-static float *alloc_floats(size_t n) {
+float *dc_data_alloc_floats(size_t n) {
     size_t bytes = (n ? n : 1) * sizeof(float);
 #ifdef MADV_HUGEPAGE
     const size_t huge = (size_t)1 << 21;
@@ -354,7 +354,7 @@ dc_status dc_mnist_load(const char *dir, const char *split, float mean, float st
         ds->h = (int)idim[1];
         ds->w = (int)idim[2];
         ds->num_classes = 10;
-        ds->images = alloc_floats((size_t)keep);
+        ds->images = dc_data_alloc_floats((size_t)keep);
         ds->labels = malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
     }
     if (!ds || !chunk || !ds->images || !ds->labels) {
