@@ -13,6 +13,7 @@
 #include "io/modelfile.h"
 
 #include "graph/graph.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1035,30 +1036,8 @@ dc_status dc_model_file_write_ex(const char *path, const dc_graph *g, dc_node lo
     if (!path) return DC_ERR(DC_ERR_ARG, "dc_model_file_write: path is NULL");
     char *text;
     DC_TRY(dc_model_text_write_ex(g, logits, o, &text));
-    size_t tl = strlen(path) + 32;
-    char *tmp = malloc(tl);
-    if (!tmp) {
-        free(text);
-        return DC_ERR(DC_ERR_NOMEM, "%s: temporary name", path);
-    }
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-    dc_status st = DC_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = DC_ERR(DC_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-    } else {
-        size_t len = strlen(text);
-        int ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-        int err = errno;
-        if (fclose(f) != 0 && ok) {
-            ok = 0;
-            err = errno;
-        }
-        if (!ok) st = DC_ERR(DC_ERR_IO, "%s: writing temporary file %s failed: %s", path, tmp, strerror(err));
-        else if (rename(tmp, path) != 0) st = DC_ERR(DC_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-        if (st != DC_OK) remove(tmp);
-    }
-    free(tmp);
+    dc_chunk chunk = {text, strlen(text)};
+    dc_status st = dc_file_write_atomic(path, &chunk, 1);
     free(text);
     return st;
 }

@@ -9,6 +9,7 @@
  * (checked at compile time): tensor bytes are copied as they are. */
 #include "io/safetensors.h"
 #include "io/json.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,21 +95,6 @@ static const char *find_duplicate(const char **names, size_t n, int *nomem) {
 }
 
 /* ------------------------------------------------------------------ writing */
-static void fsync_parent_dir(const char *path) {
-    /* Best effort: make the rename itself durable.  Failure here does not undo a good write. */
-    char *dir = strdup(path);
-    if (!dir) return;
-    char *slash = strrchr(dir, '/');
-    const char *d = ".";
-    if (slash == dir) d = "/";
-    else if (slash) { *slash = '\0'; d = dir; }
-    int fd = open(d, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
 
 dc_status dc_safetensors_write(const char *path, const dc_named_tensor *tensors, int n, const char *const *meta,
                                int n_meta) {
@@ -200,47 +186,20 @@ dc_status dc_safetensors_write(const char *path, const dc_named_tensor *tensors,
                       (unsigned long long)ST_MAX_HEADER);
     }
 
-    /* The file, via a temporary next to it. */
-    size_t tl = strlen(path) + 32;
-    char *tmp = malloc(tl);
-    if (!tmp) {
-        free(h.p);
-        return DC_ERR(DC_ERR_NOMEM, "%s: temporary name", path);
-    }
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-    dc_status st = DC_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = DC_ERR(DC_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        free(tmp);
-        free(h.p);
-        return st;
-    }
+    /* The file, via a temporary next to it: length, header, tensor bytes. */
     unsigned char lenb[8];
     for (int k = 0; k < 8; k++) lenb[k] = (unsigned char)(((uint64_t)h.len >> (8 * k)) & 0xff);
-    const char *step = "write";
-    int ok = fwrite(lenb, 1, 8, f) == 8 && fwrite(h.p, 1, h.len, f) == h.len;
-    for (int i = 0; ok && i < n; i++) {
-        size_t bytes = (size_t)dc_shape_numel(tensors[i].shape) * sizeof(float);
-        if (bytes && fwrite(tensors[i].data, 1, bytes, f) != bytes) ok = 0;
+    dc_chunk *chunks = malloc((size_t)(n + 2) * sizeof *chunks);
+    if (!chunks) {
+        free(h.p);
+        return DC_ERR(DC_ERR_NOMEM, "%s: write list", path);
     }
-    if (ok && fflush(f) != 0) { ok = 0; step = "flush"; }
-    if (ok && fsync(fileno(f)) != 0) { ok = 0; step = "fsync"; }
-    int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        step = "close";
-        err = errno;
-    }
-    if (!ok) {
-        st = DC_ERR(DC_ERR_IO, "%s: %s of temporary file %s failed: %s", path, step, tmp, strerror(err));
-    } else if (rename(tmp, path) != 0) {
-        st = DC_ERR(DC_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-        ok = 0;
-    }
-    if (!ok) remove(tmp);
-    else fsync_parent_dir(path);
-    free(tmp);
+    chunks[0] = (dc_chunk){lenb, 8};
+    chunks[1] = (dc_chunk){h.p, h.len};
+    for (int i = 0; i < n; i++)
+        chunks[i + 2] = (dc_chunk){tensors[i].data, (size_t)dc_shape_numel(tensors[i].shape) * sizeof(float)};
+    dc_status st = dc_file_write_atomic(path, chunks, n + 2);
+    free(chunks);
     free(h.p);
     return st;
 }

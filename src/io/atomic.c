@@ -1,0 +1,62 @@
+/* atomic.c — the temporary-file-then-rename write shared by checkpoints and model files.
+ * It does not retry, lock, or create directories. */
+#include "io/atomic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void fsync_parent_dir(const char *path) {
+    /* Best effort: make the rename itself durable.  Failure here does not undo a good write. */
+    char *dir = strdup(path);
+    if (!dir) return;
+    char *slash = strrchr(dir, '/');
+    const char *d = ".";
+    if (slash == dir) d = "/";
+    else if (slash) { *slash = '\0'; d = dir; }
+    int fd = open(d, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+dc_status dc_file_write_atomic(const char *path, const dc_chunk *chunks, int n) {
+    size_t tl = strlen(path) + 32;
+    char *tmp = malloc(tl);
+    if (!tmp) return DC_ERR(DC_ERR_NOMEM, "%s: temporary name", path);
+    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        dc_status st = DC_ERR(DC_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    const char *step = "write";
+    int ok = 1;
+    for (int i = 0; ok && i < n; i++)
+        if (chunks[i].bytes && fwrite(chunks[i].data, 1, chunks[i].bytes, f) != chunks[i].bytes) ok = 0;
+    if (ok && fflush(f) != 0) { ok = 0; step = "flush"; }
+    if (ok && fsync(fileno(f)) != 0) { ok = 0; step = "fsync"; }
+    int err = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        step = "close";
+        err = errno;
+    }
+    dc_status st = DC_OK;
+    if (!ok) {
+        st = DC_ERR(DC_ERR_IO, "%s: %s of temporary file %s failed: %s", path, step, tmp, strerror(err));
+    } else if (rename(tmp, path) != 0) {
+        st = DC_ERR(DC_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
+        ok = 0;
+    }
+    if (!ok) remove(tmp);
+    else fsync_parent_dir(path);
+    free(tmp);
+    return st;
+}

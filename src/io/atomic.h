@@ -1,0 +1,17 @@
+/* atomic.h — writing a file so that a crash never leaves a half-written one in its place. */
+#ifndef DC_IO_ATOMIC_H
+#define DC_IO_ATOMIC_H
+
+#include "deepc.h"
+
+typedef struct dc_chunk {
+    const void *data;
+    size_t bytes;
+} dc_chunk;
+
+/* Write chunks[0..n) in order to "<path>.tmp.<pid>", flush and fsync it, rename it over path and
+ * fsync the directory.  On any failure the temporary is removed, an existing file at path is left
+ * untouched, and DC_ERR_IO names the path, the step and the system's reason. */
+dc_status dc_file_write_atomic(const char *path, const dc_chunk *chunks, int n);
+
+#endif
