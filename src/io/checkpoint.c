@@ -103,46 +103,54 @@ dc_status dc_checkpoint_build_model(const char *path, dc_graph *g, dc_node input
     return s;
 }
 
-static dc_status copy_tensor(const dc_st_file *f, const char *path, const char *name, dc_shape want, float *dst) {
+/* Find tensor `name` with exactly the shape `want`; *src points into f. */
+static dc_status find_tensor(const dc_st_file *f, const char *path, const char *name, dc_shape want,
+                             const float **src) {
     dc_shape got;
-    const float *src;
     char a[96], b[96];
-    dc_status s = dc_st_get(f, name, &got, &src);
-    if (s != DC_OK) return DC_ERR(DC_ERR_FORMAT, "%s: tensor '%s' missing (checkpoint of another model?)", path, name);
-    if (dc_shape_numel(got) != dc_shape_numel(want) || (got.rank == want.rank && !dc_shape_equal(got, want)))
+    if (dc_st_get(f, name, &got, src) != DC_OK)
+        return DC_ERR(DC_ERR_FORMAT, "%s: tensor '%s' missing (checkpoint of another model?)", path, name);
+    if (!dc_shape_equal(got, want))
         return DC_ERR(DC_ERR_SHAPE, "%s: tensor '%s' has shape %s in the file but %s in the model", path, name,
                       dc_shape_str(got, a, sizeof a), dc_shape_str(want, b, sizeof b));
-    memcpy(dst, src, (size_t)dc_shape_numel(want) * sizeof(float));
+    return DC_OK;
+}
+
+/* The i-th destination of a load: parameters first, then the optimizer's state tensors. */
+static dc_status load_target(const dc_graph *g, dc_optim *opt, int i, const char **name, dc_shape *shape,
+                             float **data) {
+    int np = dc_graph_param_count(g);
+    if (i < np) {
+        const dc_param *p = &dc_graph_params(g)[i];
+        *name = p->name;
+        *shape = p->shape;
+        *data = p->data;
+        return DC_OK;
+    }
+    int64_t numel;
+    DC_TRY(dc_optim_state(opt, i - np, name, data, &numel));
+    *shape = dc_shape1(numel);
     return DC_OK;
 }
 
 dc_status dc_checkpoint_load(const char *path, dc_graph *g, dc_optim *opt, dc_checkpoint_meta *m) {
     if (!path || !g) return DC_ERR(DC_ERR_ARG, "dc_checkpoint_load: NULL argument");
-    const dc_param *p = dc_graph_params(g);
-    if (!p) return DC_ERR(DC_ERR_STATE, "%s: plan the graph before loading a checkpoint into it", path);
+    if (!dc_graph_params(g)) return DC_ERR(DC_ERR_STATE, "%s: plan the graph before loading a checkpoint into it", path);
     dc_st_file *f = NULL;
     DC_TRY(dc_safetensors_read(path, &f));
     dc_status s = check_format(f, path);
-    /* Validate everything before writing anything, so a bad file leaves the model as it was. */
-    for (int i = 0; s == DC_OK && i < dc_graph_param_count(g); i++) {
-        dc_shape got;
-        const float *src;
-        char a[96], b[96];
-        if (dc_st_get(f, p[i].name, &got, &src) != DC_OK)
-            s = DC_ERR(DC_ERR_FORMAT, "%s: tensor '%s' missing (checkpoint of another model?)", path, p[i].name);
-        else if (!dc_shape_equal(got, p[i].shape))
-            s = DC_ERR(DC_ERR_SHAPE, "%s: tensor '%s' has shape %s in the file but %s in the model", path, p[i].name,
-                       dc_shape_str(got, a, sizeof a), dc_shape_str(p[i].shape, b, sizeof b));
-    }
-    for (int i = 0; s == DC_OK && i < dc_graph_param_count(g); i++)
-        s = copy_tensor(f, path, p[i].name, p[i].shape, p[i].data);
-    for (int i = 0; s == DC_OK && opt && i < dc_optim_state_count(opt); i++) {
-        const char *name;
-        float *data;
-        int64_t numel;
-        s = dc_optim_state(opt, i, &name, &data, &numel);
-        if (s == DC_OK) s = copy_tensor(f, path, name, dc_shape1(numel), data);
-    }
+    int total = dc_graph_param_count(g) + (opt ? dc_optim_state_count(opt) : 0);
+    /* Two passes: validate everything, then copy, so a bad file leaves model and optimizer as they were. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; s == DC_OK && i < total; i++) {
+            const char *name;
+            dc_shape shape;
+            float *data;
+            const float *src;
+            s = load_target(g, opt, i, &name, &shape, &data);
+            if (s == DC_OK) s = find_tensor(f, path, name, shape, &src);
+            if (s == DC_OK && pass == 1) memcpy(data, src, (size_t)dc_shape_numel(shape) * sizeof(float));
+        }
     if (s == DC_OK) {
         dc_checkpoint_meta mm;
         read_meta(f, &mm);
