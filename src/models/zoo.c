@@ -84,24 +84,53 @@ static dc_status build_vgg16(dc_graph *g, dc_node x, int classes, dc_node *logit
     return dc_graph_status(g);
 }
 
-/* One Inception (v1) block: [1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | 3x3/1 max-pool -> 1x1], each + ReLU,
- * concatenated in that order along the channels. */
-static dc_node inception(dc_graph *g, dc_node x, const char *name, int c1, int r3, int c3, int r5, int c5, int cp) {
+/* conv (with bias) + ReLU, stride 1: the unit of the small GoogLeNet. */
+static dc_node unit_conv_relu(dc_graph *g, dc_node x, int oc, int k, int stride, int pad, const char *name) {
+    return dc_relu(g, dc_conv2d(g, x, oc, k, stride, pad, name));
+}
+
+/* conv (no bias) + BatchNorm(eps 1e-3) + ReLU: the unit of the torchvision GoogLeNet. */
+static dc_node conv_bn_relu(dc_graph *g, dc_node x, int oc, int k, int stride, int pad, const char *name) {
+    char bn[48];
+    dc_conv2d_opts o = {.kh = k, .kw = k, .stride_h = stride, .stride_w = stride, .pad_h = pad, .pad_w = pad,
+                        .no_bias = 1};
+    snprintf(bn, sizeof bn, "%s.bn", name);
+    return dc_relu(g, dc_batchnorm_ex(g, dc_conv2d_ex(g, x, oc, name, &o), bn, 1e-3f, 0.1f));
+}
+
+typedef dc_node (*conv_unit)(dc_graph *g, dc_node x, int oc, int k, int stride, int pad, const char *name);
+
+/* How a network builds its Inception blocks: the convolution unit, the kernel of the "5x5" branch
+ * (torchvision's GoogLeNet uses 3x3 there) and whether the branch pool rounds up. */
+typedef struct inception_style {
+    conv_unit unit;
+    int k5;
+    int pool_ceil;
+} inception_style;
+
+static const inception_style inception_mini = {unit_conv_relu, 5, 0};
+static const inception_style inception_torchvision = {conv_bn_relu, 3, 1};
+
+/* One Inception (v1) block: [1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | 3x3/1 max-pool -> 1x1], each unit
+ * ending in ReLU, concatenated in that order along the channels. */
+static dc_node inception(dc_graph *g, dc_node x, const char *name, const inception_style *st, int c1, int r3,
+                         int c3, int r5, int c5, int cp) {
     char n[32];
     dc_node b[4];
     snprintf(n, sizeof n, "%s.b1", name);
-    b[0] = dc_relu(g, dc_conv2d(g, x, c1, 1, 1, 0, n));
+    b[0] = st->unit(g, x, c1, 1, 1, 0, n);
     snprintf(n, sizeof n, "%s.b2r", name);
-    b[1] = dc_relu(g, dc_conv2d(g, x, r3, 1, 1, 0, n));
+    b[1] = st->unit(g, x, r3, 1, 1, 0, n);
     snprintf(n, sizeof n, "%s.b2", name);
-    b[1] = dc_relu(g, dc_conv2d(g, b[1], c3, 3, 1, 1, n));
+    b[1] = st->unit(g, b[1], c3, 3, 1, 1, n);
     snprintf(n, sizeof n, "%s.b3r", name);
-    b[2] = dc_relu(g, dc_conv2d(g, x, r5, 1, 1, 0, n));
+    b[2] = st->unit(g, x, r5, 1, 1, 0, n);
     snprintf(n, sizeof n, "%s.b3", name);
-    b[2] = dc_relu(g, dc_conv2d(g, b[2], c5, 5, 1, 2, n));
-    dc_pool2d_opts p = {.kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1};
+    b[2] = st->unit(g, b[2], c5, st->k5, 1, st->k5 / 2, n);
+    dc_pool2d_opts p = {.kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1,
+                        .ceil_mode = st->pool_ceil};
     snprintf(n, sizeof n, "%s.b4", name);
-    b[3] = dc_relu(g, dc_conv2d(g, dc_maxpool2d_ex(g, x, &p), cp, 1, 1, 0, n));
+    b[3] = st->unit(g, dc_maxpool2d_ex(g, x, &p), cp, 1, 1, 0, n);
     return dc_concat(g, b, 4);
 }
 
@@ -110,12 +139,12 @@ static dc_node inception(dc_graph *g, dc_node x, const char *name, int c1, int r
 static dc_status build_googlenet_mini(dc_graph *g, dc_node x, int classes, dc_node *logits) {
     dc_pool2d_opts down = {.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
     dc_node h = dc_relu(g, dc_conv2d(g, x, 64, 3, 1, 1, "conv1"));
-    h = inception(g, h, "inc1", 32, 48, 64, 8, 16, 16);
-    h = inception(g, h, "inc2", 64, 64, 96, 16, 48, 32);
+    h = inception(g, h, "inc1", &inception_mini, 32, 48, 64, 8, 16, 16);
+    h = inception(g, h, "inc2", &inception_mini, 64, 64, 96, 16, 48, 32);
     h = dc_maxpool2d_ex(g, h, &down);
-    h = inception(g, h, "inc3", 96, 48, 104, 8, 24, 32);
+    h = inception(g, h, "inc3", &inception_mini, 96, 48, 104, 8, 24, 32);
     h = dc_maxpool2d_ex(g, h, &down);
-    h = inception(g, h, "inc4", 128, 80, 160, 16, 64, 64);
+    h = inception(g, h, "inc4", &inception_mini, 128, 80, 160, 16, 64, 64);
     *logits = dc_linear(g, dc_flatten(g, dc_global_avgpool(g, h)), classes, "fc");
     return dc_graph_status(g);
 }
@@ -219,34 +248,6 @@ static dc_status build_vgg16_imagenet(dc_graph *g, dc_node x, int classes, dc_no
     return dc_graph_status(g);
 }
 
-/* conv (no bias) + BatchNorm(eps 1e-3) + ReLU: the unit of the torchvision GoogLeNet. */
-static dc_node conv_bn_relu(dc_graph *g, dc_node x, int oc, int k, int stride, int pad, const char *name) {
-    char bn[48];
-    dc_conv2d_opts o = {.kh = k, .kw = k, .stride_h = stride, .stride_w = stride, .pad_h = pad, .pad_w = pad,
-                        .no_bias = 1};
-    snprintf(bn, sizeof bn, "%s.bn", name);
-    return dc_relu(g, dc_batchnorm_ex(g, dc_conv2d_ex(g, x, oc, name, &o), bn, 1e-3f, 0.1f));
-}
-
-static dc_node inception_bn(dc_graph *g, dc_node x, const char *name, int c1, int r3, int c3, int r5, int c5, int cp) {
-    char n[32];
-    dc_node b[4];
-    snprintf(n, sizeof n, "%s.b1", name);
-    b[0] = conv_bn_relu(g, x, c1, 1, 1, 0, n);
-    snprintf(n, sizeof n, "%s.b2r", name);
-    b[1] = conv_bn_relu(g, x, r3, 1, 1, 0, n);
-    snprintf(n, sizeof n, "%s.b2", name);
-    b[1] = conv_bn_relu(g, b[1], c3, 3, 1, 1, n);
-    snprintf(n, sizeof n, "%s.b3r", name);
-    b[2] = conv_bn_relu(g, x, r5, 1, 1, 0, n);
-    snprintf(n, sizeof n, "%s.b3", name); /* torchvision's "5x5" branch is a 3x3 convolution */
-    b[2] = conv_bn_relu(g, b[2], c5, 3, 1, 1, n);
-    dc_pool2d_opts p = {.kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1, .ceil_mode = 1};
-    snprintf(n, sizeof n, "%s.b4", name);
-    b[3] = conv_bn_relu(g, dc_maxpool2d_ex(g, x, &p), cp, 1, 1, 0, n);
-    return dc_concat(g, b, 4);
-}
-
 /* googlenet: Inception v1 (Szegedy et al. 2014) as torchvision defines it, without the auxiliary
  * classifiers (6,624,904 parameters): BatchNorm after every convolution, and its 5x5 branches are
  * 3x3 convolutions. */
@@ -280,19 +281,19 @@ static dc_status googlenet_body(dc_graph *g, dc_node x, int classes, dc_node *lo
     dc_node h = dc_maxpool2d_ex(g, conv_bn_relu(g, x, 64, 7, 2, 3, "conv1"), &p);
     h = conv_bn_relu(g, h, 64, 1, 1, 0, "conv2");
     h = dc_maxpool2d_ex(g, conv_bn_relu(g, h, 192, 3, 1, 1, "conv3"), &p);
-    h = inception_bn(g, h, "inc3a", 64, 96, 128, 16, 32, 32);
-    h = inception_bn(g, h, "inc3b", 128, 128, 192, 32, 96, 64);
+    h = inception(g, h, "inc3a", &inception_torchvision, 64, 96, 128, 16, 32, 32);
+    h = inception(g, h, "inc3b", &inception_torchvision, 128, 128, 192, 32, 96, 64);
     h = dc_maxpool2d_ex(g, h, &p);
-    h = inception_bn(g, h, "inc4a", 192, 96, 208, 16, 48, 64);
+    h = inception(g, h, "inc4a", &inception_torchvision, 192, 96, 208, 16, 48, 64);
     if (aux) aux[0] = googlenet_aux(g, h, "aux1", classes);
-    h = inception_bn(g, h, "inc4b", 160, 112, 224, 24, 64, 64);
-    h = inception_bn(g, h, "inc4c", 128, 128, 256, 24, 64, 64);
-    h = inception_bn(g, h, "inc4d", 112, 144, 288, 32, 64, 64);
+    h = inception(g, h, "inc4b", &inception_torchvision, 160, 112, 224, 24, 64, 64);
+    h = inception(g, h, "inc4c", &inception_torchvision, 128, 128, 256, 24, 64, 64);
+    h = inception(g, h, "inc4d", &inception_torchvision, 112, 144, 288, 32, 64, 64);
     if (aux) aux[1] = googlenet_aux(g, h, "aux2", classes);
-    h = inception_bn(g, h, "inc4e", 256, 160, 320, 32, 128, 128);
+    h = inception(g, h, "inc4e", &inception_torchvision, 256, 160, 320, 32, 128, 128);
     h = dc_maxpool2d_ex(g, h, &p2);
-    h = inception_bn(g, h, "inc5a", 256, 160, 320, 32, 128, 128);
-    h = inception_bn(g, h, "inc5b", 384, 192, 384, 48, 128, 128);
+    h = inception(g, h, "inc5a", &inception_torchvision, 256, 160, 320, 32, 128, 128);
+    h = inception(g, h, "inc5b", &inception_torchvision, 384, 192, 384, 48, 128, 128);
     h = dc_dropout(g, dc_flatten(g, dc_global_avgpool(g, h)), 0.2f);
     *logits = dc_linear(g, h, classes, "fc");
     return dc_graph_status(g);
