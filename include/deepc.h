@@ -345,6 +345,8 @@ typedef struct dc_model_info {
 int dc_model_count(void);
 const dc_model_info *dc_model_at(int i);
 const dc_model_info *dc_model_find(const char *name);  /* NULL when unknown */
+/* DC_OK for a zoo model, else DC_ERR_ARG with a message listing the known models. */
+dc_status dc_model_check(const char *name);
 /* Build `name` on `input` for num_classes outputs; DC_ERR_ARG naming the known models when unknown. */
 dc_status dc_model_build(dc_graph *g, const char *name, dc_node input, int num_classes, dc_node *logits);
 /* The same, also building the model's auxiliary classifiers for training (GoogLeNet's two heads):

@@ -412,6 +412,16 @@ const dc_model_info *dc_model_find(const char *name) {
     return NULL;
 }
 
+dc_status dc_model_check(const char *name) {
+    if (dc_model_find(name)) return DC_OK;
+    char known[512] = "";
+    for (int i = 0; i < DC_N_MODELS; i++) {
+        if (i) strncat(known, ", ", sizeof known - strlen(known) - 1);
+        strncat(known, dc_models[i].info.name, sizeof known - strlen(known) - 1);
+    }
+    return DC_ERR(DC_ERR_ARG, "unknown model '%s' (known: %s)", name ? name : "(null)", known);
+}
+
 dc_status dc_model_build(dc_graph *g, const char *name, dc_node input, int num_classes, dc_node *logits) {
     return dc_model_build_ex(g, name, input, num_classes, logits, NULL, 0, NULL, NULL);
 }
@@ -431,10 +441,5 @@ dc_status dc_model_build_ex(dc_graph *g, const char *name, dc_node input, int nu
         }
         return e->build(g, input, num_classes, logits);
     }
-    char known[256] = "";
-    for (int i = 0; i < DC_N_MODELS; i++) {
-        if (i) strncat(known, ", ", sizeof known - strlen(known) - 1);
-        strncat(known, dc_models[i].info.name, sizeof known - strlen(known) - 1);
-    }
-    return DC_ERR(DC_ERR_ARG, "unknown model '%s' (known: %s)", name ? name : "(null)", known);
+    return dc_model_check(name);
 }

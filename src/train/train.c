@@ -185,14 +185,7 @@ static dc_status ensure_dir(const char *dir) {
 }
 
 static dc_status validate_config(const dc_train_config *c) {
-    if (!c->model_file && (!c->model || !dc_model_find(c->model))) {
-        dc_graph *g = NULL;
-        dc_node l;
-        dc_graph_create(&g);
-        dc_status s = dc_model_build(g, c->model, 0, 10, &l); /* for the message listing known models */
-        dc_graph_free(g);
-        return s != DC_OK ? s : DC_ERR(DC_ERR_ARG, "unknown model");
-    }
+    if (!c->model_file) DC_TRY(dc_model_check(c->model));
     if (c->epochs < 0 || c->epochs > 100000) return DC_ERR(DC_ERR_ARG, "--epochs %d outside 0..100000", c->epochs);
     if (c->batch < 1 || c->batch > 65536) return DC_ERR(DC_ERR_ARG, "--batch %d outside 1..65536", c->batch);
     if (c->threads < 1 || c->threads > 256) return DC_ERR(DC_ERR_ARG, "--threads %d outside 1..256", c->threads);
