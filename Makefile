@@ -42,7 +42,8 @@ ifeq ($(HAVE_OPENBLAS),1)
 endif
 
 LIB_SRC   := $(sort $(wildcard src/core/*.c src/kernels/*.c src/graph/*.c src/nn/*.c src/optim/*.c \
-                              src/data/*.c src/models/*.c src/detect/*.c src/io/*.c src/train/*.c))
+                              src/data/*.c src/models/*.c src/detect/*.c src/io/*.c src/train/*.c \
+                              src/viz/*.c src/lab/*.c))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))

@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
     dc_node t = dc_input(g, "labels", dc_shape_make(0, NULL));
     if (dc_model_build(g, model, x, 10, &logits) != DC_OK) DIE("model");
     loss = dc_softmax_cross_entropy(g, logits, t);
-    dc_graph_opts go = {.pool = pool, .seed = 0};
+    dc_graph_opts go = {.pool = pool, .seed = 0, .share_grads = 1};
     if (dc_graph_plan(g, batch, &go) != DC_OK) DIE("plan");
     dc_optim_config oc = dc_optim_defaults(DC_OPTIM_MOMENTUM, 0.01f);
     dc_optim *opt = NULL;

@@ -261,6 +261,11 @@ typedef struct dc_graph_opts {
     float weight_decay;  /* lambda: loss += 0.5*lambda*sum(W^2), grad += lambda*W */
     dc_init init;        /* overrides DC_INIT_DEFAULT of every weight (0: keep the default rule) */
     float init_value;    /* its std (DC_INIT_NORMAL) or value (DC_INIT_CONST)  */
+    /* Nonzero: gradient buffers share memory by lifetime (a node's gradient lives from its last
+     * consumer's backward step to its own), which roughly halves the gradient memory of a deep
+     * network.  After dc_graph_backward only the gradients of input nodes (and parameters) are
+     * then meaningful; with 0 every node's gradient stays readable. */
+    int share_grads;
 } dc_graph_opts;
 /* Allocate every buffer for batches of up to max_batch examples (one arena for activations, one for
  * gradients, one block for parameters) and, on the first call, initialise the parameters.  After

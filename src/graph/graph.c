@@ -46,6 +46,7 @@ void dc_graph_free(dc_graph *g) {
     free(g->param_block);
     free(g->grad_block);
     free(g->marks);
+    free(g->zero_order);
     free(g->work);
     free(g->nodes);
     free(g->params);
@@ -247,6 +248,99 @@ static void init_params(dc_graph *g, const dc_graph_opts *o) {
     }
 }
 
+/* The node whose buffers a Reshape chain views. */
+static int grad_owner(const dc_graph *g, int i) {
+    while (g->nodes[i].op == DC_OP_RESHAPE) i = g->nodes[i].in[0];
+    return i;
+}
+
+typedef struct grad_slot {
+    int node;
+    int lo, hi;     /* live over backward steps lo..hi (node indices, inclusive)      */
+    size_t bytes, off;
+} grad_slot;
+
+static int slot_by_size(const void *a, const void *b) {
+    const grad_slot *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    return x->node - y->node;
+}
+
+/* Gradient buffers.  A node's gradient is written by the backward steps of its consumers (the
+ * first to run is the last consumer, index grad_from) and read by its own backward step, so it is
+ * live over steps [own index, grad_from]; input nodes keep theirs to the end.  Each buffer is zeroed
+ * just before step grad_from (dc_graph_backward), not all at once.  With share == 0 every buffer gets
+ * its own memory; otherwise buffers whose lifetimes are disjoint share memory: greedy placement,
+ * largest first, at the lowest offset clear of every placed buffer that is live at the same time. */
+static dc_status plan_grads(dc_graph *g, int64_t max_batch, int share) {
+    int nn = g->n_nodes, ns = 0;
+    for (int i = 0; i < nn; i++) g->nodes[i].grad_from = nn;
+    for (int i = 0; i < nn; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++) {
+            int o = grad_owner(g, g->nodes[i].in[k]);
+            if (g->nodes[o].grad_from == nn || g->nodes[o].grad_from < i) g->nodes[o].grad_from = i;
+        }
+    grad_slot *slot = calloc((size_t)nn, sizeof *slot);
+    free(g->zero_order);
+    g->zero_order = malloc((size_t)nn * sizeof *g->zero_order);
+    if (!slot || !g->zero_order) {
+        free(slot);
+        return DC_ERR(DC_ERR_NOMEM, "gradient plan for %d nodes", nn);
+    }
+    for (int i = 0; i < nn; i++) {
+        dc_node_rec *n = &g->nodes[i];
+        if (!n->needs_grad || n->op == DC_OP_RESHAPE) continue;
+        int64_t numel = n->scalar ? 1 : max_batch * dc_sample_numel(n);
+        slot[ns] = (grad_slot){.node = i, .lo = n->op == DC_OP_INPUT ? -1 : i, .hi = n->grad_from,
+                               .bytes = dc_arena_round((size_t)numel * 4)};
+        g->zero_order[ns++] = i;
+    }
+    g->n_zero = ns;
+    for (int a = 1; a < ns; a++) /* insertion sort by grad_from descending, then index: stable and small */
+        for (int b = a; b > 0 && g->nodes[g->zero_order[b - 1]].grad_from < g->nodes[g->zero_order[b]].grad_from; b--) {
+            int t = g->zero_order[b];
+            g->zero_order[b] = g->zero_order[b - 1];
+            g->zero_order[b - 1] = t;
+        }
+    size_t total = 0;
+    if (!share) {
+        for (int s = 0; s < ns; s++) {
+            slot[s].off = total;
+            total += slot[s].bytes;
+        }
+    } else {
+        qsort(slot, (size_t)ns, sizeof *slot, slot_by_size);
+        for (int s = 0; s < ns; s++) {
+            size_t off = 0;
+            for (int moved = 1; moved;) { /* bump past every clash until none is left */
+                moved = 0;
+                for (int t = 0; t < s; t++) {
+                    if (slot[t].lo > slot[s].hi || slot[s].lo > slot[t].hi) continue; /* not live together */
+                    if (off < slot[t].off + slot[t].bytes && slot[t].off < off + slot[s].bytes) {
+                        off = slot[t].off + slot[t].bytes;
+                        moved = 1;
+                    }
+                }
+            }
+            slot[s].off = off;
+            if (off + slot[s].bytes > total) total = off + slot[s].bytes;
+        }
+    }
+    dc_arena_release(&g->grads);
+    dc_status st = dc_arena_init(&g->grads, total);
+    if (st != DC_OK) {
+        free(slot);
+        return st;
+    }
+    for (int i = 0; i < nn; i++) g->nodes[i].grad = NULL;
+    for (int s = 0; s < ns; s++) g->nodes[slot[s].node].grad = (float *)(g->grads.base + slot[s].off);
+    g->grads.used = total;
+    for (int i = 0; i < nn; i++)
+        if (g->nodes[i].op == DC_OP_RESHAPE) g->nodes[i].grad = g->nodes[grad_owner(g, i)].grad;
+    free(slot);
+    return DC_OK;
+}
+
 dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opts) {
     DC_TRY(dc_graph_status(g));
     if (max_batch < 1 || max_batch > (1 << 24))
@@ -308,32 +402,28 @@ dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opt
     }
 
     /* Activations: size everything first, then carve. */
-    size_t act_bytes = 0, grad_bytes = 0;
+    size_t act_bytes = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         dc_node_rec *n = &g->nodes[i];
         int64_t numel = n->scalar ? 1 : max_batch * dc_sample_numel(n);
         n->saved_floats = dc_op_table[n->op].saved ? dc_op_table[n->op].saved(g, n, max_batch) : 0;
         if (n->op != DC_OP_RESHAPE) act_bytes += dc_arena_round((size_t)numel * 4);
         act_bytes += dc_arena_round((size_t)n->saved_floats * 4);
-        if (n->needs_grad && n->op != DC_OP_RESHAPE) grad_bytes += dc_arena_round((size_t)numel * 4);
     }
     dc_arena_release(&g->act);
-    dc_arena_release(&g->grads);
     DC_TRY(dc_arena_init(&g->act, act_bytes));
-    DC_TRY(dc_arena_init(&g->grads, grad_bytes));
     for (int i = 0; i < g->n_nodes; i++) {
         dc_node_rec *n = &g->nodes[i];
         int64_t numel = n->scalar ? 1 : max_batch * dc_sample_numel(n);
-        if (n->op == DC_OP_RESHAPE) { /* a view: shares its input's data and gradient */
+        if (n->op == DC_OP_RESHAPE) { /* a view: shares its input's data (and gradient, below) */
             n->out = g->nodes[n->in[0]].out;
-            n->grad = g->nodes[n->in[0]].grad;
             n->aliases_input = 1;
         } else {
             n->out = dc_arena_alloc(&g->act, (size_t)numel * 4);
-            n->grad = n->needs_grad ? dc_arena_alloc(&g->grads, (size_t)numel * 4) : NULL;
         }
         n->saved = n->saved_floats ? dc_arena_alloc(&g->act, (size_t)n->saved_floats * 4) : NULL;
     }
+    DC_TRY(plan_grads(g, max_batch, o.share_grads));
     g->max_batch = max_batch;
     g->planned = 1;
     return DC_OK;
@@ -379,6 +469,14 @@ static void zero_parallel(dc_pool *pool, unsigned char *p, size_t bytes) {
     zero_job j = {p, bytes};
     if (pool && bytes >= ((size_t)1 << 20)) dc_pool_run(pool, zero_task, &j);
     else if (bytes) memset(p, 0, bytes);
+}
+
+/* Zero node i's gradient for `batch` examples, if the current backward pass reaches it. */
+static void zero_grad_buffer(dc_graph *g, int i, int64_t batch) {
+    const dc_node_rec *n = &g->nodes[i];
+    if (!g->marks[i]) return;
+    int64_t numel = n->scalar ? 1 : batch * dc_sample_numel(n);
+    zero_parallel(g->pool, (unsigned char *)n->grad, (size_t)numel * sizeof(float));
 }
 
 /* Mark node `target` and its ancestors in g->marks. */
@@ -428,12 +526,14 @@ dc_status dc_graph_backward(dc_graph *g, dc_node loss) {
         return DC_ERR(DC_ERR_ARG, "dc_graph_backward: node %d is not a loss", loss);
     if (!g->train) return DC_ERR(DC_ERR_STATE, "dc_graph_backward needs a training-mode forward pass first");
     int64_t batch = g->batch;
-    zero_parallel(g->pool, g->grads.base, g->grads.used);
     mark_ancestors(g, loss);
     dc_node_rec *ln = &g->nodes[loss];
     if (!ln->grad) return DC_OK; /* nothing trainable upstream */
+    int z = 0; /* g->zero_order[z..]: buffers still to be zeroed, latest first */
+    for (; z < g->n_zero && g->nodes[g->zero_order[z]].grad_from > loss; z++) zero_grad_buffer(g, g->zero_order[z], batch);
     ln->grad[0] = 1.0f;
     for (int i = loss; i >= 0; i--) {
+        for (; z < g->n_zero && g->nodes[g->zero_order[z]].grad_from == i; z++) zero_grad_buffer(g, g->zero_order[z], batch);
         dc_node_rec *n = &g->nodes[i];
         if (!g->marks[i] || !n->needs_grad || n->aliases_input || !dc_op_table[n->op].backward) continue;
         double t0 = g->profile ? wall_s() : 0.0;

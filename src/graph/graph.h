@@ -57,6 +57,8 @@ typedef struct dc_node_rec {
     float *out, *grad, *saved;
     int64_t saved_floats;
     int aliases_input;    /* Reshape: out/grad are input 0's                                    */
+    int grad_from;        /* backward step (node index) before which grad is zeroed: the last
+                             consumer's index, or n_nodes when nothing consumes the node         */
     double loss;          /* losses: mean loss of the last forward                              */
     double t_fwd, t_bwd;  /* profiling: accumulated seconds                                     */
 } dc_node_rec;
@@ -85,6 +87,8 @@ struct dc_graph {
     float *param_block, *grad_block;
     int64_t param_floats;
     unsigned char *marks; /* per node scratch for backward reachability                         */
+    int *zero_order;      /* nodes with their own gradient buffer, by grad_from descending        */
+    int n_zero;
     dc_pool *pool;
     dc_gemm_ctx *gemm;
     float *work;          /* the shared workspace (see dc_op_def.workspace)                    */
