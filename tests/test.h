@@ -45,6 +45,11 @@ void dc_test_fail(const char *file, int line, const char *fmt, ...)
 
 /* Directory with the Fashion-MNIST IDX files (env DC_DATA, else the Debian package's). */
 const char *dc_test_data_dir(void);
+/* Marks the running test skipped, with the reason (it then counts neither as passed nor failed). */
+void dc_test_skip(const char *why);
+/* 1 when Fashion-MNIST can be read from dc_test_data_dir() (present, and gunzipped or built with
+ * zlib); otherwise skips the running test and returns 0:  if (!dc_test_need_data()) return; */
+int dc_test_need_data(void);
 /* A fresh temporary directory for this process (created on first use). */
 const char *dc_test_tmp_dir(void);
 

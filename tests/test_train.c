@@ -49,6 +49,7 @@ static int files_equal(const char *a, const char *b) {
 }
 
 TEST(train_mlp_short_run_reaches_accuracy_floor) {
+    if (!dc_test_need_data()) return;
     dc_train_config c = quick(tmp_path("floor"));
     dc_train_result r;
     CHECK_OK(dc_train_run(&c, &r));
@@ -75,6 +76,7 @@ TEST(train_mlp_short_run_reaches_accuracy_floor) {
 }
 
 TEST(train_same_seed_same_threads_is_bitwise_identical) {
+    if (!dc_test_need_data()) return;
     dc_train_config c = quick(tmp_path("rep_a"));
     c.epochs = 1;
     dc_train_result a, b;
@@ -91,6 +93,7 @@ TEST(train_same_seed_same_threads_is_bitwise_identical) {
 }
 
 TEST(train_resume_matches_uninterrupted_run) {
+    if (!dc_test_need_data()) return;
     /* two epochs straight, against one epoch ("interrupted") then a resume for the second */
     dc_train_config c = quick(tmp_path("straight"));
     c.optim = dc_optim_defaults(DC_OPTIM_MOMENTUM, 0.05f);
@@ -110,6 +113,7 @@ TEST(train_resume_matches_uninterrupted_run) {
 }
 
 TEST(train_diverging_loss_is_reported_and_best_checkpoint_kept) {
+    if (!dc_test_need_data()) return;
     dc_train_config c = quick(tmp_path("diverge"));
     c.epochs = 1;
     CHECK_OK(dc_train_run(&c, &(dc_train_result){0}));
@@ -129,6 +133,7 @@ TEST(train_diverging_loss_is_reported_and_best_checkpoint_kept) {
 }
 
 TEST(train_bad_config_and_data_errors) {
+    if (!dc_test_need_data()) return;
     dc_train_config c = quick(NULL);
     dc_train_result r;
     c.model = "resnet9000";
@@ -147,6 +152,7 @@ TEST(train_bad_config_and_data_errors) {
 }
 
 TEST(checkpoint_corrupt_truncated_or_mismatched_is_rejected) {
+    if (!dc_test_need_data()) return;
     dc_train_config c = quick(tmp_path("ck"));
     c.epochs = 1;
     c.model = "mlp_sigmoid";
@@ -182,6 +188,7 @@ TEST(checkpoint_corrupt_truncated_or_mismatched_is_rejected) {
 }
 
 TEST(train_from_model_file_equals_zoo_model_and_checkpoint_rebuilds_it) {
+    if (!dc_test_need_data()) return;
     dc_graph *g;
     dc_node logits;
     CHECK_OK(dc_graph_create(&g));

@@ -289,6 +289,8 @@ static int cmd_models(void) {
 }
 
 int dc_cli_predict(int argc, char **argv); /* predict.c */
+int dc_cli_detgen(int argc, char **argv);  /* detect.c */
+int dc_cli_deteval(int argc, char **argv); /* detect.c */
 
 static void main_help(FILE *f) {
     fprintf(f,
@@ -300,6 +302,8 @@ static void main_help(FILE *f) {
             "  summary   layer table of a model: output shapes, parameters, FLOPs\n"
             "  export    write a zoo model as a model file (text)\n"
             "  models    list the model zoo\n"
+            "  detgen    generate the detection data set (Fashion-MNIST items on canvases, COCO JSON)\n"
+            "  deteval   COCO-style mAP of detections against COCO ground truth\n"
             "  version   print the version\n",
             DC_VERSION_STRING);
 }
@@ -313,6 +317,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "predict")) return dc_cli_predict(argc - 2, argv + 2);
+    if (!strcmp(cmd, "detgen")) return dc_cli_detgen(argc - 2, argv + 2);
+    if (!strcmp(cmd, "deteval")) return dc_cli_deteval(argc - 2, argv + 2);
     if (!strcmp(cmd, "summary")) return cmd_summary(argc - 2, argv + 2);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
     if (!strcmp(cmd, "models")) return cmd_models();

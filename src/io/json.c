@@ -1,10 +1,12 @@
-/* json.c — a small recursive-descent JSON reader (RFC 8259) used for safetensors headers.
- * It validates strictly (grammar, escapes, UTF-8, surrogate pairs, nesting depth) and reports the
- * byte offset of the first problem.  It deliberately does not write JSON, does not reject
+/* json.c — a small recursive-descent JSON reader (RFC 8259) used for safetensors headers and COCO
+ * files, and a small writer (at the end of the file).
+ * The reader validates strictly (grammar, escapes, UTF-8, surrogate pairs, nesting depth) and reports the
+ * byte offset of the first problem.  It deliberately does not stream, does not reject
  * duplicate object keys (callers that care check them), does not accept NUL (\u0000) inside
  * strings (keys become C strings) and never allocates more than the input size warrants. */
 #include "io/json.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,5 +367,182 @@ int dc_json_parse(const char *text, size_t len, dc_json **out, size_t *err_pos, 
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ writer */
+void dc_json_writer_init(dc_json_writer *w) { memset(w, 0, sizeof *w); }
+
+void dc_json_writer_free(dc_json_writer *w) {
+    if (!w) return;
+    free(w->buf);
+    memset(w, 0, sizeof *w);
+}
+
+static void jw_fail(dc_json_writer *w, const char *why) {
+    if (!w->failed) w->why = why;
+    w->failed = 1;
+}
+
+static int jw_reserve(dc_json_writer *w, size_t extra) {
+    if (w->failed) return -1;
+    if (w->len + extra + 1 <= w->cap) return 0;
+    size_t nc = w->cap ? w->cap : 256;
+    while (nc < w->len + extra + 1) {
+        if (nc > ((size_t)-1) / 2) { jw_fail(w, "document too large"); return -1; }
+        nc *= 2;
+    }
+    char *b = realloc(w->buf, nc);
+    if (!b) { jw_fail(w, "out of memory"); return -1; }
+    w->buf = b;
+    w->cap = nc;
+    return 0;
+}
+
+static void jw_raw(dc_json_writer *w, const char *s, size_t n) {
+    if (jw_reserve(w, n) != 0) return;
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+/* Before any value: the comma after a previous item, and the rule that a value follows a key
+ * inside objects. */
+static int jw_value_start(dc_json_writer *w) {
+    if (w->failed) return -1;
+    if (w->after_key) { w->after_key = 0; return 0; }
+    if (w->depth == 0) {
+        if (w->len) { jw_fail(w, "a second top-level value"); return -1; }
+        return 0;
+    }
+    if (w->has_item[w->depth - 1] & 2) { jw_fail(w, "object value without a key"); return -1; }
+    if (w->has_item[w->depth - 1] & 1) jw_raw(w, ",", 1);
+    w->has_item[w->depth - 1] |= 1;
+    if (w->newline) { w->newline = 0; jw_raw(w, "\n", 1); }
+    return w->failed ? -1 : 0;
+}
+
+static void jw_open(dc_json_writer *w, char c, int is_obj) {
+    if (jw_value_start(w) != 0) return;
+    if (w->depth >= DC_JSON_WRITER_MAX_DEPTH) { jw_fail(w, "nesting too deep"); return; }
+    jw_raw(w, &c, 1);
+    w->has_item[w->depth++] = (unsigned char)(is_obj ? 2 : 0);
+}
+
+static void jw_close(dc_json_writer *w, char c, int is_obj) {
+    if (w->failed) return;
+    if (w->depth == 0 || w->after_key || ((w->has_item[w->depth - 1] & 2) != 0) != is_obj) {
+        jw_fail(w, "unbalanced object/array");
+        return;
+    }
+    if (w->newline) { w->newline = 0; jw_raw(w, "\n", 1); }
+    w->depth--;
+    jw_raw(w, &c, 1);
+}
+
+void dc_json_begin_object(dc_json_writer *w) { jw_open(w, '{', 1); }
+void dc_json_end_object(dc_json_writer *w) { jw_close(w, '}', 1); }
+void dc_json_begin_array(dc_json_writer *w) { jw_open(w, '[', 0); }
+void dc_json_end_array(dc_json_writer *w) { jw_close(w, ']', 0); }
+
+static void jw_string_body(dc_json_writer *w, const char *s) {
+    size_t n = strlen(s);
+    if (!dc_json_utf8_valid(s, n)) { jw_fail(w, "string is not valid UTF-8"); return; }
+    if (jw_reserve(w, 6 * n + 2) != 0) return;
+    char *o = w->buf + w->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') { *o++ = '\\'; *o++ = (char)c; }
+        else if (c == '\n') { *o++ = '\\'; *o++ = 'n'; }
+        else if (c == '\t') { *o++ = '\\'; *o++ = 't'; }
+        else if (c == '\r') { *o++ = '\\'; *o++ = 'r'; }
+        else if (c < 0x20) { snprintf(o, 7, "\\u%04x", c); o += 6; }
+        else *o++ = (char)c;
+    }
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
+}
+
+void dc_json_key(dc_json_writer *w, const char *key) {
+    if (w->failed) return;
+    if (!key || w->depth == 0 || !(w->has_item[w->depth - 1] & 2) || w->after_key) {
+        jw_fail(w, "key outside an object");
+        return;
+    }
+    if (w->has_item[w->depth - 1] & 1) jw_raw(w, ",", 1);
+    w->has_item[w->depth - 1] |= 1;
+    if (w->newline) { w->newline = 0; jw_raw(w, "\n", 1); }
+    jw_string_body(w, key);
+    jw_raw(w, ":", 1);
+    w->after_key = 1;
+}
+
+void dc_json_string(dc_json_writer *w, const char *s) {
+    if (!s) { jw_fail(w, "NULL string"); return; }
+    if (jw_value_start(w) != 0) return;
+    jw_string_body(w, s);
+}
+
+void dc_json_int(dc_json_writer *w, int64_t v) {
+    if (jw_value_start(w) != 0) return;
+    char b[32];
+    int n = snprintf(b, sizeof b, "%lld", (long long)v);
+    jw_raw(w, b, (size_t)n);
+}
+
+void dc_json_double(dc_json_writer *w, double v) {
+    if (!isfinite(v)) { jw_fail(w, "NaN or infinite number"); return; }
+    if (v == floor(v) && fabs(v) < 9.2e18) { dc_json_int(w, (int64_t)v); return; }
+    if (jw_value_start(w) != 0) return;
+    char b[40];
+    int n = 0;
+    for (int prec = 1; prec <= 17; prec++) {
+        n = snprintf(b, sizeof b, "%.*g", prec, v);
+        if (strtod(b, NULL) == v) break;
+    }
+    jw_raw(w, b, (size_t)n);
+}
+
+void dc_json_float(dc_json_writer *w, float v) {
+    if (!isfinite(v)) { jw_fail(w, "NaN or infinite number"); return; }
+    if (v == floorf(v) && fabsf(v) < 9.2e18f) { dc_json_int(w, (int64_t)v); return; }
+    if (jw_value_start(w) != 0) return;
+    char b[40];
+    int n = 0;
+    for (int prec = 1; prec <= 9; prec++) {
+        n = snprintf(b, sizeof b, "%.*g", prec, (double)v);
+        if (strtof(b, NULL) == v) break;
+    }
+    jw_raw(w, b, (size_t)n);
+}
+
+void dc_json_bool(dc_json_writer *w, int v) {
+    if (jw_value_start(w) != 0) return;
+    jw_raw(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void dc_json_null(dc_json_writer *w) {
+    if (jw_value_start(w) != 0) return;
+    jw_raw(w, "null", 4);
+}
+
+void dc_json_newline(dc_json_writer *w) {
+    if (w->failed) return;
+    if (w->depth == 0) jw_raw(w, "\n", 1); /* after the top-level value */
+    else w->newline = 1;
+}
+
+int dc_json_writer_take(dc_json_writer *w, char **text, size_t *len, const char **why) {
+    if (!w->failed && (w->depth != 0 || w->after_key || w->len == 0)) jw_fail(w, "incomplete document");
+    if (w->failed) {
+        if (why) *why = w->why;
+        dc_json_writer_free(w);
+        return -1;
+    }
+    *text = w->buf;
+    if (len) *len = w->len;
+    memset(w, 0, sizeof *w);
     return 0;
 }

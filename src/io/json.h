@@ -1,6 +1,8 @@
-/* json.h — a small JSON reader (RFC 8259) for deepc's file formats (safetensors headers).
- * It builds a tree from a byte buffer; it does not write JSON, does not stream and keeps
- * numbers as double plus an exact int64 when the literal is an integer. */
+/* json.h — a small JSON reader (RFC 8259) for deepc's file formats (safetensors headers, COCO
+ * annotation files) and a small JSON writer into a growing buffer.
+ * The reader builds a tree from a byte buffer; it does not stream and keeps numbers as double plus
+ * an exact int64 when the literal is an integer.  The writer emits compact JSON with commas placed
+ * for the caller; it does not pretty-print beyond the newlines the caller asks for. */
 #ifndef DC_IO_JSON_H
 #define DC_IO_JSON_H
 
@@ -35,5 +37,43 @@ const dc_json *dc_json_get(const dc_json *obj, const char *key);
 const char *dc_json_type_name(dc_json_type t);
 /* 1 when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
 int dc_json_utf8_valid(const char *s, size_t n);
+
+/* ------------------------------------------------------------------ writer */
+/* Values are appended in document order; the writer inserts the commas.  Any failure (out of
+ * memory, NaN/Inf, a string that is not UTF-8, unbalanced nesting) makes `failed` sticky: later
+ * calls do nothing and dc_json_writer_finish reports it.  Deterministic: the same calls give the
+ * same bytes. */
+#define DC_JSON_WRITER_MAX_DEPTH 64
+typedef struct dc_json_writer {
+    char *buf;            /* NUL-terminated text so far (owned; dc_json_writer_take hands it over) */
+    size_t len, cap;
+    int depth;
+    int failed;           /* 0, or 1 after the first failure                                      */
+    const char *why;      /* static description of the first failure                            */
+    unsigned char has_item[DC_JSON_WRITER_MAX_DEPTH]; /* per open container: an item was written */
+    int after_key;
+    int newline;          /* a newline is due before the next item or closing bracket            */
+} dc_json_writer;
+void dc_json_writer_init(dc_json_writer *w);
+void dc_json_writer_free(dc_json_writer *w);
+void dc_json_begin_object(dc_json_writer *w);
+void dc_json_end_object(dc_json_writer *w);
+void dc_json_begin_array(dc_json_writer *w);
+void dc_json_end_array(dc_json_writer *w);
+void dc_json_key(dc_json_writer *w, const char *key);
+void dc_json_string(dc_json_writer *w, const char *s);
+void dc_json_int(dc_json_writer *w, int64_t v);
+/* The shortest decimal that reads back as exactly v ("%.17g" at worst); integral values in the
+ * int64 range are written without a fraction ("3", not "3.0"). */
+void dc_json_double(dc_json_writer *w, double v);
+/* The shortest decimal that reads back (as a float) as exactly v. */
+void dc_json_float(dc_json_writer *w, float v);
+void dc_json_bool(dc_json_writer *w, int v);
+void dc_json_null(dc_json_writer *w);
+/* A newline before the next item (after its comma) or closing bracket, for readable files. */
+void dc_json_newline(dc_json_writer *w);
+/* 0 and the text in *text and *len (owned by the caller, free()) when the document is complete and
+ * nothing failed; else -1 with a static reason in *why (may be NULL). The writer is reset. */
+int dc_json_writer_take(dc_json_writer *w, char **text, size_t *len, const char **why);
 
 #endif
