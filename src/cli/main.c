@@ -174,11 +174,15 @@ static int cmd_train(int argc, char **argv) {
 /* ------------------------------------------------------------------ eval */
 static const char *EVAL_HELP =
     "usage: deepc eval --checkpoint FILE [--data DIR] [--split test|train] [--batch N] [--threads N] [--limit N]\n"
+    "                  [--heatmap FILE.png]\n"
     "Evaluate a checkpoint: accuracy, mean loss and the confusion matrix (rows: true class, columns:\n"
-    "predicted class).  The model is read from the checkpoint's metadata.\n";
+    "predicted class).  The model is read from the checkpoint's metadata.  --heatmap also draws the\n"
+    "confusion matrix as an annotated heat map (.png or .svg).\n";
+
+int dc_cli_eval_heatmap(const char *path, const char *checkpoint, const char *split, const dc_eval_result *r); /* viz.c */
 
 static int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *data = DEFAULT_DATA, *split = "test";
+    const char *ckpt = NULL, *data = DEFAULT_DATA, *split = "test", *heatmap = NULL;
     long batch = 256, threads = 2, limit = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -188,6 +192,7 @@ static int cmd_eval(int argc, char **argv) {
         if (!strcmp(a, "--checkpoint")) ckpt = v;
         else if (!strcmp(a, "--data")) data = v;
         else if (!strcmp(a, "--split")) split = v;
+        else if (!strcmp(a, "--heatmap")) heatmap = v;
         else if (!strcmp(a, "--batch")) { if (parse_long("eval", a, v, 1, 65536, &batch)) return 2; }
         else if (!strcmp(a, "--threads")) { if (parse_long("eval", a, v, 1, 256, &threads)) return 2; }
         else if (!strcmp(a, "--limit")) { if (parse_long("eval", a, v, 1, 100000000L, &limit)) return 2; }
@@ -206,6 +211,7 @@ static int cmd_eval(int argc, char **argv) {
     }
     printf("%s examples %lld, loss %.4f\n", split, (long long)r.n, r.loss);
     printf("%s accuracy %.4f\n", split, r.acc);
+    if (heatmap) return dc_cli_eval_heatmap(heatmap, ckpt, split, &r);
     return 0;
 }
 
@@ -289,6 +295,10 @@ static int cmd_models(void) {
 }
 
 int dc_cli_predict(int argc, char **argv); /* predict.c */
+int dc_cli_plot(int argc, char **argv);    /* plot.c */
+int dc_cli_viz(int argc, char **argv);     /* viz.c */
+int dc_cli_report(int argc, char **argv);  /* report.c */
+int dc_cli_lab(int argc, char **argv);     /* lab.c */
 int dc_cli_detgen(int argc, char **argv);  /* detect.c */
 int dc_cli_deteval(int argc, char **argv); /* detect.c */
 
@@ -302,6 +312,10 @@ static void main_help(FILE *f) {
             "  summary   layer table of a model: output shapes, parameters, FLOPs\n"
             "  export    write a zoo model as a model file (text)\n"
             "  models    list the model zoo\n"
+            "  plot      training curves of a run directory: loss and accuracy as PNG and SVG\n"
+            "  viz       pictures of a checkpoint: filters, feature maps, misclassified images\n"
+            "  report    one self-contained HTML page about a run: options, model, curves, confusion\n"
+            "  lab       run a curriculum experiment (optimizers, init, batchnorm, ...): figure + CSV\n"
             "  detgen    generate the detection data set (Fashion-MNIST items on canvases, COCO JSON)\n"
             "  deteval   COCO-style mAP of detections against COCO ground truth\n"
             "  version   print the version\n",
@@ -317,6 +331,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(cmd, "predict")) return dc_cli_predict(argc - 2, argv + 2);
+    if (!strcmp(cmd, "plot")) return dc_cli_plot(argc - 2, argv + 2);
+    if (!strcmp(cmd, "viz")) return dc_cli_viz(argc - 2, argv + 2);
+    if (!strcmp(cmd, "report")) return dc_cli_report(argc - 2, argv + 2);
+    if (!strcmp(cmd, "lab")) return dc_cli_lab(argc - 2, argv + 2);
     if (!strcmp(cmd, "detgen")) return dc_cli_detgen(argc - 2, argv + 2);
     if (!strcmp(cmd, "deteval")) return dc_cli_deteval(argc - 2, argv + 2);
     if (!strcmp(cmd, "summary")) return cmd_summary(argc - 2, argv + 2);

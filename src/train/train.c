@@ -1,7 +1,10 @@
 /* train.c — the supervised training job behind `deepc train` and `deepc eval`:
  * data (train/validation/test), the model from the zoo, the optimizer and schedule, the epoch loop
  * with progress, validation-based best checkpoint, metrics file, resume, and the final test report.
- * The test set is touched once, at the end, with the checkpoint that was best on validation. */
+ * The test set is touched once, at the end, with the checkpoint that was best on validation.
+ * A run directory gets: best/last.safetensors, metrics.csv (one line per epoch), steps.csv (the
+ * mean training loss of every STEP_LOG_EVERY steps, for loss curves) and run.txt (the command line
+ * and every option, "key: value" per line, for reports; see docs/visualization.md). */
 #include "data/data.h"
 #include "deepc.h"
 
@@ -12,6 +15,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#define STEP_LOG_EVERY 10 /* steps.csv: one line per this many optimizer steps */
 
 void dc_train_config_defaults(dc_train_config *c) {
     memset(c, 0, sizeof *c);
@@ -209,7 +214,7 @@ typedef struct job {
     dc_batcher *batcher;
     float *best_params, *aug_scratch;
     char *model_text;
-    FILE *csv;
+    FILE *csv, *steps;
 } job;
 
 static void job_free(job *j) {
@@ -225,6 +230,66 @@ static void job_free(job *j) {
     free(j->aug_scratch);
     free(j->model_text);
     if (j->csv) fclose(j->csv);
+    if (j->steps) fclose(j->steps);
+}
+
+/* The command line of this process (Linux: /proc/self/cmdline), arguments quoted where needed;
+ * "" where it cannot be read. */
+static void command_line(char *out, size_t n) {
+    out[0] = '\0';
+    FILE *f = fopen("/proc/self/cmdline", "rb");
+    if (!f) return;
+    char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf - 1, f), used = 0;
+    fclose(f);
+    buf[len] = '\0';
+    for (size_t i = 0; i < len && used + 4 < n; i += strlen(buf + i) + 1) {
+        const char *a = buf + i;
+        int plain = *a != '\0';
+        for (const char *c = a; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("-_./=:,+@%", *c)))
+                plain = 0;
+        int k = snprintf(out + used, n - used, plain ? "%s%s" : "%s'%s'", used ? " " : "", a);
+        if (k < 0 || (size_t)k >= n - used) break;
+        used += (size_t)k;
+    }
+    for (char *c = out; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+}
+
+/* run.txt: what was run and with which options, one "key: value" per line. */
+static dc_status write_run_record(const dc_train_config *c, const char *model_name) {
+    char path[1024], cmd[2048], when[64];
+    snprintf(path, sizeof path, "%s/run.txt", c->out_dir);
+    command_line(cmd, sizeof cmd);
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    else snprintf(when, sizeof when, "unknown");
+    FILE *f = fopen(path, "w");
+    if (!f) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    fprintf(f, "# deepc training run: the command and every option (read by deepc report)\n");
+    fprintf(f, "command: %s\ndeepc: %s\nstarted: %s\n", cmd[0] ? cmd : "(unknown)", DC_VERSION_STRING, when);
+    fprintf(f, "model: %s\n", model_name);
+    fprintf(f, "data: %s\n", c->data_dir);
+    fprintf(f, "optimizer: %s\nlr: %g\n", dc_optim_name(c->optim.kind), (double)c->optim.lr);
+    if (c->optim.kind == DC_OPTIM_MOMENTUM)
+        fprintf(f, "momentum: %g\nnesterov: %s\n", (double)c->optim.momentum, c->optim.nesterov ? "yes" : "no");
+    static const char *const SCHED[DC_SCHED_COUNT] = {"constant", "step", "cosine"};
+    fprintf(f, "schedule: %s\n", c->schedule >= 0 && c->schedule < DC_SCHED_COUNT ? SCHED[c->schedule] : "?");
+    if (c->schedule == DC_SCHED_STEP) fprintf(f, "step_epochs: %d\n", c->step_epochs);
+    fprintf(f, "warmup_epochs: %g\nlabel_smoothing: %g\n", (double)c->warmup_epochs, (double)c->label_smoothing);
+    fprintf(f, "augment: shift %d, flip %s\n", c->augment_shift, c->augment_flip ? "yes" : "no");
+    fprintf(f, "epochs: %d\nbatch: %d\nthreads: %d\nseed: %llu\n", c->epochs, c->batch, c->threads,
+            (unsigned long long)c->seed);
+    fprintf(f, "weight_decay: %g\ninit: %s\n", (double)c->weight_decay, dc_init_name(c->init));
+    if (c->init == DC_INIT_NORMAL) fprintf(f, "init_std: %g\n", (double)c->init_value);
+    fprintf(f, "train_limit: %lld\nval_size: %lld\ntest_limit: %lld\n", (long long)c->train_limit,
+            (long long)c->val_size, (long long)c->test_limit);
+    fprintf(f, "normalisation: mean %g, std %g\n", (double)c->mean, (double)c->std);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    return DC_OK;
 }
 
 /* Copy all parameters (and buffers) of the graph to or from a flat array. */
@@ -271,7 +336,7 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
 
     DC_TRY(dc_pool_create(c->threads, &j->pool));
     dc_graph_opts go = {.pool = j->pool, .seed = c->seed, .weight_decay = c->weight_decay, .init = c->init,
-                        .init_value = c->init_value};
+                        .init_value = c->init_value, .share_grads = 1};
     DC_TRY(model_run_build(&j->m, model_name, j->model_text, j->train->c, j->train->h, j->train->w, j->train->num_classes, c->batch,
                            c->label_smoothing, &go));
     dc_graph_set_nan_check(j->m.g, c->nan_check);
@@ -307,6 +372,12 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
         if (!j->csv) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
         if (start_epoch == 0)
             fprintf(j->csv, "epoch,lr,train_loss,train_acc,val_loss,val_acc,epoch_seconds,train_images_per_s\n");
+        snprintf(path, sizeof path, "%s/steps.csv", c->out_dir);
+        j->steps = fopen(path, start_epoch > 0 ? "a" : "w");
+        if (!j->steps) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        if (fseek(j->steps, 0, SEEK_END) == 0 && ftell(j->steps) == 0) /* new file (also when resuming an older run) */
+            fprintf(j->steps, "step,epoch,loss,lr\n");
+        if (start_epoch == 0) DC_TRY(write_run_record(c, model_name));
     }
     if (!c->quiet)
         printf("model %s: %lld parameters; train %lld, validation %lld examples; %s lr %g, batch %d, %d threads\n",
@@ -318,8 +389,9 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     const float black = (0.0f - c->mean) / c->std; /* what padding pixels hold after normalisation */
     j->aug_scratch = malloc((size_t)j->train->h * j->train->w * sizeof(float));
     if (!j->aug_scratch) return DC_ERR(DC_ERR_NOMEM, "augmentation scratch");
-    double train_time = 0.0;
+    double train_time = 0.0, log_sum = 0.0; /* log_*: steps.csv's running mean, across epochs */
     int64_t train_images = 0;
+    int log_n = 0;
     for (int e = start_epoch; e < c->epochs; e++) {
         float lr = schedule_lr(c, e, 0, 1);
         dc_rng aug_rng;
@@ -349,6 +421,13 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
             lsum += (double)l * (double)b;
             seen += b;
             step++;
+            log_sum += (double)l;
+            if (j->steps && ++log_n == STEP_LOG_EVERY) { /* buffered; flushed once per epoch */
+                fprintf(j->steps, "%lld,%.4f,%.6g,%.6g\n", (long long)dc_optim_steps(j->opt),
+                        (double)e + (double)step / (double)nb, log_sum / log_n, (double)lr);
+                log_sum = 0.0;
+                log_n = 0;
+            }
             if (show_progress) {
                 double el = now_s() - t0;
                 if (el - last_draw > 0.1 || step == nb) {
@@ -381,6 +460,7 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
                     st.val_loss, st.val_acc, st.seconds, st.images_per_s);
             fflush(j->csv);
         }
+        if (j->steps) fflush(j->steps);
         if (c->out_dir) {
             dc_checkpoint_meta m = {.epoch = e + 1, .val_acc = st.val_acc, .lr = lr, .seed = c->seed,
                                     .num_classes = j->m.classes, .batch = c->batch};
