@@ -85,6 +85,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libdeepc.a
 bench: $(BENCH_BIN)
 
 test: all
+	DEEPC=./$(BUILD)/deepc bash tests/report_browser.sh
 	./$(BUILD)/run_tests
 
 asan:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # report_browser.sh — `deepc report` checked in a real (headless) browser.
 #   bash tests/report_browser.sh            (after `make`; uses ./build/deepc)
-# Trains a tiny run (LeNet-5, two epochs on 2000 images), writes its report, opens it in Debian's
+# Trains a tiny run (LeNet-5, three epochs on 11,000 images), writes its report, opens it in Debian's
 # chromium and checks: the page loads, every <img> decodes (naturalWidth > 0) and every inline
 # <svg> has drawn content, the counts match what `deepc report` says it wrote, nothing is loaded
 # from outside the file, and the expected sections are there.  A screenshot is kept as
@@ -32,7 +32,7 @@ mkdir -p "$ART"
 
 fail() { echo "report_browser: FAIL: $*"; exit 1; }
 
-"$DEEPC" train --model "$MODEL" --epochs 2 --lr 0.01 --limit 2000 --val 500 --test-limit 500 --data "$DATA" \
+"$DEEPC" train --model "$MODEL" --epochs 3 --lr 0.01 --limit 12000 --val 1000 --test-limit 500 --data "$DATA" \
     --threads 2 --quiet --out "$run" > "$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; fail "training failed"; }
 out=$("$DEEPC" report "$run" --data "$DATA" --test-limit 500 --samples 6 --out "$tmp/report.html") \
     || fail "deepc report failed"
