@@ -234,6 +234,52 @@ dc_node dc_mse(dc_graph *g, dc_node y, dc_node target);
 /* A weighted sum of losses, L = sum_i w_i L_i (e.g. GoogLeNet's main + 0.3 x auxiliary losses). */
 dc_node dc_loss_sum(dc_graph *g, const dc_node *losses, const float *weights, int n);
 
+/* Inputs with their own leading dimension ("rows"), for data that is not one row per image: the
+ * RoIs of a detector and the labels/targets of those RoIs.  Nodes computed from them (RoI pooling,
+ * then the layers of the RoI head and its losses) have `rows` as their leading dimension instead of
+ * the batch, so a loss over them is the mean over the RoIs.  max_rows sizes the buffers at
+ * dc_graph_plan; dc_graph_set_rows sets the count (1..max_rows) before each forward (a forward that
+ * needs it while unset is DC_ERR_STATE; keep it until the backward of that step).  Inputs of one node must share the leading dimension,
+ * except where an op maps one into the other (RoI pooling: image features -> one row per RoI). */
+dc_node dc_input_rows(dc_graph *g, const char *name, dc_shape sample_shape, int64_t max_rows);
+/* An input with the same leading dimension as `like` (e.g. the class labels of the RoIs). */
+dc_node dc_input_rows_like(dc_graph *g, const char *name, dc_shape sample_shape, dc_node like);
+dc_status dc_graph_set_rows(dc_graph *g, dc_node rows_input, int64_t rows);
+/* The current leading dimension of node n (the batch of the last forward, or its row count). */
+int64_t dc_graph_rows(const dc_graph *g, dc_node n);
+
+/* RoI max pooling (Fast R-CNN; Caffe's rule, as torchvision.ops.roi_pool): features [N, C, H, W],
+ * rois [R, 5] rows of (b, x1, y1, x2, y2) in input-image pixels (b: image index in the batch),
+ * output [R, C, ph, pw].  Each box is quantised to feature cells, round(coordinate x spatial_scale)
+ * (half away from zero), cells start..end inclusive; bins have floor/ceil edges; the maximum per
+ * bin, 0 for an empty bin.  RoIAlign (Mask R-CNN, as torchvision.ops.roi_align): no rounding; each
+ * bin is the mean of sampling_ratio^2 bilinear samples (0: ceil(roi size / bins) per side);
+ * aligned = 1 shifts the box by half a cell (detectron2's aligned=True; use it for new models).
+ * docs/detection.md states every rule.  RoIs are checked at each forward: a batch index outside the
+ * batch, x2 < x1, y2 < y1 or non-finite coordinates are DC_ERR_ARG naming the layer and the RoI.
+ * name may be NULL. */
+dc_node dc_roi_pool(dc_graph *g, dc_node features, dc_node rois, int ph, int pw, float spatial_scale,
+                    const char *name);
+dc_node dc_roi_align(dc_graph *g, dc_node features, dc_node rois, int ph, int pw, float spatial_scale,
+                     int sampling_ratio, int aligned, const char *name);
+
+/* YOLO v1 loss (Redmon et al. 2016, eq. 3).  pred [N, S*S*(B*5 + C)] (any sample shape with that
+ * many elements, e.g. [S, S, B*5 + C]): cell-major, cell (row i, column j) at offset
+ * (i*S + j)*(B*5 + C) holds B boxes (x, y, w, h, confidence) then C class scores; x, y are the
+ * centre relative to the cell (0..1), w, h relative to the image.  targets [N, max_obj, 5] rows of
+ * (class, cx, cy, w, h), centre and size as fractions of the image; class -1 marks padding.  The
+ * loss is the mean over the batch of the sum over the grid (docs/detection.md has the formula,
+ * the responsible-box rule and the safe square root). */
+typedef struct dc_yolo_opts {
+    int S, B, C;          /* grid, boxes per cell, classes (7, 2, 20 in the paper)            */
+    float lambda_coord;   /* 5                                                              */
+    float lambda_noobj;   /* 0.5                                                            */
+    int conf_target_one;  /* 0: target confidence of a responsible box = its IoU (default,
+                             the paper); 1: target 1                                        */
+} dc_yolo_opts;
+dc_yolo_opts dc_yolo_opts_default(int S, int B, int C);
+dc_node dc_yolo_loss(dc_graph *g, dc_node pred, dc_node targets, const dc_yolo_opts *o, const char *name);
+
 /* Sample shape of a node, its name, the node count. */
 dc_shape dc_node_shape(const dc_graph *g, dc_node n);
 const char *dc_node_name(const dc_graph *g, dc_node n);

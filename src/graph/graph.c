@@ -99,6 +99,7 @@ dc_node dc_graph_add_node(dc_graph *g, dc_op op, const dc_node *inputs, int n_in
     dc_node_rec *n = &g->nodes[id];
     memset(n, 0, sizeof *n);
     n->op = op;
+    n->rows_of = -1;
     n->n_in = n_in;
     for (int i = 0; i < n_in; i++) n->in[i] = inputs[i];
     n->param0 = g->n_params;
@@ -151,6 +152,11 @@ int dc_graph_add_param(dc_graph *g, dc_node node, const char *suffix, dc_shape s
 dc_node dc_graph_finish_node(dc_graph *g, dc_node node) {
     if (!g || g->error != DC_OK || node < 0) return DC_NONE;
     dc_node_rec *n = &g->nodes[node];
+    /* The leading dimension: that of the first non-scalar input (inputs keep their own).  An op
+     * whose inputs differ in it (RoI pooling: image features, RoIs) sets rows_of and mixes_rows in
+     * its infer; every other op needs all its non-scalar inputs to agree. */
+    for (int i = n->n_in - 1; i >= 0; i--)
+        if (!g->nodes[n->in[i]].scalar) n->rows_of = g->nodes[n->in[i]].rows_of;
     if (dc_op_table[n->op].infer) {
         dc_status s = dc_op_table[n->op].infer(g, n);
         if (s != DC_OK) {
@@ -168,10 +174,60 @@ dc_node dc_graph_finish_node(dc_graph *g, dc_node node) {
         return dc_graph_fail(g, DC_ERR_SHAPE, "%s (%s): output shape %s is empty", n->name, dc_op_table[n->op].name,
                              dc_shape_str(n->shape, sb, sizeof sb));
     }
+    for (int i = 0; i < n->n_in && !n->mixes_rows; i++) {
+        const dc_node_rec *x = &g->nodes[n->in[i]];
+        if (x->scalar || x->rows_of == n->rows_of) continue;
+        char a[DC_NAME_MAX + 32], b[DC_NAME_MAX + 32];
+        return dc_graph_fail(g, DC_ERR_SHAPE, "%s (%s): input '%s' has %s as its leading dimension, but the node has %s",
+                             n->name, dc_op_table[n->op].name, x->name, dc_graph_rows_str(g, x->rows_of, a, sizeof a),
+                             dc_graph_rows_str(g, n->rows_of, b, sizeof b));
+    }
     n->needs_grad = 0;
     for (int i = 0; i < n->n_params; i++) n->needs_grad |= g->params[n->param0 + i].pub.trainable;
     for (int i = 0; i < n->n_in; i++) n->needs_grad |= g->nodes[n->in[i]].needs_grad;
     return node;
+}
+
+/* ---------------------------------------------------------------- rows inputs */
+
+char *dc_graph_rows_str(const dc_graph *g, int rows_of, char *buf, size_t n) {
+    if (rows_of < 0) snprintf(buf, n, "the image batch");
+    else snprintf(buf, n, "the rows of '%s'", g->nodes[rows_of].name);
+    return buf;
+}
+
+dc_node dc_input_rows(dc_graph *g, const char *name, dc_shape sample_shape, int64_t max_rows) {
+    dc_node n = dc_input(g, name, sample_shape);
+    if (n < 0) return n;
+    if (max_rows < 1 || max_rows > (1 << 24))
+        return dc_graph_fail(g, DC_ERR_ARG, "input '%s': max_rows %lld outside 1..16777216", g->nodes[n].name,
+                             (long long)max_rows);
+    g->nodes[n].rows_of = n;
+    g->nodes[n].max_rows = max_rows;
+    return n;
+}
+
+dc_node dc_input_rows_like(dc_graph *g, const char *name, dc_shape sample_shape, dc_node like) {
+    if (!dc_graph_check_node(g, like, "dc_input_rows_like")) return DC_NONE;
+    dc_node n = dc_input(g, name, sample_shape);
+    if (n >= 0) g->nodes[n].rows_of = g->nodes[like].rows_of;
+    return n;
+}
+
+dc_status dc_graph_set_rows(dc_graph *g, dc_node input, int64_t rows) {
+    if (!g || input < 0 || input >= g->n_nodes || g->nodes[input].rows_of != input)
+        return DC_ERR(DC_ERR_ARG, "dc_graph_set_rows: node %d is not an input made with dc_input_rows", input);
+    dc_node_rec *n = &g->nodes[input];
+    if (rows < 1 || rows > n->max_rows)
+        return DC_ERR(DC_ERR_ARG, "input '%s': %lld rows outside 1..%lld (its max_rows)", n->name, (long long)rows,
+                      (long long)n->max_rows);
+    n->rows = rows;
+    return DC_OK;
+}
+
+int64_t dc_graph_rows(const dc_graph *g, dc_node n) {
+    if (!g || n < 0 || n >= g->n_nodes) return 0;
+    return dc_node_rows(g, &g->nodes[n], g->batch);
 }
 
 /* ---------------------------------------------------------------- queries */
@@ -290,7 +346,7 @@ static dc_status plan_grads(dc_graph *g, int64_t max_batch, int share) {
     for (int i = 0; i < nn; i++) {
         dc_node_rec *n = &g->nodes[i];
         if (!n->needs_grad || n->op == DC_OP_RESHAPE) continue;
-        int64_t numel = n->scalar ? 1 : max_batch * dc_sample_numel(n);
+        int64_t numel = n->scalar ? 1 : dc_node_max_rows(g, n, max_batch) * dc_sample_numel(n);
         slot[ns] = (grad_slot){.node = i, .lo = n->op == DC_OP_INPUT ? -1 : i, .hi = n->grad_from,
                                .bytes = dc_arena_round((size_t)numel * 4)};
         g->zero_order[ns++] = i;
@@ -388,7 +444,8 @@ dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opt
     int64_t work = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const dc_node_rec *n = &g->nodes[i];
-        int64_t w = dc_op_table[n->op].workspace ? dc_op_table[n->op].workspace(g, n, max_batch) : 0;
+        int64_t mb = dc_node_max_rows(g, n, max_batch);
+        int64_t w = dc_op_table[n->op].workspace ? dc_op_table[n->op].workspace(g, n, mb) : 0;
         if (w > work) work = w;
     }
     free(g->work);
@@ -405,8 +462,9 @@ dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opt
     size_t act_bytes = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         dc_node_rec *n = &g->nodes[i];
-        int64_t numel = n->scalar ? 1 : max_batch * dc_sample_numel(n);
-        n->saved_floats = dc_op_table[n->op].saved ? dc_op_table[n->op].saved(g, n, max_batch) : 0;
+        int64_t mb = dc_node_max_rows(g, n, max_batch);
+        int64_t numel = n->scalar ? 1 : mb * dc_sample_numel(n);
+        n->saved_floats = dc_op_table[n->op].saved ? dc_op_table[n->op].saved(g, n, mb) : 0;
         if (n->op != DC_OP_RESHAPE) act_bytes += dc_arena_round((size_t)numel * 4);
         act_bytes += dc_arena_round((size_t)n->saved_floats * 4);
     }
@@ -414,7 +472,7 @@ dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opt
     DC_TRY(dc_arena_init(&g->act, act_bytes));
     for (int i = 0; i < g->n_nodes; i++) {
         dc_node_rec *n = &g->nodes[i];
-        int64_t numel = n->scalar ? 1 : max_batch * dc_sample_numel(n);
+        int64_t numel = n->scalar ? 1 : dc_node_max_rows(g, n, max_batch) * dc_sample_numel(n);
         if (n->op == DC_OP_RESHAPE) { /* a view: shares its input's data (and gradient, below) */
             n->out = g->nodes[n->in[0]].out;
             n->aliases_input = 1;
@@ -443,7 +501,7 @@ float *dc_graph_grad(dc_graph *g, dc_node n) {
 /* ---------------------------------------------------------------- execution */
 
 static dc_status check_finite(dc_graph *g, dc_node_rec *n, int64_t batch) {
-    int64_t numel = n->scalar ? 1 : batch * dc_sample_numel(n);
+    int64_t numel = n->scalar ? 1 : dc_node_rows(g, n, batch) * dc_sample_numel(n);
     for (int64_t i = 0; i < numel; i++)
         if (!isfinite(n->out[i]))
             return DC_ERR(DC_ERR_NUMERIC, "first non-finite value in forward pass: node '%s' (%s), element %lld = %g",
@@ -475,7 +533,7 @@ static void zero_parallel(dc_pool *pool, unsigned char *p, size_t bytes) {
 static void zero_grad_buffer(dc_graph *g, int i, int64_t batch) {
     const dc_node_rec *n = &g->nodes[i];
     if (!g->marks[i]) return;
-    int64_t numel = n->scalar ? 1 : batch * dc_sample_numel(n);
+    int64_t numel = n->scalar ? 1 : dc_node_rows(g, n, batch) * dc_sample_numel(n);
     zero_parallel(g->pool, (unsigned char *)n->grad, (size_t)numel * sizeof(float));
 }
 
@@ -501,8 +559,12 @@ static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto) 
         dc_node_rec *n = &g->nodes[i];
         if (upto >= 0 && !g->marks[i]) continue;
         if (n->op == DC_OP_INPUT || n->aliases_input) continue;
+        int64_t rows = dc_node_rows(g, n, batch);
+        if (rows < 1)
+            return DC_ERR(DC_ERR_STATE, "%s (%s): the row count of input '%s' is not set (dc_graph_set_rows)", n->name,
+                          dc_op_table[n->op].name, g->nodes[n->rows_of].name);
         double t0 = g->profile ? wall_s() : 0.0;
-        DC_TRY(dc_op_table[n->op].forward(g, n, batch, train));
+        DC_TRY(dc_op_table[n->op].forward(g, n, rows, train));
         if (g->profile) n->t_fwd += wall_s() - t0;
         if (g->nan_check) DC_TRY(check_finite(g, n, batch));
     }
@@ -537,7 +599,7 @@ dc_status dc_graph_backward(dc_graph *g, dc_node loss) {
         dc_node_rec *n = &g->nodes[i];
         if (!g->marks[i] || !n->needs_grad || n->aliases_input || !dc_op_table[n->op].backward) continue;
         double t0 = g->profile ? wall_s() : 0.0;
-        dc_op_table[n->op].backward(g, n, batch);
+        dc_op_table[n->op].backward(g, n, dc_node_rows(g, n, batch));
         if (g->profile) n->t_bwd += wall_s() - t0;
     }
     if (g->weight_decay != 0.0f) {

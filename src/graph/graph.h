@@ -30,6 +30,9 @@ typedef enum dc_op {
     DC_OP_LRN,
     DC_OP_CONCAT,
     DC_OP_LOSS_SUM,
+    DC_OP_ROI_POOL,
+    DC_OP_ROI_ALIGN,
+    DC_OP_YOLO_LOSS,
     DC_OP_COUNT
 } dc_op;
 
@@ -53,6 +56,15 @@ typedef struct dc_node_rec {
     int lrn_size;         /* LRN                                                               */
     float lrn_alpha, lrn_beta, lrn_k;
     float weights[DC_MAX_INPUTS]; /* loss_sum: weight of each input loss                        */
+    float spatial_scale;  /* RoI pool/align (output bins in kh x kw)                            */
+    int sampling_ratio, aligned;  /* RoIAlign                                                  */
+    int yolo_s, yolo_b, yolo_c, yolo_conf_one; /* YOLO v1 loss: grid, boxes, classes, target C */
+    float yolo_lcoord, yolo_lnoobj;
+    /* Leading dimension ("rows", docs/architecture.md): rows_of = -1 for the image batch, else the
+     * index of the rows input (dc_input_rows) whose run-time count this node's leading dim is.   */
+    int rows_of;
+    int64_t rows, max_rows; /* rows inputs only: current count (0: not set yet) and planned max  */
+    int mixes_rows;       /* set by infer: inputs may have different leading dims (RoI ops)      */
     /* planned buffers (views into the graph's arenas) */
     float *out, *grad, *saved;
     int64_t saved_floats;
@@ -128,6 +140,9 @@ DC_DECLARE_OP(avgpool2d)
 DC_DECLARE_OP(global_avgpool)
 DC_DECLARE_OP(lrn)
 DC_DECLARE_OP(concat)
+DC_DECLARE_OP(roi_pool)
+DC_DECLARE_OP(roi_align)
+DC_DECLARE_OP(yolo_loss)
 #define DC_OP_ENTRY(str, name)                                                                   \
     {str, dc_op_##name##_infer, dc_op_##name##_saved, dc_op_##name##_forward,                    \
      dc_op_##name##_backward, dc_op_##name##_flops, dc_op_##name##_workspace}
@@ -146,9 +161,19 @@ dc_node dc_graph_fail(dc_graph *g, dc_status code, const char *fmt, ...) __attri
 /* The initialisation a parameter gets (DC_INIT_DEFAULT resolved by the following activation). */
 dc_init dc_graph_resolved_init(const dc_graph *g, const dc_param_rec *p);
 int dc_graph_check_node(dc_graph *g, dc_node n, const char *what);
+/* "the image batch" or "the rows of 'rois'" for error messages; returns buf. */
+char *dc_graph_rows_str(const dc_graph *g, int rows_of, char *buf, size_t n);
 
 static inline dc_node_rec *dc_in(dc_graph *g, const dc_node_rec *n, int i) { return &g->nodes[n->in[i]]; }
 static inline int64_t dc_sample_numel(const dc_node_rec *n) { return dc_shape_numel(n->shape); }
+/* The leading dimension of node n when the image batch is `batch` (see rows_of), and its maximum
+ * when the planned batch is `max_batch`. */
+static inline int64_t dc_node_rows(const dc_graph *g, const dc_node_rec *n, int64_t batch) {
+    return n->rows_of < 0 ? batch : g->nodes[n->rows_of].rows;
+}
+static inline int64_t dc_node_max_rows(const dc_graph *g, const dc_node_rec *n, int64_t max_batch) {
+    return n->rows_of < 0 ? max_batch : g->nodes[n->rows_of].max_rows;
+}
 static inline float *dc_pdata(dc_graph *g, const dc_node_rec *n, int i) { return g->params[n->param0 + i].pub.data; }
 static inline float *dc_pgrad(dc_graph *g, const dc_node_rec *n, int i) { return g->params[n->param0 + i].pub.grad; }
 

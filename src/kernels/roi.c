@@ -1,0 +1,187 @@
+/* roi.c — RoI max pooling and RoIAlign; the rules (quantisation, bins, sampling points, bilinear
+ * weights) are stated in roi.h.  These loops are the plain reference and the kernel at once: per
+ * output they touch a handful of feature cells, so there is nothing to block or vectorise that
+ * would pay for a second version.  What this file does not do: thread (the graph glue splits
+ * planes or channels), check shapes (op_roi.c), allocate. */
+#include "kernels/roi.h"
+
+#include <float.h>
+#include <math.h>
+
+const char *dc_rois_check(const dc_roi_geom *geo, int64_t R, const float *rois, int64_t *which) {
+    float s = geo->spatial_scale;
+    for (int64_t r = 0; r < R; r++) {
+        const float *q = rois + 5 * r;
+        *which = r;
+        if (!isfinite(q[0]) || q[0] != floorf(q[0]) || q[0] < 0.0f || q[0] >= (float)geo->N)
+            return "batch index is not an image of the batch";
+        for (int k = 1; k < 5; k++)
+            if (!isfinite(q[k]) || fabsf(q[k] * s) > DC_ROI_MAX_COORD) return "coordinate is not finite or absurdly large";
+        if (q[3] < q[1]) return "x2 < x1";
+        if (q[4] < q[2]) return "y2 < y1";
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ RoI max pooling */
+
+/* The quantised RoI in feature cells: top-left cell and bin sizes (Caffe's rule, see roi.h). */
+typedef struct {
+    int64_t b, xs, ys;
+    float bin_h, bin_w;
+} pool_roi;
+
+static pool_roi pool_setup(const dc_roi_geom *geo, const float *q) {
+    float s = geo->spatial_scale;
+    int64_t xs = (int64_t)roundf(q[1] * s), ys = (int64_t)roundf(q[2] * s);
+    int64_t xe = (int64_t)roundf(q[3] * s), ye = (int64_t)roundf(q[4] * s);
+    int64_t rw = xe - xs + 1 > 1 ? xe - xs + 1 : 1, rh = ye - ys + 1 > 1 ? ye - ys + 1 : 1;
+    pool_roi p = {(int64_t)q[0], xs, ys, (float)rh / (float)geo->ph, (float)rw / (float)geo->pw};
+    return p;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+void dc_roi_pool_forward(const dc_roi_geom *geo, const float *rois, int64_t p0, int64_t p1, const float *x,
+                         float *y, int32_t *argmax) {
+    const int64_t C = geo->C, H = geo->H, W = geo->W, P = (int64_t)geo->ph * geo->pw;
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t r = p / C, c = p % C;
+        pool_roi q = pool_setup(geo, rois + 5 * r);
+        const float *xp = x + (q.b * C + c) * H * W;
+        float *yp = y + p * P;
+        int32_t *ap = argmax + p * P;
+        for (int i = 0; i < geo->ph; i++) {
+            int64_t h0 = clamp64((int64_t)floorf((float)i * q.bin_h) + q.ys, 0, H);
+            int64_t h1 = clamp64((int64_t)ceilf((float)(i + 1) * q.bin_h) + q.ys, 0, H);
+            for (int j = 0; j < geo->pw; j++) {
+                int64_t w0 = clamp64((int64_t)floorf((float)j * q.bin_w) + q.xs, 0, W);
+                int64_t w1 = clamp64((int64_t)ceilf((float)(j + 1) * q.bin_w) + q.xs, 0, W);
+                /* y = max over rows [h0, h1) x columns [w0, w1); an empty bin gives 0, argmax -1 */
+                float best = -FLT_MAX;
+                int32_t arg = -1;
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t w = w0; w < w1; w++)
+                        if (xp[h * W + w] > best || arg < 0) {
+                            best = xp[h * W + w];
+                            arg = (int32_t)(h * W + w);
+                        }
+                yp[i * geo->pw + j] = arg < 0 ? 0.0f : best;
+                ap[i * geo->pw + j] = arg;
+            }
+        }
+    }
+}
+
+void dc_roi_pool_backward(const dc_roi_geom *geo, int64_t R, const float *rois, int64_t c0, int64_t c1,
+                          const int32_t *argmax, const float *dy, float *dx) {
+    const int64_t C = geo->C, HW = geo->H * geo->W, P = (int64_t)geo->ph * geo->pw;
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t r = 0; r < R; r++) { /* dx[argmax] += dy, RoIs in order */
+            int64_t b = (int64_t)rois[5 * r], p = r * C + c;
+            float *dxp = dx + (b * C + c) * HW;
+            for (int64_t k = 0; k < P; k++)
+                if (argmax[p * P + k] >= 0) dxp[argmax[p * P + k]] += dy[p * P + k];
+        }
+}
+
+/* ------------------------------------------------------------------ RoIAlign */
+
+typedef struct {
+    int64_t b;
+    float y0, x0, bin_h, bin_w;
+    int gh, gw;
+} align_roi;
+
+static align_roi align_setup(const dc_roi_geom *geo, const float *q) {
+    float s = geo->spatial_scale, off = geo->aligned ? 0.5f : 0.0f;
+    align_roi a = {.b = (int64_t)q[0], .x0 = q[1] * s - off, .y0 = q[2] * s - off};
+    float rw = q[3] * s - off - a.x0, rh = q[4] * s - off - a.y0;
+    if (!geo->aligned) { /* the legacy mode forces a RoI to at least one cell */
+        rw = fmaxf(rw, 1.0f);
+        rh = fmaxf(rh, 1.0f);
+    }
+    a.bin_h = rh / (float)geo->ph;
+    a.bin_w = rw / (float)geo->pw;
+    a.gh = geo->sampling_ratio > 0 ? geo->sampling_ratio : (int)ceilf(a.bin_h);
+    a.gw = geo->sampling_ratio > 0 ? geo->sampling_ratio : (int)ceilf(a.bin_w);
+    return a;
+}
+
+/* Bilinear interpolation at (y, x): the 4 neighbour offsets inside a plane and their weights.
+ * Returns 0 (no contribution) outside [-1, H] x [-1, W], torchvision's rule. */
+static int bilinear(int64_t H, int64_t W, float y, float x, int64_t o[4], float w[4]) {
+    if (y < -1.0f || y > (float)H || x < -1.0f || x > (float)W) return 0;
+    if (y <= 0.0f) y = 0.0f;
+    if (x <= 0.0f) x = 0.0f;
+    int64_t yl = (int64_t)y, xl = (int64_t)x, yh, xh;
+    if (yl >= H - 1) {
+        yh = yl = H - 1;
+        y = (float)yl;
+    } else {
+        yh = yl + 1;
+    }
+    if (xl >= W - 1) {
+        xh = xl = W - 1;
+        x = (float)xl;
+    } else {
+        xh = xl + 1;
+    }
+    float ly = y - (float)yl, lx = x - (float)xl, hy = 1.0f - ly, hx = 1.0f - lx;
+    o[0] = yl * W + xl, o[1] = yl * W + xh, o[2] = yh * W + xl, o[3] = yh * W + xh;
+    w[0] = hy * hx, w[1] = hy * lx, w[2] = ly * hx, w[3] = ly * lx;
+    return 1;
+}
+
+/* The sampling point (iy, ix) of bin (i, j). */
+static float point_y(const align_roi *a, int i, int iy) {
+    return a->y0 + (float)i * a->bin_h + ((float)iy + 0.5f) * a->bin_h / (float)a->gh;
+}
+static float point_x(const align_roi *a, int j, int ix) {
+    return a->x0 + (float)j * a->bin_w + ((float)ix + 0.5f) * a->bin_w / (float)a->gw;
+}
+
+void dc_roi_align_forward(const dc_roi_geom *geo, const float *rois, int64_t p0, int64_t p1, const float *x,
+                          float *y) {
+    const int64_t C = geo->C, H = geo->H, W = geo->W, P = (int64_t)geo->ph * geo->pw;
+    for (int64_t p = p0; p < p1; p++) {
+        int64_t r = p / C, c = p % C;
+        align_roi a = align_setup(geo, rois + 5 * r);
+        const float *xp = x + (a.b * C + c) * H * W;
+        float count = (float)(a.gh * a.gw > 1 ? a.gh * a.gw : 1);
+        for (int i = 0; i < geo->ph; i++)
+            for (int j = 0; j < geo->pw; j++) { /* y = mean over the bin's points of bilinear(x) */
+                float sum = 0.0f;
+                for (int iy = 0; iy < a.gh; iy++)
+                    for (int ix = 0; ix < a.gw; ix++) {
+                        int64_t o[4];
+                        float w[4];
+                        if (!bilinear(H, W, point_y(&a, i, iy), point_x(&a, j, ix), o, w)) continue;
+                        sum += w[0] * xp[o[0]] + w[1] * xp[o[1]] + w[2] * xp[o[2]] + w[3] * xp[o[3]];
+                    }
+                y[p * P + i * geo->pw + j] = sum / count;
+            }
+    }
+}
+
+void dc_roi_align_backward(const dc_roi_geom *geo, int64_t R, const float *rois, int64_t c0, int64_t c1,
+                           const float *dy, float *dx) {
+    const int64_t C = geo->C, H = geo->H, W = geo->W, P = (int64_t)geo->ph * geo->pw;
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t r = 0; r < R; r++) {
+            align_roi a = align_setup(geo, rois + 5 * r);
+            float *dxp = dx + (a.b * C + c) * H * W;
+            float count = (float)(a.gh * a.gw > 1 ? a.gh * a.gw : 1);
+            for (int i = 0; i < geo->ph; i++)
+                for (int j = 0; j < geo->pw; j++) { /* dx[neighbours] += dy * weight / count */
+                    float g = dy[(r * C + c) * P + i * geo->pw + j] / count;
+                    for (int iy = 0; iy < a.gh; iy++)
+                        for (int ix = 0; ix < a.gw; ix++) {
+                            int64_t o[4];
+                            float w[4];
+                            if (!bilinear(H, W, point_y(&a, i, iy), point_x(&a, j, ix), o, w)) continue;
+                            for (int k = 0; k < 4; k++) dxp[o[k]] += g * w[k];
+                        }
+                }
+        }
+}
