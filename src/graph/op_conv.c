@@ -20,12 +20,18 @@
  * hundreds of MB.  Gathering a 16-pixel panel right before the micro-kernel uses it keeps it in L1.
  * Workspace: res/dres [OC][N*P], the partial dW products, and one dcol chunk per thread only when
  * the input needs a gradient.
- * Deliberately not here: the math (kernels/conv.c, kernels/gemm.c) and the parameters and their
- * initialisation (nn/conv_layers.c).  Forward saves nothing for backward. */
+ * Winograd path (3x3, stride 1, ungrouped layers with enough channels, see use_wino_*): forward, dX
+ * (the forward of dy with the flipped filter) and dW by F(4x4, 3x3) or F(2x2, 3x3) in
+ * kernels/winograd.c; each pass decides on its own.  DEEPC_WINOGRAD=0 turns it off.
+ * Deliberately not here: the math (kernels/conv.c, kernels/gemm.c, kernels/winograd.c) and the
+ * parameters and their initialisation (nn/conv_layers.c).  Forward saves nothing for backward. */
 #include "graph/graph.h"
 #include "kernels/conv.h"
+#include "kernels/winograd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define DW_CHUNKS 8 /* dW's GEMM depth (the batch) in this many fixed ranges, see dw_gemm */
 #define DX_CHUNK_FLOATS (128 * 1024) /* dcol of one dx chunk: about 512 KiB, half of L2, see dx_task */
@@ -152,6 +158,74 @@ static int64_t dbw_wt_off(const dc_conv_geom *c, int64_t batch, int nt) {
     return dbw_scratch_off(c, batch) + nt * round16(dc_dconv_dw_scratch(c));
 }
 
+/* ---------------------------------------------------------------- Winograd
+ * DEEPC_WINOGRAD (read at each call, so a benchmark can switch it between runs; the workspace is
+ * sized for both choices):  unset or "1": the measured thresholds below;  "0" or "off": never;
+ * "all": every geometry the kernels support (the tests use it on small layers). */
+static int wino_mode(void) {
+    const char *e = getenv("DEEPC_WINOGRAD");
+    if (!e || !*e) return 1;
+    if (!strcmp(e, "0") || !strcmp(e, "off")) return 0;
+    return !strcmp(e, "all") ? 2 : 1;
+}
+
+/* The thresholds, measured with bench/bench_winograd.c (batch 128, 2 threads; docs/benchmarks.md).
+ * Winograd pays where its GEMMs, not its transforms, dominate, i.e. with enough channels: forward and
+ * dX from 32 channels on both sides (ResNet-20's 32->32 at 14x14 gains 1.2x; its 16->16 at 28x28
+ * loses to the direct kernel, 0.8-0.95x).  dW's GEMMs contract over the tiles with only OC x C
+ * outputs, so with few channels they are bound by packing their operands: from 64 on both sides
+ * (16->16 at 28x28: 0.54x; 64->64 at 7x7 about even; 128->128 at 14x14 1.1x; 512->512 at 4x4 2.7x). */
+static int wino_fwd_pays(const dc_conv_geom *c) { return c->C >= 32 && c->OC >= 32; }
+static int wino_dx_pays(const dc_conv_geom *c) { return c->C >= 32 && c->OC >= 32; }
+static int wino_dw_pays(const dc_conv_geom *c) { return c->C >= 64 && c->OC >= 64; }
+
+/* ... and enough tiles: the kernel transform (alpha² x OC x C values per call) must be small next to
+ * the GEMMs (alpha² x OC x C x tiles multiply-adds), which leaves batch-1 inference on the other paths
+ * (ResNet-20 at batch 1: 49 tiles at 28x28).  Depends on the batch, never on the thread count. */
+#define WINO_MIN_TILES 64
+static int wino_enough(const dc_conv_geom *c, int64_t batch) {
+    const int m = dc_wino_pick_m(c);
+    return batch * ((c->OH + m - 1) / m) * ((c->OW + m - 1) / m) >= WINO_MIN_TILES;
+}
+static int use_wino_fwd(const dc_conv_geom *c, int64_t batch) {
+    const int mode = wino_mode();
+    return mode && dc_wino_ok(c) && (mode == 2 || (wino_fwd_pays(c) && wino_enough(c, batch)));
+}
+/* dX as the forward of the flipped geometry, which needs padding <= 2 (its own padding is 2 - p). */
+static int wino_dx_ok(const dc_conv_geom *c) { return dc_wino_ok(c) && c->ph <= 2 && c->pw <= 2; }
+static int use_wino_dx(const dc_conv_geom *c, int64_t batch) {
+    const int mode = wino_mode();
+    return mode && wino_dx_ok(c) && (mode == 2 || (wino_dx_pays(c) && wino_enough(c, batch)));
+}
+static int use_wino_dw(const dc_conv_geom *c, int64_t batch) {
+    const int mode = wino_mode();
+    return mode && dc_wino_ok(c) && (mode == 2 || (wino_dw_pays(c) && wino_enough(c, batch)));
+}
+
+/* Floats of workspace for whichever Winograd passes the geometry allows (any mode). */
+static int64_t wino_workspace(const dc_graph *g, const dc_conv_geom *c, int64_t batch) {
+    int64_t ws = 0;
+    if (!dc_wino_ok(c)) return 0;
+    dc_wino w;
+    dc_wino_init(&w, c, dc_wino_pick_m(c), batch, dc_pool_size(g->pool), 0);
+    ws = dc_wino_forward_workspace(&w);
+    if (dc_wino_dw_workspace(&w) > ws) ws = dc_wino_dw_workspace(&w);
+    if (wino_dx_ok(c)) {
+        const dc_conv_geom f = flip_geom(c);
+        dc_wino_init(&w, &f, dc_wino_pick_m(&f), batch, dc_pool_size(g->pool), 0);
+        if (dc_wino_forward_workspace(&w) > ws) ws = dc_wino_forward_workspace(&w);
+    }
+    return ws;
+}
+
+/* y (+)= conv by Winograd; geo is the forward geometry, or dX's (flip) with the layer's filter. */
+static void wino_conv(dc_graph *g, const dc_conv_geom *geo, int64_t batch, const float *x, const float *w, int flip,
+                      const float *b, int accumulate, float *y) {
+    dc_wino wg;
+    dc_wino_init(&wg, geo, dc_wino_pick_m(geo), batch, dc_pool_size(g->pool), 0);
+    dc_wino_forward(g->gemm, &wg, x, w, flip, b, accumulate, y, g->work);
+}
+
 int64_t dc_op_conv2d_workspace(const dc_graph *g, const dc_node_rec *n, int64_t batch) {
     const dc_conv_geom c = geom_of(g, n);
     const int64_t NP = batch * c.OH * c.OW;
@@ -168,7 +242,8 @@ int64_t dc_op_conv2d_workspace(const dc_graph *g, const dc_node_rec *n, int64_t 
         if (dx_by_flip(&c) && use_dconv(&f)) bwd += dconv_size(&f, batch);
         else bwd += dc_pool_size(g->pool) * col_slot(&c, batch);
     }
-    return fwd > bwd ? fwd : bwd;
+    const int64_t ws = fwd > bwd ? fwd : bwd, wws = wino_workspace(g, &c, batch);
+    return ws > wws ? ws : wws;
 }
 
 int64_t dc_op_conv2d_flops(const dc_graph *g, const dc_node_rec *n) {
@@ -337,12 +412,13 @@ static void dbw_dw_task(void *ctx, int tid, int nt) {
     }
 }
 
-static void backward_direct(dc_graph *g, dc_node_rec *n, const dc_conv_geom *c, int64_t batch) {
+/* dW (when not NULL), db and dx (when not NULL) by the direct kernels. */
+static void backward_direct(dc_graph *g, dc_node_rec *n, const dc_conv_geom *c, int64_t batch, float *dW, float *dx) {
     dc_node_rec *x = dc_in(g, n, 0);
     const dc_conv_geom f = flip_geom(c);
     const int nt = dc_pool_size(g->pool);
     const int64_t MK = c->OC * c->C * c->kh * c->kw;
-    float *dW = dc_pgrad(g, n, 0), *w = g->work;
+    float *w = g->work;
     dbw_job j = {c, &f, batch, n->grad, w + dbw_dyp_off(c), n->n_params > 1 ? dc_pgrad(g, n, 1) : NULL,
                  w + dbw_xp_off(c, batch), w + dbw_scratch_off(c, batch), w, round16(dc_dconv_dw_scratch(c))};
     dc_pool_run(g->pool, dbw_pad_dy_task, &j); /* dy padded as dX's input, and db */
@@ -358,10 +434,10 @@ static void backward_direct(dc_graph *g, dc_node_rec *n, const dc_conv_geom *c, 
             for (int64_t i = 0; i < MK; i++) dW[i] += pp[i];
         }
     }
-    if (x->grad) {
+    if (dx) {
         float *wt = w + dbw_wt_off(c, batch, nt);
         dc_dconv_weights(&f, dc_pdata(g, n, 0), 1, wt);
-        dconv_job d = {&f, batch, NULL, NULL, j.dyp, wt, x->grad, 1};
+        dconv_job d = {&f, batch, NULL, NULL, j.dyp, wt, dx, 1};
         dc_pool_run(g->pool, dconv_run_task, &d);
     }
 }
@@ -373,6 +449,10 @@ dc_status dc_op_conv2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int t
     const int64_t NP = batch * c.OH * c.OW, OCg = c.OC / c.groups, K = c.C / c.groups * c.kh * c.kw;
     float *res = g->work;
     const float *W = dc_pdata(g, n, 0);
+    if (use_wino_fwd(&c, batch)) {
+        wino_conv(g, &c, batch, x->out, W, 0, n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, 0, n->out);
+        return DC_OK;
+    }
     if (use_dconv(&c)) {
         dconv(g, &c, batch, x->out, W, 0, n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, g->work, n->out);
         return DC_OK;
@@ -387,28 +467,59 @@ dc_status dc_op_conv2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int t
     return DC_OK;
 }
 
-void dc_op_conv2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
-    const dc_conv_geom c = geom_of(g, n);
+/* dW (when not NULL), db and dx (when not NULL) by the direct kernels or the GEMM paths. */
+static void backward_gemm(dc_graph *g, dc_node_rec *n, const dc_conv_geom *cp, int64_t batch, float *dW, float *dx) {
+    const dc_conv_geom c = *cp;
     if (direct_bw(&c)) {
-        backward_direct(g, n, &c, batch);
+        backward_direct(g, n, &c, batch, dW, dx);
         return;
     }
     dc_node_rec *x = dc_in(g, n, 0);
     const int64_t NP = batch * c.OH * c.OW, OCg = c.OC / c.groups, K = c.C / c.groups * c.kh * c.kw;
     float *dres = g->work, *part = g->work + part_off(&c, NP), *col = g->work + col_off(&c, NP);
     const float *W = dc_pdata(g, n, 0);
-    float *dW = dc_pgrad(g, n, 0);
     conv_job r = {&c, batch, NP, n->grad, NULL, dres, n->n_params > 1 ? dc_pgrad(g, n, 1) : NULL};
     dc_pool_run(g->pool, from_nchw_task, &r);
     if (dW)
         for (int grp = 0; grp < c.groups; grp++)
             dw_gemm(g, &c, x->out, grp, OCg, K, batch, dres + grp * OCg * NP, dW + grp * OCg * K, part);
     const dc_conv_geom f = flip_geom(&c);
-    if (x->grad && dx_by_flip(&c) && use_dconv(&f)) {
-        dconv(g, &f, batch, n->grad, W, 1, NULL, col, x->grad);
-    } else if (x->grad) {
+    if (dx && dx_by_flip(&c) && use_dconv(&f)) {
+        dconv(g, &f, batch, n->grad, W, 1, NULL, col, dx);
+    } else if (dx) {
         const int64_t nb = dx_chunk_images(&c);
-        dx_job d = {g->gemm, &c, batch, NP, nb, col_slot(&c, batch), W, dres, col, x->grad};
+        dx_job d = {g->gemm, &c, batch, NP, nb, col_slot(&c, batch), W, dres, col, dx};
         dc_pool_run(g->pool, dx_task, &d);
+    }
+}
+
+static void bias_grad_task(void *ctx, int tid, int nt) {
+    const conv_job *j = ctx;
+    int64_t lo, hi;
+    dc_split_range(j->geo->OC, nt, tid, &lo, &hi);
+    dc_conv_bias_grad(j->N, j->geo->OC, j->geo->OH * j->geo->OW, lo, hi, j->src, j->db);
+}
+
+/* Each of dW and dX takes the Winograd path or the others on its own; the other paths run first
+ * (with db), then the Winograd passes, which reuse the workspace. */
+void dc_op_conv2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    const dc_conv_geom c = geom_of(g, n);
+    dc_node_rec *x = dc_in(g, n, 0);
+    float *dW = dc_pgrad(g, n, 0), *db = n->n_params > 1 ? dc_pgrad(g, n, 1) : NULL;
+    const int wdw = dW && use_wino_dw(&c, batch), wdx = x->grad && use_wino_dx(&c, batch);
+    if ((dW && !wdw) || (x->grad && !wdx)) {
+        backward_gemm(g, n, &c, batch, wdw ? NULL : dW, wdx ? NULL : x->grad);
+    } else if (db) {
+        conv_job r = {&c, batch, 0, n->grad, NULL, NULL, db};
+        dc_pool_run(g->pool, bias_grad_task, &r);
+    }
+    if (wdw) {
+        dc_wino w;
+        dc_wino_init(&w, &c, dc_wino_pick_m(&c), batch, dc_pool_size(g->pool), 0);
+        dc_wino_dw(g->gemm, &w, x->out, n->grad, dW, g->work);
+    }
+    if (wdx) {
+        const dc_conv_geom f = flip_geom(&c);
+        wino_conv(g, &f, batch, n->grad, dc_pdata(g, n, 0), 1, NULL, 1, x->grad);
     }
 }

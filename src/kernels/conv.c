@@ -138,6 +138,23 @@ void dc_conv_res_to_nchw(int64_t OC, int64_t P, int64_t ld, int64_t n0, int64_t 
         }
 }
 
+void dc_conv_bias_grad(int64_t N, int64_t OC, int64_t P, int64_t o0, int64_t o1, const float *dy, float *db) {
+    for (int64_t o = o0; o < o1; o++) {
+        double sum = 0.0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *d = dy + (n * OC + o) * P;
+            /* the order of dc_conv_nchw_to_res: eight lanes, then the lanes in order */
+            float acc[8] = {0};
+            int64_t p = 0;
+            for (; p + 8 <= P; p += 8)
+                for (int k = 0; k < 8; k++) acc[k] += d[p + k];
+            for (int k = 0; p < P; p++, k++) acc[k] += d[p];
+            sum += (double)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+        }
+        db[o] += (float)sum;
+    }
+}
+
 void dc_conv_nchw_to_res(int64_t N, int64_t OC, int64_t P, int64_t ld, int64_t o0, int64_t o1, const float *dy,
                          float *dres, float *db) {
     for (int64_t o = o0; o < o1; o++) {

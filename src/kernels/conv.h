@@ -50,6 +50,9 @@ void dc_conv_res_to_nchw(int64_t OC, int64_t P, int64_t ld, int64_t n0, int64_t 
 void dc_conv_nchw_to_res(int64_t N, int64_t OC, int64_t P, int64_t ld, int64_t o0, int64_t o1, const float *dy,
                          float *dres, float *db);
 
+/* db[o] += sum_{n,p} dy[n][o][p] for channels o in [o0, o1), in dc_conv_nchw_to_res's order (same bits). */
+void dc_conv_bias_grad(int64_t N, int64_t OC, int64_t P, int64_t o0, int64_t o1, const float *dy, float *db);
+
 /* ---- Implicit im2col: packers for dc_gemm_packed_b (kernels/gemm.h) that gather panels of group
  * `grp`'s column matrix col_g [K][N*P] straight from x, so the column matrix is never stored.
  * Rows of col_g are k = (c*KH + a)*KW + b for the group's channels c < Cg; columns are pixels
