@@ -279,6 +279,10 @@ typedef struct dc_yolo_opts {
 } dc_yolo_opts;
 dc_yolo_opts dc_yolo_opts_default(int S, int B, int C);
 dc_node dc_yolo_loss(dc_graph *g, dc_node pred, dc_node targets, const dc_yolo_opts *o, const char *name);
+/* Channels-last copy of a feature map: [N, C, H, W] -> [N, H, W, C] (torch's permute(0, 2, 3, 1)), e.g.
+ * a 1x1-convolution detection head's output into the cell-major layout of dc_yolo_loss.  name may
+ * be NULL. */
+dc_node dc_channels_last(dc_graph *g, dc_node x, const char *name);
 
 /* Sample shape of a node, its name, the node count. */
 dc_shape dc_node_shape(const dc_graph *g, dc_node n);
@@ -485,6 +489,11 @@ dc_status dc_checkpoint_build_model(const char *path, dc_graph *g, dc_node input
  * and validation parts, train with per-epoch validation, keep the best checkpoint (by validation
  * accuracy), and evaluate it once on the test set. */
 typedef enum dc_schedule { DC_SCHED_CONSTANT = 0, DC_SCHED_STEP, DC_SCHED_COSINE, DC_SCHED_COUNT } dc_schedule;
+/* The learning rate of `schedule` at step `step` of nb in epoch `epoch` (0-based): constant, x0.1 every
+ * step_epochs, or cosine to 0 at `epochs`; times t/warmup_epochs while the fractional epoch t is
+ * below warmup_epochs.  Shared by dc_train_run and the detector training jobs. */
+float dc_schedule_lr(dc_schedule schedule, float base_lr, int epochs, int step_epochs, float warmup_epochs, int epoch,
+                     int64_t step, int64_t nb);
 
 typedef struct dc_train_config {
     const char *model;        /* zoo name, e.g. "mlp"                                          */

@@ -301,6 +301,9 @@ int dc_cli_report(int argc, char **argv);  /* report.c */
 int dc_cli_lab(int argc, char **argv);     /* lab.c */
 int dc_cli_detgen(int argc, char **argv);  /* detect.c */
 int dc_cli_deteval(int argc, char **argv); /* detect.c */
+int dc_cli_dettrain(int argc, char **argv); /* dettrain.c */
+int dc_cli_dettest(int argc, char **argv);  /* dettrain.c */
+int dc_cli_detect(int argc, char **argv);   /* dettrain.c */
 
 static void main_help(FILE *f) {
     fprintf(f,
@@ -318,6 +321,9 @@ static void main_help(FILE *f) {
             "  lab       run a curriculum experiment (optimizers, init, batchnorm, ...): figure + CSV\n"
             "  detgen    generate the detection data set (Fashion-MNIST items on canvases, COCO JSON)\n"
             "  deteval   COCO-style mAP of detections against COCO ground truth\n"
+            "  dettrain  train the YOLO v1 detector on a COCO-style set, val mAP per epoch\n"
+            "  dettest   run a YOLO checkpoint over a split: COCO results JSON, AP, time per image\n"
+            "  detect    detect objects in an image with a YOLO checkpoint, draw the boxes\n"
             "  version   print the version\n",
             DC_VERSION_STRING);
 }
@@ -337,6 +343,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "lab")) return dc_cli_lab(argc - 2, argv + 2);
     if (!strcmp(cmd, "detgen")) return dc_cli_detgen(argc - 2, argv + 2);
     if (!strcmp(cmd, "deteval")) return dc_cli_deteval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "dettrain")) return dc_cli_dettrain(argc - 2, argv + 2);
+    if (!strcmp(cmd, "dettest")) return dc_cli_dettest(argc - 2, argv + 2);
+    if (!strcmp(cmd, "detect")) return dc_cli_detect(argc - 2, argv + 2);
     if (!strcmp(cmd, "summary")) return cmd_summary(argc - 2, argv + 2);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
     if (!strcmp(cmd, "models")) return cmd_models();

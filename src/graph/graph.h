@@ -33,6 +33,7 @@ typedef enum dc_op {
     DC_OP_ROI_POOL,
     DC_OP_ROI_ALIGN,
     DC_OP_YOLO_LOSS,
+    DC_OP_CHANNELS_LAST,
     DC_OP_COUNT
 } dc_op;
 
@@ -143,6 +144,7 @@ DC_DECLARE_OP(concat)
 DC_DECLARE_OP(roi_pool)
 DC_DECLARE_OP(roi_align)
 DC_DECLARE_OP(yolo_loss)
+DC_DECLARE_OP(channels_last)
 #define DC_OP_ENTRY(str, name)                                                                   \
     {str, dc_op_##name##_infer, dc_op_##name##_saved, dc_op_##name##_forward,                    \
      dc_op_##name##_backward, dc_op_##name##_flops, dc_op_##name##_workspace}

@@ -124,15 +124,20 @@ static dc_status evaluate(dc_model_run *m, const dc_dataset *ds, int batch, int6
 
 /* Learning rate at fractional epoch t (epoch e, step s of nb: t = e + s/nb): warm-up, then the
  * schedule.  Evaluated every step, and only from (e, s), so a resumed run gets the same values. */
-static float schedule_lr(const dc_train_config *c, int epoch, int64_t step, int64_t nb) {
-    double t = epoch + (double)step / (double)(nb > 0 ? nb : 1), base = c->optim.lr, lr = base;
-    switch (c->schedule) {
-    case DC_SCHED_STEP: lr = base * pow(0.1, (double)(epoch / (c->step_epochs > 0 ? c->step_epochs : 1))); break;
-    case DC_SCHED_COSINE: lr = base * 0.5 * (1.0 + cos(3.14159265358979 * t / (double)c->epochs)); break;
+float dc_schedule_lr(dc_schedule schedule, float base_lr, int epochs, int step_epochs, float warmup_epochs, int epoch,
+                     int64_t step, int64_t nb) {
+    double t = epoch + (double)step / (double)(nb > 0 ? nb : 1), base = base_lr, lr = base;
+    switch (schedule) {
+    case DC_SCHED_STEP: lr = base * pow(0.1, (double)(epoch / (step_epochs > 0 ? step_epochs : 1))); break;
+    case DC_SCHED_COSINE: lr = base * 0.5 * (1.0 + cos(3.14159265358979 * t / (double)(epochs > 0 ? epochs : 1))); break;
     default: break;
     }
-    if (c->warmup_epochs > 0.0f && t < c->warmup_epochs) lr *= t / c->warmup_epochs;
+    if (warmup_epochs > 0.0f && t < warmup_epochs) lr *= t / warmup_epochs;
     return (float)lr;
+}
+
+static float schedule_lr(const dc_train_config *c, int epoch, int64_t step, int64_t nb) {
+    return dc_schedule_lr(c->schedule, c->optim.lr, c->epochs, c->step_epochs, c->warmup_epochs, epoch, step, nb);
 }
 
 static void progress_bar(int epoch, int epochs, int64_t done, int64_t total, double loss, double acc, double ips,

@@ -1,0 +1,385 @@
+/* dettrain.c — the YOLO v1 commands: `deepc dettrain` (training, dc_yolo_train_run), `deepc dettest`
+ * (a checkpoint over a split: COCO results JSON, AP numbers, inference time) and `deepc detect`
+ * (one image: detections printed and drawn).  Flag parsing and printing only, plus the drawing of
+ * boxes on a picture.  docs/detection.md describes the model, the targets and the numbers. */
+#include "deepc.h"
+#include "detect/cocoeval.h"
+#include "detect/yolo_model.h"
+#include "io/image.h"
+#include "train/yolo_train.h"
+#include "viz/scene.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int dc_cli_dettrain(int argc, char **argv);
+int dc_cli_dettest(int argc, char **argv);
+int dc_cli_detect(int argc, char **argv);
+
+static int yfail(const char *cmd) {
+    fprintf(stderr, "deepc %s: %s\n", cmd, dc_last_error());
+    return 1;
+}
+
+static int yusage(const char *cmd, const char *what, const char *arg) {
+    fprintf(stderr, "deepc %s: %s%s%s (see 'deepc %s --help')\n", cmd, what, arg ? " " : "", arg ? arg : "", cmd);
+    return 2;
+}
+
+static int ylong(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || errno || *end || x < lo || x > hi) {
+        fprintf(stderr, "deepc %s: %s needs an integer in %ld..%ld, got '%s'\n", cmd, flag, lo, hi, v ? v : "");
+        return 1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int yfloat(const char *cmd, const char *flag, const char *v, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double x = v ? strtod(v, &end) : 0;
+    if (!v || errno || *end || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "deepc %s: %s needs a number in [%g, %g], got '%s'\n", cmd, flag, lo, hi, v ? v : "");
+        return 1;
+    }
+    *out = x;
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------------ dettrain */
+static const char *DETTRAIN_HELP =
+    "usage: deepc dettrain --data DIR --out RUN [options]\n"
+    "Train YOLO v1 (yolo_mini) on a COCO-style set: DIR/train.json and DIR/val.json with their images\n"
+    "(deepc detgen's layout).  Each epoch: validation AP, AP50, AP75 on the val split; RUN gets\n"
+    "best.safetensors (best val AP50), last.safetensors, metrics.csv and run.txt.\n\n"
+    "  --model NAME        yolo_mini (alias yolo)                                 [yolo_mini]\n"
+    "  --data DIR          data set directory                                     [/work/detdata]\n"
+    "  --out DIR           run directory (created)\n"
+    "  --epochs N          [10]\n"
+    "  --batch N           [32]\n"
+    "  --lr X              learning rate                                          [1e-3]\n"
+    "  --optimizer NAME    sgd | momentum | adagrad | rmsprop | adam              [adam]\n"
+    "  --schedule NAME     constant | step | cosine                               [cosine]\n"
+    "  --warmup X          epochs of linear learning-rate warm-up                 [1]\n"
+    "  --weight-decay X    on convolution weights                                 [5e-4]\n"
+    "  --no-flip           no random horizontal flips\n"
+    "  --limit N           use only the first N training images\n"
+    "  --val-limit N       use only the first N validation images\n"
+    "  --threads N         [2]\n"
+    "  --seed N            [1]\n"
+    "  --quiet             no per-epoch lines\n";
+
+int dc_cli_dettrain(int argc, char **argv) {
+    const char *cmd = "dettrain";
+    dc_yolo_train_config c;
+    dc_yolo_train_config_defaults(&c);
+    const char *opt_name = "adam";
+    double lr = -1.0;
+    for (int i = 0; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        double x;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETTRAIN_HELP, stdout); return 0; }
+        else if (!strcmp(a, "--no-flip")) { c.flip = 0; i--; continue; }
+        else if (!strcmp(a, "--quiet")) { c.quiet = 1; i--; continue; }
+        else if (!v) return yusage(cmd, "missing value for", a);
+        else if (!strcmp(a, "--model")) c.model = v;
+        else if (!strcmp(a, "--data")) c.data_dir = v;
+        else if (!strcmp(a, "--out")) c.out_dir = v;
+        else if (!strcmp(a, "--optimizer")) opt_name = v;
+        else if (!strcmp(a, "--schedule")) {
+            if (!strcmp(v, "constant")) c.schedule = DC_SCHED_CONSTANT;
+            else if (!strcmp(v, "step")) c.schedule = DC_SCHED_STEP;
+            else if (!strcmp(v, "cosine")) c.schedule = DC_SCHED_COSINE;
+            else return yusage(cmd, "unknown --schedule (constant, step, cosine):", v);
+        } else if (!strcmp(a, "--epochs")) { if (ylong(cmd, a, v, 0, 100000, &n)) return 2; c.epochs = (int)n; }
+        else if (!strcmp(a, "--batch")) { if (ylong(cmd, a, v, 1, 4096, &n)) return 2; c.batch = (int)n; }
+        else if (!strcmp(a, "--threads")) { if (ylong(cmd, a, v, 1, 256, &n)) return 2; c.threads = (int)n; }
+        else if (!strcmp(a, "--seed")) { if (ylong(cmd, a, v, 0, 2147483647L, &n)) return 2; c.seed = (uint64_t)n; }
+        else if (!strcmp(a, "--limit")) { if (ylong(cmd, a, v, 1, 2147483647L, &n)) return 2; c.train_limit = n; }
+        else if (!strcmp(a, "--val-limit")) { if (ylong(cmd, a, v, 1, 2147483647L, &n)) return 2; c.val_limit = n; }
+        else if (!strcmp(a, "--lr")) { if (yfloat(cmd, a, v, 1e-9, 10.0, &x)) return 2; lr = x; }
+        else if (!strcmp(a, "--warmup")) { if (yfloat(cmd, a, v, 0.0, 1000.0, &x)) return 2; c.warmup_epochs = (float)x; }
+        else if (!strcmp(a, "--weight-decay")) { if (yfloat(cmd, a, v, 0.0, 1.0, &x)) return 2; c.weight_decay = (float)x; }
+        else return yusage(cmd, "unknown option", a);
+    }
+    if (!c.out_dir) return yusage(cmd, "--out DIR is required", NULL);
+    dc_optim_kind kind;
+    if (dc_optim_parse(opt_name, &kind) != DC_OK) return yfail(cmd);
+    c.optim = dc_optim_defaults(kind, lr > 0 ? (float)lr : kind == DC_OPTIM_ADAM ? 1e-3f : 1e-2f);
+    dc_yolo_train_result r;
+    if (dc_yolo_train_run(&c, &r) != DC_OK) return yfail(cmd);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ loading a checkpoint */
+/* Read the metadata, check that it is a YOLO checkpoint, build and plan the network for `side`
+ * and load the parameters. */
+static dc_status load_yolo(const char *ckpt, int side, int64_t batch, dc_pool *pool, dc_yolo_net *net,
+                           dc_checkpoint_meta *m) {
+    DC_TRY(dc_checkpoint_read_meta(ckpt, m));
+    if (dc_yolo_model_check(m->model, NULL) != DC_OK)
+        return DC_ERR(DC_ERR_FORMAT, "%s holds model '%s', not a YOLO model (train one with deepc dettrain)", ckpt,
+                      m->model);
+    if (m->num_classes < 1 || m->num_classes > 100000)
+        return DC_ERR(DC_ERR_FORMAT, "%s: class count %d in the metadata outside 1..100000", ckpt, m->num_classes);
+    dc_graph_opts go = {.pool = pool};
+    DC_TRY(dc_yolo_net_create(m->model, side, 2, m->num_classes, 0, batch, &go, net));
+    dc_status s = dc_checkpoint_load(ckpt, net->g, NULL, NULL);
+    if (s != DC_OK) dc_yolo_net_free(net);
+    return s;
+}
+
+/* ------------------------------------------------------------------ dettest */
+static const char *DETTEST_HELP =
+    "usage: deepc dettest --checkpoint C --data DIR [--split test] [--out results.json] [options]\n"
+    "Run a YOLO checkpoint over a split (DIR/SPLIT.json and its images), write the detections as a COCO\n"
+    "results file (readable by deepc deteval), print COCO's 12 numbers (AP@[.5:.95], AP50, AP75, ...)\n"
+    "and the inference time per image.\n\n"
+    "  --checkpoint FILE   a checkpoint written by deepc dettrain\n"
+    "  --data DIR          data set directory                              [/work/detdata]\n"
+    "  --split NAME        train | val | test (DIR/NAME.json)              [test]\n"
+    "  --out FILE          results JSON\n"
+    "  --json FILE         the evaluation's numbers as JSON\n"
+    "  --threshold X       score threshold of the detections kept          [0.01]\n"
+    "  --limit N           only the first N images\n"
+    "  --batch N           images per forward pass                         [32]\n"
+    "  --threads N         [2]\n"
+    "  --per-class         also print the table per category\n";
+
+int dc_cli_dettest(int argc, char **argv) {
+    const char *cmd = "dettest", *ckpt = NULL, *data = "/work/detdata", *split = "test", *out = NULL, *json = NULL;
+    long batch = 32, threads = 2, limit = 0;
+    double thresh = 0.01;
+    int per_class = 0;
+    for (int i = 0; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETTEST_HELP, stdout); return 0; }
+        else if (!strcmp(a, "--per-class")) { per_class = 1; i--; continue; }
+        else if (!v) return yusage(cmd, "missing value for", a);
+        else if (!strcmp(a, "--checkpoint")) ckpt = v;
+        else if (!strcmp(a, "--data")) data = v;
+        else if (!strcmp(a, "--split")) split = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--json")) json = v;
+        else if (!strcmp(a, "--threshold")) { if (yfloat(cmd, a, v, 0.0, 1.0, &thresh)) return 2; }
+        else if (!strcmp(a, "--limit")) { if (ylong(cmd, a, v, 1, 2147483647L, &limit)) return 2; }
+        else if (!strcmp(a, "--batch")) { if (ylong(cmd, a, v, 1, 4096, &batch)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (ylong(cmd, a, v, 1, 256, &threads)) return 2; }
+        else return yusage(cmd, "unknown option", a);
+    }
+    if (!ckpt) return yusage(cmd, "--checkpoint FILE is required", NULL);
+    char path[1024];
+    if (snprintf(path, sizeof path, "%s/%s.json", data, split) >= (int)sizeof path)
+        return yusage(cmd, "data path too long:", data);
+    dc_detdata *d = NULL;
+    dc_pool *pool = NULL;
+    dc_yolo_net net = {0};
+    dc_checkpoint_meta m;
+    dc_detection *dets = NULL;
+    int64_t n = 0;
+    dc_cocoeval *ev = NULL;
+    double infer = 0.0;
+    dc_status s = dc_checkpoint_read_meta(ckpt, &m); /* a bad checkpoint fails before the data is read */
+    if (s == DC_OK) s = dc_detdata_load(path, limit, (int)threads, &d);
+    if (s == DC_OK && (d->h != d->w || d->h % DC_YOLO_STRIDE != 0))
+        s = DC_ERR(DC_ERR_SHAPE, "%s: images are %dx%d; YOLO needs square images with a side that is a multiple of %d",
+                   path, d->w, d->h, DC_YOLO_STRIDE);
+    if (s == DC_OK) s = dc_pool_create((int)threads, &pool);
+    if (s == DC_OK) s = load_yolo(ckpt, d->h, batch, pool, &net, &m);
+    if (s == DC_OK && m.num_classes != d->classes)
+        s = DC_ERR(DC_ERR_SHAPE, "%s predicts %d classes, %s has %d categories", ckpt, m.num_classes, path, d->classes);
+    if (s == DC_OK) s = dc_yolo_detect_set(&net, d, batch, (float)thresh, &dets, &n, &infer);
+    if (s == DC_OK && out) s = dc_coco_results_write(out, dets, n);
+    if (s == DC_OK) s = dc_cocoeval_run(dc_detdata_gt(d), dets, n, DC_IOU_BBOX, &ev);
+    if (s == DC_OK) {
+        printf("%s on %s (%lld images, %lld detections with score > %g)\n", ckpt, path, (long long)d->n, (long long)n,
+               thresh);
+        dc_cocoeval_print(ev, dc_detdata_gt(d), per_class, stdout);
+        printf("AP@[.5:.95] %.4f  AP50 %.4f  AP75 %.4f\n", ev->stats[0], ev->stats[1], ev->stats[2]);
+        printf("inference %.2f ms per image (forward + decode + NMS, batch %ld, %ld threads)\n",
+               d->n ? 1000.0 * infer / (double)d->n : 0.0, batch, threads);
+        if (out) printf("results: %s\n", out);
+        if (json) s = dc_cocoeval_write_json(json, ev, dc_detdata_gt(d));
+    }
+    dc_cocoeval_free(ev);
+    dc_detections_free(dets, n);
+    dc_yolo_net_free(&net);
+    dc_pool_free(pool);
+    dc_detdata_free(d);
+    return s == DC_OK ? 0 : yfail(cmd);
+}
+
+/* ------------------------------------------------------------------ detect */
+static const char *const FASHION[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                         "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+static const unsigned char PALETTE[10][3] = {{230, 25, 75},  {60, 180, 75},  {255, 225, 25}, {0, 130, 200},
+                                             {245, 130, 48}, {145, 30, 180}, {70, 240, 240}, {240, 50, 230},
+                                             {210, 245, 60}, {250, 190, 212}};
+
+static void put_px(dc_image *im, int x, int y, const unsigned char rgb[3]) {
+    if (x < 0 || y < 0 || x >= im->w || y >= im->h) return;
+    int64_t hw = (int64_t)im->h * im->w, k = (int64_t)y * im->w + x;
+    for (int c = 0; c < 3; c++) im->data[c * hw + k] = rgb[c] / 255.0f;
+}
+
+/* A rectangle outline `t` pixels thick inside [x1, x2) x [y1, y2). */
+static void draw_box(dc_image *im, int x1, int y1, int x2, int y2, int t, const unsigned char rgb[3]) {
+    for (int k = 0; k < t; k++) {
+        for (int x = x1; x < x2; x++) {
+            put_px(im, x, y1 + k, rgb);
+            put_px(im, x, y2 - 1 - k, rgb);
+        }
+        for (int y = y1; y < y2; y++) {
+            put_px(im, x1 + k, y, rgb);
+            put_px(im, x2 - 1 - k, y, rgb);
+        }
+    }
+}
+
+/* Text in the built-in 5x7 font at (x, y) (top left), on a filled background of the box colour. */
+static void draw_label(dc_image *im, int x, int y, const char *text, const unsigned char bg[3]) {
+    static const unsigned char black[3] = {0, 0, 0};
+    int w = (int)strlen(text) * DC_FONT_ADVANCE + 1, h = 9;
+    if (y < 0) y = 0;
+    for (int yy = 0; yy < h; yy++)
+        for (int xx = 0; xx < w; xx++) put_px(im, x + xx, y + yy, bg);
+    for (int i = 0; text[i]; i++) {
+        uint8_t rows[9];
+        dc_font_glyph((unsigned char)text[i], rows);
+        for (int r = 0; r < 9; r++)
+            for (int c = 0; c < 5; c++)
+                if (rows[r] & (1u << (4 - c))) put_px(im, x + 1 + i * DC_FONT_ADVANCE + c, y + r, black);
+    }
+}
+
+static const char *DETECT_HELP =
+    "usage: deepc detect --checkpoint C IMAGE [--out boxes.png] [options]\n"
+    "Detect objects in one image (PNG or PGM/PPM, converted to grey) with a YOLO checkpoint: prints one\n"
+    "line per detection (class, score, box [x1, y1, x2, y2] in pixels) and with --out writes the image\n"
+    "with the boxes drawn and labelled.  Images that are not square with a side that is a multiple of\n"
+    "16 are resized to --size x --size for the network; boxes are given in the original pixels.\n\n"
+    "  --model NAME        yolo_mini (alias yolo; checked against the checkpoint)  [yolo_mini]\n"
+    "  --checkpoint FILE   a checkpoint written by deepc dettrain\n"
+    "  --out FILE          picture with the detections (PNG, or PPM by its name)\n"
+    "  --threshold X       score threshold                                 [0.2]\n"
+    "  --nms X             IoU threshold of the per-class NMS              [0.5]\n"
+    "  --size N            network input side for resized images           [160]\n"
+    "  --threads N         [2]\n";
+
+int dc_cli_detect(int argc, char **argv) {
+    const char *cmd = "detect", *ckpt = NULL, *model = DC_YOLO_MODEL, *out = NULL, *image = NULL;
+    double thresh = 0.2, nms = 0.5;
+    long size = 160, threads = 2;
+    for (int i = 0; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETECT_HELP, stdout); return 0; }
+        if (a[0] != '-' || !a[1]) {
+            if (image) return yusage(cmd, "more than one image:", a);
+            image = a;
+            i--;
+            continue;
+        }
+        if (!v) return yusage(cmd, "missing value for", a);
+        else if (!strcmp(a, "--checkpoint")) ckpt = v;
+        else if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--threshold")) { if (yfloat(cmd, a, v, 0.0, 1.0, &thresh)) return 2; }
+        else if (!strcmp(a, "--nms")) { if (yfloat(cmd, a, v, 0.0, 1.0, &nms)) return 2; }
+        else if (!strcmp(a, "--size")) { if (ylong(cmd, a, v, 16, 4096, &size)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (ylong(cmd, a, v, 1, 256, &threads)) return 2; }
+        else return yusage(cmd, "unknown option", a);
+    }
+    if (!ckpt) return yusage(cmd, "--checkpoint FILE is required", NULL);
+    if (!image) return yusage(cmd, "an image file is required", NULL);
+    if (size % DC_YOLO_STRIDE != 0) {
+        fprintf(stderr, "deepc %s: --size %ld is not a multiple of %d\n", cmd, size, DC_YOLO_STRIDE);
+        return 2;
+    }
+    if (dc_yolo_model_check(model, &model) != DC_OK) return yfail(cmd);
+    dc_image src = {0}, grey = {0}, net_in = {0}, pic = {0};
+    dc_pool *pool = NULL;
+    dc_yolo_net net = {0};
+    dc_checkpoint_meta m;
+    float *boxes = NULL, *scores = NULL;
+    int32_t *classes = NULL;
+    int64_t nd = 0;
+    dc_status s = dc_checkpoint_read_meta(ckpt, &m);
+    if (s == DC_OK && strcmp(m.model, model) != 0)
+        s = DC_ERR(DC_ERR_ARG, "%s holds model '%s', not '%s'", ckpt, m.model, model);
+    if (s == DC_OK) s = dc_image_read(image, &src);
+    if (s == DC_OK) s = dc_image_convert(&src, 1, &grey);
+    int side = 0;
+    if (s == DC_OK) {
+        int direct = grey.h == grey.w && grey.h % DC_YOLO_STRIDE == 0;
+        side = direct ? grey.h : (int)size;
+        s = direct ? dc_image_convert(&grey, 1, &net_in) : dc_image_resize(&grey, side, side, &net_in);
+    }
+    if (s == DC_OK) s = dc_pool_create((int)threads, &pool);
+    if (s == DC_OK) s = load_yolo(ckpt, side, 1, pool, &net, &m);
+    double t_ms = 0.0;
+    if (s == DC_OK) {
+        dc_det_normalise(net_in.data, (int64_t)side * side, dc_graph_data(net.g, net.x));
+        double t0 = now_s();
+        s = dc_graph_forward_to(net.g, net.pred, 1, 0);
+        dc_yolo_decode_opts o = dc_yolo_decode_opts_default(net.S, net.B, net.C, (float)grey.w, (float)grey.h);
+        o.score_thresh = (float)thresh;
+        o.nms_thresh = (float)nms;
+        boxes = malloc(100 * 4 * sizeof *boxes);
+        scores = malloc(100 * sizeof *scores);
+        classes = malloc(100 * sizeof *classes);
+        if (s == DC_OK && (!boxes || !scores || !classes)) s = DC_ERR(DC_ERR_NOMEM, "detections");
+        /* decoding in the original image's pixels: x, y, w, h are fractions of the image */
+        if (s == DC_OK) s = dc_yolo_decode(&o, dc_graph_data(net.g, net.pred), 100, boxes, scores, classes, &nd);
+        if (s == DC_OK) dc_boxes_clip(nd, boxes, (float)grey.h, (float)grey.w);
+        t_ms = 1000.0 * (now_s() - t0);
+    }
+    if (s == DC_OK) {
+        printf("%s: %lld detections (score > %g), %dx%d image, network %dx%d, %.1f ms\n", image, (long long)nd, thresh,
+               grey.w, grey.h, side, side, t_ms);
+        for (int64_t q = 0; q < nd; q++) {
+            int k = classes[q];
+            printf("  class %2d %-12s score %.3f  box [%.1f, %.1f, %.1f, %.1f]\n", k,
+                   net.C == 10 ? FASHION[k] : "", scores[q], boxes[q * 4], boxes[q * 4 + 1], boxes[q * 4 + 2],
+                   boxes[q * 4 + 3]);
+        }
+    }
+    if (s == DC_OK && out) {
+        s = dc_image_convert(&grey, 3, &pic);
+        for (int64_t q = nd - 1; s == DC_OK && q >= 0; q--) { /* the best on top */
+            const unsigned char *col = PALETTE[classes[q] % 10];
+            int x1 = (int)(boxes[q * 4] + 0.5f), y1 = (int)(boxes[q * 4 + 1] + 0.5f);
+            int x2 = (int)(boxes[q * 4 + 2] + 0.5f), y2 = (int)(boxes[q * 4 + 3] + 0.5f);
+            draw_box(&pic, x1, y1, x2, y2, 1, col);
+            char label[48];
+            if (net.C == 10) snprintf(label, sizeof label, "%s %.2f", FASHION[classes[q]], (double)scores[q]);
+            else snprintf(label, sizeof label, "%d %.2f", classes[q], (double)scores[q]);
+            draw_label(&pic, x1, y1 - 9, label, col);
+        }
+        if (s == DC_OK) s = dc_image_write(out, &pic);
+        if (s == DC_OK) printf("wrote %s\n", out);
+    }
+    free(boxes);
+    free(scores);
+    free(classes);
+    dc_yolo_net_free(&net);
+    dc_pool_free(pool);
+    dc_image_free(&src);
+    dc_image_free(&grey);
+    dc_image_free(&net_in);
+    dc_image_free(&pic);
+    return s == DC_OK ? 0 : yfail(cmd);
+}

@@ -1,0 +1,266 @@
+/* yolo_train.c — the YOLO v1 training job (yolo_train.h).  The pieces are the library's: the
+ * detection cache and batches (detect/detdata), the network (detect/yolo_model), dc_yolo_loss, the
+ * optimizers, dc_schedule_lr, checkpoints and the COCO evaluator; this file is the epoch loop. */
+#include "train/yolo_train.h"
+#include "detect/yolo_model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void dc_yolo_train_config_defaults(dc_yolo_train_config *c) {
+    memset(c, 0, sizeof *c);
+    c->model = DC_YOLO_MODEL;
+    c->data_dir = "/work/detdata";
+    c->optim = dc_optim_defaults(DC_OPTIM_ADAM, 1e-3f);
+    c->schedule = DC_SCHED_COSINE;
+    c->step_epochs = 10;
+    c->warmup_epochs = 1.0f;
+    c->epochs = 10;
+    c->batch = 32;
+    c->threads = 2;
+    c->seed = 1;
+    c->weight_decay = 5e-4f;
+    c->flip = 1;
+    c->B = 2;
+    c->eval_thresh = 0.01f;
+    c->progress = -1;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b) {
+    uint64_t z = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xBF58476D1CE4E5B9ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static dc_status make_dirs(const char *dir) {
+    char buf[1024];
+    if (strlen(dir) >= sizeof buf) return DC_ERR(DC_ERR_ARG, "run directory path too long: '%s'", dir);
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return DC_ERR(DC_ERR_IO, "cannot create directory '%s' for run directory '%s': %s", buf, dir, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return DC_ERR(DC_ERR_IO, "cannot create run directory '%s': %s", dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return DC_ERR(DC_ERR_IO, "'%s' is not a directory", dir);
+    return DC_OK;
+}
+
+static dc_status validate(const dc_yolo_train_config *c) {
+    DC_TRY(dc_yolo_model_check(c->model, NULL));
+    if (!c->data_dir && (!c->train_json || !c->val_json))
+        return DC_ERR(DC_ERR_ARG, "dettrain: no data directory (--data DIR with train.json and val.json)");
+    if (c->epochs < 0 || c->epochs > 100000) return DC_ERR(DC_ERR_ARG, "--epochs %d outside 0..100000", c->epochs);
+    if (c->batch < 1 || c->batch > 4096) return DC_ERR(DC_ERR_ARG, "--batch %d outside 1..4096", c->batch);
+    if (c->threads < 1 || c->threads > 256) return DC_ERR(DC_ERR_ARG, "--threads %d outside 1..256", c->threads);
+    if (c->B < 1 || c->B > 8) return DC_ERR(DC_ERR_ARG, "boxes per cell %d outside 1..8", c->B);
+    if (!(c->optim.lr > 0.0f) || !isfinite(c->optim.lr)) return DC_ERR(DC_ERR_ARG, "--lr %g must be > 0", (double)c->optim.lr);
+    if (!(c->weight_decay >= 0.0f) || !isfinite(c->weight_decay))
+        return DC_ERR(DC_ERR_ARG, "--weight-decay %g must be >= 0", (double)c->weight_decay);
+    if (!(c->warmup_epochs >= 0.0f)) return DC_ERR(DC_ERR_ARG, "--warmup %g must be >= 0", (double)c->warmup_epochs);
+    if (!(c->eval_thresh >= 0.0f && c->eval_thresh < 1.0f))
+        return DC_ERR(DC_ERR_ARG, "evaluation score threshold %g outside [0, 1)", (double)c->eval_thresh);
+    return DC_OK;
+}
+
+typedef struct job {
+    dc_detdata *train, *val;
+    dc_pool *pool;
+    dc_yolo_net net;
+    dc_optim *opt;
+    dc_detbatcher *batcher;
+    dc_detection *dets;
+    int64_t n_dets;
+    FILE *csv;
+} job;
+
+static void job_free(job *j) {
+    dc_detdata_free(j->train);
+    dc_detdata_free(j->val);
+    dc_detbatcher_free(j->batcher);
+    dc_optim_free(j->opt);
+    dc_yolo_net_free(&j->net);
+    dc_pool_free(j->pool);
+    dc_detections_free(j->dets, j->n_dets);
+    if (j->csv) fclose(j->csv);
+}
+
+static dc_status write_run_txt(const dc_yolo_train_config *c, const char *train_json, const char *val_json,
+                               const job *j) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/run.txt", c->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    static const char *const SCHED[DC_SCHED_COUNT] = {"constant", "step", "cosine"};
+    fprintf(f, "# deepc dettrain: YOLO v1 training run\ndeepc: %s\nmodel: %s\ntrain: %s (%lld images)\nval: %s (%lld images)\n",
+            DC_VERSION_STRING, DC_YOLO_MODEL, train_json, (long long)j->train->n, val_json, (long long)j->val->n);
+    fprintf(f, "grid: S %d, B %d, C %d, input %dx%d\n", j->net.S, j->net.B, j->net.C, j->net.side, j->net.side);
+    fprintf(f, "optimizer: %s\nlr: %g\nschedule: %s\nwarmup_epochs: %g\n", dc_optim_name(c->optim.kind),
+            (double)c->optim.lr, SCHED[c->schedule >= 0 && c->schedule < DC_SCHED_COUNT ? c->schedule : 0],
+            (double)c->warmup_epochs);
+    fprintf(f, "epochs: %d\nbatch: %d\nthreads: %d\nseed: %llu\nweight_decay: %g\nflip: %s\n", c->epochs, c->batch,
+            c->threads, (unsigned long long)c->seed, (double)c->weight_decay, c->flip ? "yes" : "no");
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    return DC_OK;
+}
+
+static dc_status yolo_job(const dc_yolo_train_config *c, dc_yolo_train_result *r, job *j) {
+    double t_start = now_s();
+    DC_TRY(validate(c));
+    int show_progress = c->progress == -1 ? isatty(2) : c->progress;
+    char train_json[1024], val_json[1024], best_path[1100], last_path[1100], path[1100];
+    if (c->train_json) snprintf(train_json, sizeof train_json, "%s", c->train_json);
+    else snprintf(train_json, sizeof train_json, "%s/train.json", c->data_dir);
+    if (c->val_json) snprintf(val_json, sizeof val_json, "%s", c->val_json);
+    else snprintf(val_json, sizeof val_json, "%s/val.json", c->data_dir);
+    if (c->out_dir) DC_TRY(make_dirs(c->out_dir)); /* before the data: fail fast on a bad path */
+
+    DC_TRY(dc_detdata_load(train_json, c->train_limit, c->threads, &j->train));
+    DC_TRY(dc_detdata_load(val_json, c->val_limit, c->threads, &j->val));
+    if (j->val->h != j->train->h || j->val->w != j->train->w || j->val->classes != j->train->classes)
+        return DC_ERR(DC_ERR_FORMAT, "%s has %dx%d images and %d categories, %s %dx%d and %d", val_json, j->val->w,
+                      j->val->h, j->val->classes, train_json, j->train->w, j->train->h, j->train->classes);
+    if (j->train->h != j->train->w || j->train->h % DC_YOLO_STRIDE != 0)
+        return DC_ERR(DC_ERR_SHAPE, "%s: images are %dx%d; YOLO needs square images with a side that is a multiple of %d",
+                      train_json, j->train->w, j->train->h, DC_YOLO_STRIDE);
+
+    DC_TRY(dc_pool_create(c->threads, &j->pool));
+    dc_graph_opts go = {.pool = j->pool, .seed = c->seed, .weight_decay = c->weight_decay, .share_grads = 1};
+    DC_TRY(dc_yolo_net_create(c->model, j->train->h, c->B, j->train->classes, j->train->max_obj, c->batch, &go, &j->net));
+    DC_TRY(dc_optim_create(&c->optim, dc_graph_params(j->net.g), dc_graph_param_count(j->net.g), j->pool, &j->opt));
+    DC_TRY(dc_detbatcher_create(j->train, c->batch, 1, c->flip, &j->batcher));
+
+    if (c->out_dir) {
+        snprintf(best_path, sizeof best_path, "%s/best.safetensors", c->out_dir);
+        snprintf(last_path, sizeof last_path, "%s/last.safetensors", c->out_dir);
+        snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
+        j->csv = fopen(path, "w");
+        if (!j->csv) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        fprintf(j->csv, "epoch,lr,train_loss,val_AP,val_AP50,val_AP75,epoch_seconds,train_images_per_s,val_seconds\n");
+        DC_TRY(write_run_txt(c, train_json, val_json, j));
+    }
+    if (!c->quiet)
+        printf("%s: %lld parameters, grid %dx%d, B %d, C %d; train %lld images, val %lld; %s lr %g, batch %d, %d threads\n",
+               DC_YOLO_MODEL, (long long)dc_graph_trainable_numel(j->net.g), j->net.S, j->net.S, j->net.B, j->net.C,
+               (long long)j->train->n, (long long)j->val->n, dc_optim_name(c->optim.kind), (double)c->optim.lr,
+               c->batch, c->threads);
+    fflush(stdout);
+
+    float *xb = dc_graph_data(j->net.g, j->net.x), *tb = dc_graph_data(j->net.g, j->net.targets);
+    double best = -1.0, train_time = 0.0;
+    int64_t train_images = 0;
+    for (int e = 0; e < c->epochs; e++) {
+        dc_detbatcher_reset(j->batcher, mix_seed(c->seed, (uint64_t)e, 1));
+        dc_graph_set_seed(j->net.g, mix_seed(c->seed, (uint64_t)e, 2));
+        int64_t nb = dc_detbatcher_batches(j->batcher), step = 0, seen = 0, b;
+        double lsum = 0.0, t0 = now_s(), last_draw = 0.0;
+        float lr = c->optim.lr;
+        while ((b = dc_detbatcher_next(j->batcher, xb, tb, NULL)) > 0) {
+            lr = dc_schedule_lr(c->schedule, c->optim.lr, c->epochs, c->step_epochs, c->warmup_epochs, e, step, nb);
+            dc_optim_set_lr(j->opt, lr);
+            DC_TRY(dc_graph_forward(j->net.g, b, 1));
+            float l = dc_graph_loss(j->net.g, j->net.loss);
+            if (!isfinite(l))
+                return DC_ERR(DC_ERR_NUMERIC,
+                              "training loss became %g at epoch %d, step %lld (lr %g): lower --lr; the best checkpoint "
+                              "so far is kept",
+                              (double)l, e + 1, (long long)step + 1, (double)lr);
+            dc_graph_zero_grad(j->net.g);
+            DC_TRY(dc_graph_backward(j->net.g, j->net.loss));
+            dc_optim_step(j->opt);
+            lsum += (double)l * (double)b;
+            seen += b;
+            step++;
+            if (show_progress) {
+                double el = now_s() - t0;
+                if (el - last_draw > 0.2 || step == nb) {
+                    last_draw = el;
+                    fprintf(stderr, "\repoch %d/%d  %lld/%lld  loss %.4f  %.0f img/s   ", e + 1, c->epochs,
+                            (long long)step, (long long)nb, lsum / (double)seen, (double)seen / (el > 0 ? el : 1e-9));
+                    fflush(stderr);
+                }
+            }
+        }
+        double et = now_s() - t0;
+        if (show_progress) fprintf(stderr, "\n");
+        train_time += et;
+        train_images += seen;
+        double loss = seen ? lsum / (double)seen : 0.0;
+        if (e == 0) r->first_loss = loss;
+        r->last_loss = loss;
+
+        /* validation: COCO evaluation of the decoded detections */
+        double v0 = now_s(), infer_s = 0.0;
+        dc_detections_free(j->dets, j->n_dets);
+        j->dets = NULL;
+        j->n_dets = 0;
+        DC_TRY(dc_yolo_detect_set(&j->net, j->val, c->batch, c->eval_thresh, &j->dets, &j->n_dets, &infer_s));
+        dc_cocoeval *ev = NULL;
+        DC_TRY(dc_cocoeval_run(dc_detdata_gt(j->val), j->dets, j->n_dets, DC_IOU_BBOX, &ev));
+        double ap = ev->stats[0], ap50 = ev->stats[1], ap75 = ev->stats[2];
+        dc_cocoeval_free(ev);
+        double vt = now_s() - v0;
+        int improved = ap50 > best;
+        if (improved) {
+            best = ap50;
+            r->best_epoch = e + 1;
+        }
+        r->best_ap50 = best;
+        r->last_ap = ap;
+        r->last_ap50 = ap50;
+        r->last_ap75 = ap75;
+        r->epochs_run = e + 1;
+        if (!c->quiet)
+            printf("epoch %2d/%d  lr %.3g  loss %.4f  val AP %.4f AP50 %.4f AP75 %.4f%s  %.1fs (%.0f img/s), val %.1fs\n",
+                   e + 1, c->epochs, (double)lr, loss, ap, ap50, ap75, improved ? " *" : "", et,
+                   (double)seen / (et > 0 ? et : 1e-9), vt);
+        fflush(stdout);
+        if (j->csv) {
+            fprintf(j->csv, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f,%.3f\n", e + 1, (double)lr, loss, ap, ap50, ap75, et,
+                    (double)seen / (et > 0 ? et : 1e-9), vt);
+            fflush(j->csv);
+        }
+        if (c->out_dir) {
+            dc_checkpoint_meta m = {.epoch = e + 1, .step = dc_optim_steps(j->opt), .val_acc = ap50, .lr = lr,
+                                    .seed = c->seed, .num_classes = j->net.C, .batch = c->batch};
+            snprintf(m.model, sizeof m.model, "%s", DC_YOLO_MODEL);
+            snprintf(m.optimizer, sizeof m.optimizer, "%s", dc_optim_name(c->optim.kind));
+            if (improved) DC_TRY(dc_checkpoint_save(best_path, j->net.g, NULL, &m));
+            DC_TRY(dc_checkpoint_save(last_path, j->net.g, j->opt, &m));
+        }
+    }
+    r->train_seconds = train_time;
+    r->train_images_per_s = train_time > 0 ? (double)train_images / train_time : 0.0;
+    r->seconds = now_s() - t_start;
+    if (!c->quiet && r->epochs_run)
+        printf("best val AP50 %.4f at epoch %d; training %.0f img/s; total %.1fs\n", r->best_ap50, r->best_epoch,
+               r->train_images_per_s, r->seconds);
+    return DC_OK;
+}
+
+dc_status dc_yolo_train_run(const dc_yolo_train_config *c, dc_yolo_train_result *r) {
+    if (!c || !r) return DC_ERR(DC_ERR_ARG, "dc_yolo_train_run: NULL argument");
+    memset(r, 0, sizeof *r);
+    job j;
+    memset(&j, 0, sizeof j);
+    dc_status s = yolo_job(c, r, &j);
+    job_free(&j);
+    return s;
+}
