@@ -1,6 +1,7 @@
 /* detect.c — the `deepc detgen` and `deepc deteval` commands: flag parsing and printing only; the
  * generator is dc_detgen_run (src/data/detgen.c), the evaluator dc_cocoeval_run
  * (src/detect/cocoeval.c).  docs/detection.md describes the data set, the formats and the numbers. */
+#include "cli/cli.h"
 #include "deepc.h"
 #include "data/coco.h"
 #include "data/detgen.h"
@@ -13,42 +14,6 @@
 
 int dc_cli_detgen(int argc, char **argv);
 int dc_cli_deteval(int argc, char **argv);
-
-static int det_fail(const char *cmd) {
-    fprintf(stderr, "deepc %s: %s\n", cmd, dc_last_error());
-    return 1;
-}
-
-static int det_usage(const char *cmd, const char *fmt, const char *arg) {
-    fprintf(stderr, "deepc %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see 'deepc %s --help')\n", cmd);
-    return 2;
-}
-
-static int det_long(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || errno || *end || x < lo || x > hi) {
-        fprintf(stderr, "deepc %s: %s needs an integer in %ld..%ld, got '%s'\n", cmd, flag, lo, hi, v ? v : "");
-        return 1;
-    }
-    *out = x;
-    return 0;
-}
-
-static int det_float(const char *cmd, const char *flag, const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = v ? strtod(v, &end) : 0;
-    if (!v || errno || *end || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "deepc %s: %s needs a number in [%g, %g], got '%s'\n", cmd, flag, lo, hi, v ? v : "");
-        return 1;
-    }
-    *out = x;
-    return 0;
-}
 
 static const char *DETGEN_HELP =
     "usage: deepc detgen --out DIR [options]\n"
@@ -78,30 +43,30 @@ int dc_cli_detgen(int argc, char **argv) {
         long n;
         double x;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETGEN_HELP, stdout); return 0; }
-        if (!v) return det_usage("detgen", "unknown option or missing value: '%s'", a);
+        if (!v) return dc_cli_usage("detgen", "unknown option or missing value: '%s'", a);
         i++;
         if (!strcmp(a, "--out")) c.out_dir = v;
         else if (!strcmp(a, "--data")) c.fashion_dir = v;
-        else if (!strcmp(a, "--seed")) { if (det_long("detgen", a, v, 0, 0x7fffffffL, &n)) return 2; c.seed = (uint64_t)n; }
-        else if (!strcmp(a, "--train")) { if (det_long("detgen", a, v, 0, 999999, &n)) return 2; c.n_images[0] = n; }
-        else if (!strcmp(a, "--val")) { if (det_long("detgen", a, v, 0, 999999, &n)) return 2; c.n_images[1] = n; }
-        else if (!strcmp(a, "--test")) { if (det_long("detgen", a, v, 0, 999999, &n)) return 2; c.n_images[2] = n; }
-        else if (!strcmp(a, "--size")) { if (det_long("detgen", a, v, 32, 4096, &n)) return 2; c.size = (int)n; }
-        else if (!strcmp(a, "--max-items")) { if (det_long("detgen", a, v, 1, 100, &n)) return 2; c.max_items = (int)n; }
-        else if (!strcmp(a, "--threads")) { if (det_long("detgen", a, v, 1, 256, &n)) return 2; c.threads = (int)n; }
-        else if (!strcmp(a, "--min-scale")) { if (det_float("detgen", a, v, 0.2, 100, &x)) return 2; c.min_scale = (float)x; }
-        else if (!strcmp(a, "--max-scale")) { if (det_float("detgen", a, v, 0.2, 100, &x)) return 2; c.max_scale = (float)x; }
-        else if (!strcmp(a, "--max-iou")) { if (det_float("detgen", a, v, 0, 1, &x)) return 2; c.max_iou = (float)x; }
+        else if (!strcmp(a, "--seed")) { if (dc_cli_long("detgen", a, v, 0, 0x7fffffffL, &n)) return 2; c.seed = (uint64_t)n; }
+        else if (!strcmp(a, "--train")) { if (dc_cli_long("detgen", a, v, 0, 999999, &n)) return 2; c.n_images[0] = n; }
+        else if (!strcmp(a, "--val")) { if (dc_cli_long("detgen", a, v, 0, 999999, &n)) return 2; c.n_images[1] = n; }
+        else if (!strcmp(a, "--test")) { if (dc_cli_long("detgen", a, v, 0, 999999, &n)) return 2; c.n_images[2] = n; }
+        else if (!strcmp(a, "--size")) { if (dc_cli_long("detgen", a, v, 32, 4096, &n)) return 2; c.size = (int)n; }
+        else if (!strcmp(a, "--max-items")) { if (dc_cli_long("detgen", a, v, 1, 100, &n)) return 2; c.max_items = (int)n; }
+        else if (!strcmp(a, "--threads")) { if (dc_cli_long("detgen", a, v, 1, 256, &n)) return 2; c.threads = (int)n; }
+        else if (!strcmp(a, "--min-scale")) { if (dc_cli_float("detgen", a, v, 0.2, 100, &x)) return 2; c.min_scale = (float)x; }
+        else if (!strcmp(a, "--max-scale")) { if (dc_cli_float("detgen", a, v, 0.2, 100, &x)) return 2; c.max_scale = (float)x; }
+        else if (!strcmp(a, "--max-iou")) { if (dc_cli_float("detgen", a, v, 0, 1, &x)) return 2; c.max_iou = (float)x; }
         else if (!strcmp(a, "--rle")) {
             if (!strcmp(v, "string")) c.rle_uncompressed = 0;
             else if (!strcmp(v, "list")) c.rle_uncompressed = 1;
-            else return det_usage("detgen", "--rle takes 'string' or 'list', got '%s'", v);
+            else return dc_cli_usage("detgen", "--rle takes 'string' or 'list', got '%s'", v);
         }
-        else return det_usage("detgen", "unknown option '%s'", a);
+        else return dc_cli_usage("detgen", "unknown option '%s'", a);
     }
-    if (!c.out_dir) return det_usage("detgen", "%s", "--out DIR is required");
+    if (!c.out_dir) return dc_cli_usage("detgen", "%s", "--out DIR is required");
     dc_detgen_stats s;
-    if (dc_detgen_run(&c, &s) != DC_OK) return det_fail("detgen");
+    if (dc_detgen_run(&c, &s) != DC_OK) return dc_cli_fail("detgen");
     int64_t total = 0;
     for (int sp = 0; sp < DC_DETGEN_SPLITS; sp++) {
         if (!s.images[sp]) continue;
@@ -131,15 +96,15 @@ int dc_cli_deteval(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETEVAL_HELP, stdout); return 0; }
-        if (!v) return det_usage("deteval", "unknown option or missing value: '%s'", a);
+        if (!v) return dc_cli_usage("deteval", "unknown option or missing value: '%s'", a);
         i++;
         if (!strcmp(a, "--gt")) gt_path = v;
         else if (!strcmp(a, "--dt")) dt_path = v;
         else if (!strcmp(a, "--json")) json_out = v;
-        else if (!strcmp(a, "--iou-type")) { if (dc_iou_type_parse(v, &type) != DC_OK) return det_usage("deteval", "unknown --iou-type '%s' (bbox, segm)", v); }
-        else return det_usage("deteval", "unknown option '%s'", a);
+        else if (!strcmp(a, "--iou-type")) { if (dc_iou_type_parse(v, &type) != DC_OK) return dc_cli_usage("deteval", "unknown --iou-type '%s' (bbox, segm)", v); }
+        else return dc_cli_usage("deteval", "unknown option '%s'", a);
     }
-    if (!gt_path || !dt_path) return det_usage("deteval", "%s", "--gt FILE and --dt FILE are required");
+    if (!gt_path || !dt_path) return dc_cli_usage("deteval", "%s", "--gt FILE and --dt FILE are required");
     dc_coco *gt = NULL;
     dc_detection *dets = NULL;
     int64_t n = 0;
@@ -147,12 +112,12 @@ int dc_cli_deteval(int argc, char **argv) {
     int rc = 0;
     if (dc_coco_load(gt_path, NULL, &gt) != DC_OK || dc_coco_results_load(dt_path, gt, type, &dets, &n) != DC_OK ||
         dc_cocoeval_run(gt, dets, n, type, &e) != DC_OK) {
-        rc = det_fail("deteval");
+        rc = dc_cli_fail("deteval");
     } else {
         printf("ground truth %s: %lld images, %lld annotations, %d categories; %lld detections\n", gt_path,
                (long long)gt->n_images, (long long)gt->n_anns, gt->n_categories, (long long)n);
         dc_cocoeval_print(e, gt, 1, stdout);
-        if (json_out && dc_cocoeval_write_json(json_out, e, gt) != DC_OK) rc = det_fail("deteval");
+        if (json_out && dc_cocoeval_write_json(json_out, e, gt) != DC_OK) rc = dc_cli_fail("deteval");
     }
     dc_cocoeval_free(e);
     dc_detections_free(dets, n);

@@ -2,6 +2,7 @@
  * (a checkpoint over a split: COCO results JSON, AP numbers, inference time) and `deepc detect`
  * (one image: detections printed and drawn).  Flag parsing and printing only, plus the drawing of
  * boxes on a picture.  docs/detection.md describes the model, the targets and the numbers. */
+#include "cli/cli.h"
 #include "deepc.h"
 #include "detect/cocoeval.h"
 #include "detect/yolo_model.h"
@@ -27,30 +28,6 @@ static int yfail(const char *cmd) {
 static int yusage(const char *cmd, const char *what, const char *arg) {
     fprintf(stderr, "deepc %s: %s%s%s (see 'deepc %s --help')\n", cmd, what, arg ? " " : "", arg ? arg : "", cmd);
     return 2;
-}
-
-static int ylong(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || errno || *end || x < lo || x > hi) {
-        fprintf(stderr, "deepc %s: %s needs an integer in %ld..%ld, got '%s'\n", cmd, flag, lo, hi, v ? v : "");
-        return 1;
-    }
-    *out = x;
-    return 0;
-}
-
-static int yfloat(const char *cmd, const char *flag, const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = v ? strtod(v, &end) : 0;
-    if (!v || errno || *end || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "deepc %s: %s needs a number in [%g, %g], got '%s'\n", cmd, flag, lo, hi, v ? v : "");
-        return 1;
-    }
-    *out = x;
-    return 0;
 }
 
 static double now_s(void) {
@@ -105,15 +82,15 @@ int dc_cli_dettrain(int argc, char **argv) {
             else if (!strcmp(v, "step")) c.schedule = DC_SCHED_STEP;
             else if (!strcmp(v, "cosine")) c.schedule = DC_SCHED_COSINE;
             else return yusage(cmd, "unknown --schedule (constant, step, cosine):", v);
-        } else if (!strcmp(a, "--epochs")) { if (ylong(cmd, a, v, 0, 100000, &n)) return 2; c.epochs = (int)n; }
-        else if (!strcmp(a, "--batch")) { if (ylong(cmd, a, v, 1, 4096, &n)) return 2; c.batch = (int)n; }
-        else if (!strcmp(a, "--threads")) { if (ylong(cmd, a, v, 1, 256, &n)) return 2; c.threads = (int)n; }
-        else if (!strcmp(a, "--seed")) { if (ylong(cmd, a, v, 0, 2147483647L, &n)) return 2; c.seed = (uint64_t)n; }
-        else if (!strcmp(a, "--limit")) { if (ylong(cmd, a, v, 1, 2147483647L, &n)) return 2; c.train_limit = n; }
-        else if (!strcmp(a, "--val-limit")) { if (ylong(cmd, a, v, 1, 2147483647L, &n)) return 2; c.val_limit = n; }
-        else if (!strcmp(a, "--lr")) { if (yfloat(cmd, a, v, 1e-9, 10.0, &x)) return 2; lr = x; }
-        else if (!strcmp(a, "--warmup")) { if (yfloat(cmd, a, v, 0.0, 1000.0, &x)) return 2; c.warmup_epochs = (float)x; }
-        else if (!strcmp(a, "--weight-decay")) { if (yfloat(cmd, a, v, 0.0, 1.0, &x)) return 2; c.weight_decay = (float)x; }
+        } else if (!strcmp(a, "--epochs")) { if (dc_cli_long(cmd, a, v, 0, 100000, &n)) return 2; c.epochs = (int)n; }
+        else if (!strcmp(a, "--batch")) { if (dc_cli_long(cmd, a, v, 1, 4096, &n)) return 2; c.batch = (int)n; }
+        else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &n)) return 2; c.threads = (int)n; }
+        else if (!strcmp(a, "--seed")) { if (dc_cli_long(cmd, a, v, 0, 2147483647L, &n)) return 2; c.seed = (uint64_t)n; }
+        else if (!strcmp(a, "--limit")) { if (dc_cli_long(cmd, a, v, 1, 2147483647L, &n)) return 2; c.train_limit = n; }
+        else if (!strcmp(a, "--val-limit")) { if (dc_cli_long(cmd, a, v, 1, 2147483647L, &n)) return 2; c.val_limit = n; }
+        else if (!strcmp(a, "--lr")) { if (dc_cli_float(cmd, a, v, 1e-9, 10.0, &x)) return 2; lr = x; }
+        else if (!strcmp(a, "--warmup")) { if (dc_cli_float(cmd, a, v, 0.0, 1000.0, &x)) return 2; c.warmup_epochs = (float)x; }
+        else if (!strcmp(a, "--weight-decay")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &x)) return 2; c.weight_decay = (float)x; }
         else return yusage(cmd, "unknown option", a);
     }
     if (!c.out_dir) return yusage(cmd, "--out DIR is required", NULL);
@@ -175,10 +152,10 @@ int dc_cli_dettest(int argc, char **argv) {
         else if (!strcmp(a, "--split")) split = v;
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--json")) json = v;
-        else if (!strcmp(a, "--threshold")) { if (yfloat(cmd, a, v, 0.0, 1.0, &thresh)) return 2; }
-        else if (!strcmp(a, "--limit")) { if (ylong(cmd, a, v, 1, 2147483647L, &limit)) return 2; }
-        else if (!strcmp(a, "--batch")) { if (ylong(cmd, a, v, 1, 4096, &batch)) return 2; }
-        else if (!strcmp(a, "--threads")) { if (ylong(cmd, a, v, 1, 256, &threads)) return 2; }
+        else if (!strcmp(a, "--threshold")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &thresh)) return 2; }
+        else if (!strcmp(a, "--limit")) { if (dc_cli_long(cmd, a, v, 1, 2147483647L, &limit)) return 2; }
+        else if (!strcmp(a, "--batch")) { if (dc_cli_long(cmd, a, v, 1, 4096, &batch)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &threads)) return 2; }
         else return yusage(cmd, "unknown option", a);
     }
     if (!ckpt) return yusage(cmd, "--checkpoint FILE is required", NULL);
@@ -297,10 +274,10 @@ int dc_cli_detect(int argc, char **argv) {
         else if (!strcmp(a, "--checkpoint")) ckpt = v;
         else if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--threshold")) { if (yfloat(cmd, a, v, 0.0, 1.0, &thresh)) return 2; }
-        else if (!strcmp(a, "--nms")) { if (yfloat(cmd, a, v, 0.0, 1.0, &nms)) return 2; }
-        else if (!strcmp(a, "--size")) { if (ylong(cmd, a, v, 16, 4096, &size)) return 2; }
-        else if (!strcmp(a, "--threads")) { if (ylong(cmd, a, v, 1, 256, &threads)) return 2; }
+        else if (!strcmp(a, "--threshold")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &thresh)) return 2; }
+        else if (!strcmp(a, "--nms")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &nms)) return 2; }
+        else if (!strcmp(a, "--size")) { if (dc_cli_long(cmd, a, v, 16, 4096, &size)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &threads)) return 2; }
         else return yusage(cmd, "unknown option", a);
     }
     if (!ckpt) return yusage(cmd, "--checkpoint FILE is required", NULL);

@@ -1,6 +1,7 @@
 /* main.c — the `deepc` command: train, eval, summary, models, version.
  * Thin by design: it parses flags into the library's config structs and prints results; every
  * piece of work is a public library call. */
+#include "cli/cli.h"
 #include "deepc.h"
 
 #include <errno.h>
@@ -9,42 +10,6 @@
 #include <string.h>
 
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
-
-static int fail(const char *cmd) {
-    fprintf(stderr, "deepc %s: %s\n", cmd, dc_last_error());
-    return 1;
-}
-
-static int usage_error(const char *cmd, const char *fmt, const char *arg) {
-    fprintf(stderr, "deepc %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see 'deepc %s --help')\n", cmd);
-    return 2;
-}
-
-/* Numeric flag parsing with range checks; returns 0 on success. */
-static int parse_long(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || errno || *end || x < lo || x > hi) {
-        fprintf(stderr, "deepc %s: %s needs an integer in %ld..%ld, got '%s'\n", cmd, flag, lo, hi, v ? v : "");
-        return 1;
-    }
-    *out = x;
-    return 0;
-}
-static int parse_float(const char *cmd, const char *flag, const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = v ? strtod(v, &end) : 0;
-    if (!v || errno || *end || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "deepc %s: %s needs a number in [%g, %g], got '%s'\n", cmd, flag, lo, hi, v ? v : "");
-        return 1;
-    }
-    *out = x;
-    return 0;
-}
 
 /* ------------------------------------------------------------------ train */
 /* "shift:2,flip" -> augment_shift 2, augment_flip 1 */
@@ -55,7 +20,7 @@ static int parse_augment(const char *v, dc_train_config *c) {
         long n;
         if (!strcmp(tok, "flip")) c->augment_flip = 1;
         else if (!strncmp(tok, "shift:", 6) || !strncmp(tok, "crop:", 5)) {
-            if (parse_long("train", "--augment shift", strchr(tok, ':') + 1, 0, 64, &n)) return 1;
+            if (dc_cli_long("train", "--augment shift", strchr(tok, ':') + 1, 0, 64, &n)) return 1;
             c->augment_shift = (int)n;
         } else if (strcmp(tok, "none") != 0) {
             fprintf(stderr, "deepc train: unknown augmentation '%s' (shift:N, crop:N, flip, none)\n", tok);
@@ -112,7 +77,7 @@ static int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--quiet")) c.quiet = 1;
         else if (!strcmp(a, "--nan-check")) c.nan_check = 1;
         else if (!strcmp(a, "--nesterov")) nesterov = 1;
-        else if (!v) return usage_error("train", "unknown option or missing value: '%s'", a);
+        else if (!v) return dc_cli_usage("train", "unknown option or missing value: '%s'", a);
         else {
             i++;
             if (!strcmp(a, "--model")) c.model = v;
@@ -122,43 +87,43 @@ static int cmd_train(int argc, char **argv) {
             else if (!strcmp(a, "--resume")) c.resume = v;
             else if (!strcmp(a, "--optimizer")) opt_name = v;
             else if (!strcmp(a, "--init")) init_name = v;
-            else if (!strcmp(a, "--init-std")) { if (parse_float("train", a, v, 0, 100, &init_std)) return 2; }
-            else if (!strcmp(a, "--lr")) { if (parse_float("train", a, v, 1e-12, 1e3, &lr)) return 2; }
-            else if (!strcmp(a, "--momentum")) { if (parse_float("train", a, v, 0, 1, &momentum)) return 2; }
-            else if (!strcmp(a, "--weight-decay")) { if (parse_float("train", a, v, 0, 1e3, &wd)) return 2; }
+            else if (!strcmp(a, "--init-std")) { if (dc_cli_float("train", a, v, 0, 100, &init_std)) return 2; }
+            else if (!strcmp(a, "--lr")) { if (dc_cli_float("train", a, v, 1e-12, 1e3, &lr)) return 2; }
+            else if (!strcmp(a, "--momentum")) { if (dc_cli_float("train", a, v, 0, 1, &momentum)) return 2; }
+            else if (!strcmp(a, "--weight-decay")) { if (dc_cli_float("train", a, v, 0, 1e3, &wd)) return 2; }
             else if (!strcmp(a, "--schedule")) {
                 if (!strcmp(v, "constant")) c.schedule = DC_SCHED_CONSTANT;
                 else if (!strcmp(v, "step")) c.schedule = DC_SCHED_STEP;
                 else if (!strcmp(v, "cosine")) c.schedule = DC_SCHED_COSINE;
-                else return usage_error("train", "unknown schedule '%s' (constant, step, cosine)", v);
+                else return dc_cli_usage("train", "unknown schedule '%s' (constant, step, cosine)", v);
             }
             else if (!strcmp(a, "--warmup")) {
                 double w;
-                if (parse_float("train", a, v, 0, 1e4, &w)) return 2;
+                if (dc_cli_float("train", a, v, 0, 1e4, &w)) return 2;
                 c.warmup_epochs = (float)w;
             }
             else if (!strcmp(a, "--label-smoothing")) {
                 double e;
-                if (parse_float("train", a, v, 0, 0.999, &e)) return 2;
+                if (dc_cli_float("train", a, v, 0, 0.999, &e)) return 2;
                 c.label_smoothing = (float)e;
             }
             else if (!strcmp(a, "--augment")) { if (parse_augment(v, &c)) return 2; }
-            else if (!strcmp(a, "--step-epochs")) { if (parse_long("train", a, v, 1, 100000, &n)) return 2; c.step_epochs = (int)n; }
-            else if (!strcmp(a, "--epochs")) { if (parse_long("train", a, v, 0, 100000, &n)) return 2; c.epochs = (int)n; }
-            else if (!strcmp(a, "--batch")) { if (parse_long("train", a, v, 1, 65536, &n)) return 2; c.batch = (int)n; }
-            else if (!strcmp(a, "--threads")) { if (parse_long("train", a, v, 1, 256, &n)) return 2; c.threads = (int)n; }
-            else if (!strcmp(a, "--seed")) { if (parse_long("train", a, v, 0, 0x7fffffffL, &n)) return 2; c.seed = (uint64_t)n; }
-            else if (!strcmp(a, "--val")) { if (parse_long("train", a, v, 0, 100000000L, &n)) return 2; c.val_size = n; }
-            else if (!strcmp(a, "--limit")) { if (parse_long("train", a, v, 1, 100000000L, &n)) return 2; c.train_limit = n; }
-            else if (!strcmp(a, "--test-limit")) { if (parse_long("train", a, v, 1, 100000000L, &n)) return 2; c.test_limit = n; }
-            else return usage_error("train", "unknown option '%s'", a);
+            else if (!strcmp(a, "--step-epochs")) { if (dc_cli_long("train", a, v, 1, 100000, &n)) return 2; c.step_epochs = (int)n; }
+            else if (!strcmp(a, "--epochs")) { if (dc_cli_long("train", a, v, 0, 100000, &n)) return 2; c.epochs = (int)n; }
+            else if (!strcmp(a, "--batch")) { if (dc_cli_long("train", a, v, 1, 65536, &n)) return 2; c.batch = (int)n; }
+            else if (!strcmp(a, "--threads")) { if (dc_cli_long("train", a, v, 1, 256, &n)) return 2; c.threads = (int)n; }
+            else if (!strcmp(a, "--seed")) { if (dc_cli_long("train", a, v, 0, 0x7fffffffL, &n)) return 2; c.seed = (uint64_t)n; }
+            else if (!strcmp(a, "--val")) { if (dc_cli_long("train", a, v, 0, 100000000L, &n)) return 2; c.val_size = n; }
+            else if (!strcmp(a, "--limit")) { if (dc_cli_long("train", a, v, 1, 100000000L, &n)) return 2; c.train_limit = n; }
+            else if (!strcmp(a, "--test-limit")) { if (dc_cli_long("train", a, v, 1, 100000000L, &n)) return 2; c.test_limit = n; }
+            else return dc_cli_usage("train", "unknown option '%s'", a);
         }
     }
     dc_optim_kind kind;
-    if (dc_optim_parse(opt_name, &kind) != DC_OK) return fail("train");
+    if (dc_optim_parse(opt_name, &kind) != DC_OK) return dc_cli_fail("train");
     if (dc_init_parse(init_name, &c.init) != DC_OK || c.init == DC_INIT_CONST) {
         if (c.init == DC_INIT_CONST) DC_ERR(DC_ERR_ARG, "--init const would make every unit identical");
-        return fail("train");
+        return dc_cli_fail("train");
     }
     c.init_value = (float)init_std;
     c.optim = dc_optim_defaults(kind, (float)lr);
@@ -166,7 +131,7 @@ static int cmd_train(int argc, char **argv) {
     c.optim.nesterov = nesterov;
     c.weight_decay = (float)wd;
     dc_train_result r;
-    if (dc_train_run(&c, &r) != DC_OK) return fail("train");
+    if (dc_train_run(&c, &r) != DC_OK) return dc_cli_fail("train");
     if (c.quiet) printf("test accuracy %.4f\n", r.test_acc);
     return 0;
 }
@@ -187,20 +152,20 @@ static int cmd_eval(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(EVAL_HELP, stdout); return 0; }
-        if (!v) return usage_error("eval", "unknown option or missing value: '%s'", a);
+        if (!v) return dc_cli_usage("eval", "unknown option or missing value: '%s'", a);
         i++;
         if (!strcmp(a, "--checkpoint")) ckpt = v;
         else if (!strcmp(a, "--data")) data = v;
         else if (!strcmp(a, "--split")) split = v;
         else if (!strcmp(a, "--heatmap")) heatmap = v;
-        else if (!strcmp(a, "--batch")) { if (parse_long("eval", a, v, 1, 65536, &batch)) return 2; }
-        else if (!strcmp(a, "--threads")) { if (parse_long("eval", a, v, 1, 256, &threads)) return 2; }
-        else if (!strcmp(a, "--limit")) { if (parse_long("eval", a, v, 1, 100000000L, &limit)) return 2; }
-        else return usage_error("eval", "unknown option '%s'", a);
+        else if (!strcmp(a, "--batch")) { if (dc_cli_long("eval", a, v, 1, 65536, &batch)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (dc_cli_long("eval", a, v, 1, 256, &threads)) return 2; }
+        else if (!strcmp(a, "--limit")) { if (dc_cli_long("eval", a, v, 1, 100000000L, &limit)) return 2; }
+        else return dc_cli_usage("eval", "unknown option '%s'", a);
     }
-    if (!ckpt) return usage_error("eval", "%s", "--checkpoint FILE is required");
+    if (!ckpt) return dc_cli_usage("eval", "%s", "--checkpoint FILE is required");
     dc_eval_result r;
-    if (dc_eval_checkpoint(ckpt, data, split, (int)batch, (int)threads, limit, &r) != DC_OK) return fail("eval");
+    if (dc_eval_checkpoint(ckpt, data, split, (int)batch, (int)threads, limit, &r) != DC_OK) return dc_cli_fail("eval");
     printf("confusion matrix (rows: true, columns: predicted)\n     ");
     for (int p = 0; p < 10; p++) printf("%6d", p);
     printf("\n");
@@ -221,8 +186,8 @@ static int build_named(const char *cmd, const char *model, const char *file, dc_
     const dc_model_info *info = model ? dc_model_find(model) : NULL;
     dc_model_header h;
     memset(&h, 0, sizeof h);
-    if (file && dc_model_file_header(file, &h) != DC_OK) return fail(cmd);
-    if (dc_graph_create(g) != DC_OK) return fail(cmd);
+    if (file && dc_model_file_header(file, &h) != DC_OK) return dc_cli_fail(cmd);
+    if (dc_graph_create(g) != DC_OK) return dc_cli_fail(cmd);
     dc_shape in = info ? dc_shape3(info->channels, info->height, info->width)
                        : (h.input.rank ? h.input : dc_shape3(1, 28, 28));
     dc_node x = dc_input(*g, "images", in);
@@ -231,7 +196,7 @@ static int build_named(const char *cmd, const char *model, const char *file, dc_
     if (s != DC_OK) {
         dc_graph_free(*g);
         *g = NULL;
-        return fail(cmd);
+        return dc_cli_fail(cmd);
     }
     return 0;
 }
@@ -246,7 +211,7 @@ static int cmd_summary(int argc, char **argv) {
         }
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--model-file") && i + 1 < argc) file = argv[++i];
-        else return usage_error("summary", "unknown option or missing value: '%s'", argv[i]);
+        else return dc_cli_usage("summary", "unknown option or missing value: '%s'", argv[i]);
     }
     dc_graph *g;
     dc_node logits;
@@ -269,9 +234,9 @@ static int cmd_export(int argc, char **argv) {
         }
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else return usage_error("export", "unknown option or missing value: '%s'", argv[i]);
+        else return dc_cli_usage("export", "unknown option or missing value: '%s'", argv[i]);
     }
-    if (!model) return usage_error("export", "%s", "--model NAME is required");
+    if (!model) return dc_cli_usage("export", "%s", "--model NAME is required");
     dc_graph *g;
     dc_node logits;
     if (build_named("export", model, NULL, &g, &logits)) return 1;
@@ -280,7 +245,7 @@ static int cmd_export(int argc, char **argv) {
     char *text = NULL;
     dc_status s = out ? dc_model_file_write_ex(out, g, logits, &o) : dc_model_text_write_ex(g, logits, &o, &text);
     dc_graph_free(g);
-    if (s != DC_OK) return fail("export");
+    if (s != DC_OK) return dc_cli_fail("export");
     if (text) fputs(text, stdout);
     free(text);
     return 0;
