@@ -100,6 +100,11 @@ size_t dc_arena_round(size_t bytes);
 /* A seeded generator (xoshiro256**, seeded by splitmix64).  Same seed, same stream. */
 typedef struct dc_rng { uint64_t s[4]; } dc_rng;
 void dc_rng_seed(dc_rng *r, uint64_t seed);
+/* A seed derived from (seed, a, b) by splitmix64-style mixing: distinct, reproducible streams per
+ * (run seed, epoch, purpose). */
+uint64_t dc_seed_mix(uint64_t seed, uint64_t a, uint64_t b);
+/* Monotonic clock in seconds (for progress and profiling; never used in results). */
+double dc_clock_s(void);
 uint64_t dc_rng_next(dc_rng *r);
 /* Uniform in [0, 1) with 24 random bits. */
 float dc_rng_uniform(dc_rng *r);

@@ -1,6 +1,8 @@
 /* rng.c — xoshiro256** seeded through splitmix64; every random draw in deepc comes from here. */
 #include "deepc.h"
 
+#include <time.h>
+
 #include <math.h>
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -54,4 +56,17 @@ void dc_rng_shuffle(dc_rng *r, int64_t *idx, int64_t n) {
         idx[i] = idx[j];
         idx[j] = t;
     }
+}
+
+uint64_t dc_seed_mix(uint64_t seed, uint64_t a, uint64_t b) {
+    uint64_t z = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xBF58476D1CE4E5B9ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double dc_clock_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }

@@ -588,23 +588,6 @@ static void gen_task(void *ctx, int tid, int nthreads) {
     png_buf_free(&s.png);
 }
 
-static dc_status ensure_dir(const char *dir) {
-    char buf[4096];
-    if (strlen(dir) >= sizeof buf) return DC_ERR(DC_ERR_ARG, "directory path too long: '%s'", dir);
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return DC_ERR(DC_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return DC_ERR(DC_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return DC_ERR(DC_ERR_IO, "'%s' is not a directory", buf);
-    return DC_OK;
-}
-
 static dc_status write_json(const dc_detgen_config *c, gen_job *job, dc_detgen_stats *stats) {
     const int S = c->size;
     dc_json_writer w;
@@ -822,7 +805,7 @@ dc_status dc_detgen_run(const dc_detgen_config *c, dc_detgen_stats *stats) {
     gen_job *job = NULL;
     if (c->n_images[0] + c->n_images[1] > 0) st = load_file(c, 0, &own_px[0], &own_lab[0], &px[0], &lab[0], &nfile[0]);
     if (st == DC_OK && c->n_images[2] > 0) st = load_file(c, 1, &own_px[1], &own_lab[1], &px[1], &lab[1], &nfile[1]);
-    if (st == DC_OK) st = ensure_dir(c->out_dir);
+    if (st == DC_OK) st = dc_mkdir_p(c->out_dir);
     if (st == DC_OK) st = dc_pool_create(c->threads ? c->threads : 2, &pool);
     if (st == DC_OK) {
         job = calloc(1, sizeof *job);
@@ -847,7 +830,7 @@ dc_status dc_detgen_run(const dc_detgen_config *c, dc_detgen_stats *stats) {
         }
         snprintf(job->dir, sizeof job->dir, "%s/%s", c->out_dir, SPLIT_NAMES[sp]);
         if (job->n == 0) continue;
-        st = ensure_dir(job->dir);
+        st = dc_mkdir_p(job->dir);
         if (st != DC_OK) break;
         job->anns = calloc((size_t)job->n * (size_t)c->max_items, sizeof *job->anns);
         job->n_anns = calloc((size_t)job->n, sizeof *job->n_anns);

@@ -76,12 +76,6 @@ dc_status dc_yolo_net_create(const char *model, int side, int B, int C, int max_
     return s;
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 dc_status dc_yolo_detect_set(dc_yolo_net *net, const dc_detdata *d, int64_t batch, float score_thresh,
                              dc_detection **dets, int64_t *n_out, double *seconds) {
     if (!net || !net->g || !d || !dets || !n_out || batch < 1)
@@ -107,7 +101,7 @@ dc_status dc_yolo_detect_set(dc_yolo_net *net, const dc_detdata *d, int64_t batc
     for (int64_t i = 0; s == DC_OK && i < d->n; i += batch) {
         int64_t b = d->n - i < batch ? d->n - i : batch;
         for (int64_t k = 0; k < b; k++) dc_detdata_image(d, i + k, 0, xb + k * per);
-        double t0 = now_s();
+        double t0 = dc_clock_s();
         s = dc_graph_forward_to(net->g, net->pred, b, 0);
         const float *pred = dc_graph_data(net->g, net->pred);
         for (int64_t k = 0; s == DC_OK && k < b; k++) {
@@ -132,7 +126,7 @@ dc_status dc_yolo_detect_set(dc_yolo_net *net, const dc_detdata *d, int64_t batc
                 e->score = scores[q];
             }
         }
-        t += now_s() - t0;
+        t += dc_clock_s() - t0;
     }
     free(boxes);
     free(scores);

@@ -11,12 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-static double wall_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static const char *const dc_init_names[] = {"default", "xavier", "he", "normal", "const"};
 _Static_assert(sizeof dc_init_names / sizeof dc_init_names[0] == DC_INIT_COUNT, "one name per dc_init");
 
@@ -563,9 +557,9 @@ static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto) 
         if (rows < 1)
             return DC_ERR(DC_ERR_STATE, "%s (%s): the row count of input '%s' is not set (dc_graph_set_rows)", n->name,
                           dc_op_table[n->op].name, g->nodes[n->rows_of].name);
-        double t0 = g->profile ? wall_s() : 0.0;
+        double t0 = g->profile ? dc_clock_s() : 0.0;
         DC_TRY(dc_op_table[n->op].forward(g, n, rows, train));
-        if (g->profile) n->t_fwd += wall_s() - t0;
+        if (g->profile) n->t_fwd += dc_clock_s() - t0;
         if (g->nan_check) DC_TRY(check_finite(g, n, batch));
     }
     return DC_OK;
@@ -598,9 +592,9 @@ dc_status dc_graph_backward(dc_graph *g, dc_node loss) {
         for (; z < g->n_zero && g->nodes[g->zero_order[z]].grad_from == i; z++) zero_grad_buffer(g, g->zero_order[z], batch);
         dc_node_rec *n = &g->nodes[i];
         if (!g->marks[i] || !n->needs_grad || n->aliases_input || !dc_op_table[n->op].backward) continue;
-        double t0 = g->profile ? wall_s() : 0.0;
+        double t0 = g->profile ? dc_clock_s() : 0.0;
         dc_op_table[n->op].backward(g, n, dc_node_rows(g, n, batch));
-        if (g->profile) n->t_bwd += wall_s() - t0;
+        if (g->profile) n->t_bwd += dc_clock_s() - t0;
     }
     if (g->weight_decay != 0.0f) {
         float lam = g->weight_decay;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void fsync_parent_dir(const char *path) {
@@ -59,4 +60,23 @@ dc_status dc_file_write_atomic(const char *path, const dc_chunk *chunks, int n) 
     else fsync_parent_dir(path);
     free(tmp);
     return st;
+}
+
+dc_status dc_mkdir_p(const char *dir) {
+    char buf[4096];
+    if (!dir || !dir[0]) return DC_ERR(DC_ERR_ARG, "empty directory path");
+    if (strlen(dir) >= sizeof buf) return DC_ERR(DC_ERR_ARG, "directory path too long: '%s'", dir);
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return DC_ERR(DC_ERR_IO, "cannot create directory '%s' (for '%s'): %s", buf, dir, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return DC_ERR(DC_ERR_IO, "cannot create directory '%s': %s", dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return DC_ERR(DC_ERR_IO, "'%s' exists and is not a directory", dir);
+    return DC_OK;
 }

@@ -14,4 +14,8 @@ typedef struct dc_chunk {
  * untouched, and DC_ERR_IO names the path, the step and the system's reason. */
 dc_status dc_file_write_atomic(const char *path, const dc_chunk *chunks, int n);
 
+/* mkdir -p: create dir and its missing parents (mode 0755).  DC_ERR_IO names the component that
+ * could not be created, or says that dir exists but is not a directory. */
+dc_status dc_mkdir_p(const char *dir);
+
 #endif

@@ -166,25 +166,7 @@ dc_status dc_lab_run(const char *name, const dc_lab_opts *o) {
 }
 
 /* ------------------------------------------------------------------ helpers */
-dc_status dc_lab_mkdir(const char *dir) {
-    char buf[1024];
-    if (!dir || !dir[0]) return DC_ERR(DC_ERR_ARG, "lab: empty output directory");
-    if (strlen(dir) >= sizeof buf) return DC_ERR(DC_ERR_ARG, "lab: output directory path too long: '%s'", dir);
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return DC_ERR(DC_ERR_IO, "lab: cannot create directory '%s' (for '%s'): %s", buf, dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return DC_ERR(DC_ERR_IO, "lab: cannot create output directory '%s': %s", dir, strerror(errno));
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return DC_ERR(DC_ERR_IO, "lab: output '%s' exists and is not a directory", dir);
-    return DC_OK;
-}
+dc_status dc_lab_mkdir(const char *dir) { return dc_mkdir_p(dir); }
 
 void dc_lab_text_printf(dc_lab_text *t, const char *fmt, ...) {
     if (t->failed) return;

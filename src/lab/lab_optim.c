@@ -172,12 +172,6 @@ void dc_lab_curves_free(dc_lab_curves *r) {
     }
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* One optimizer's run: the mlp with the same seed (same initial weights), the same batch order. */
 static dc_status curve_one(const dc_lab_curves_config *c, dc_optim_kind k, const dc_dataset *train,
                            const dc_dataset *test, dc_pool *pool, float *loss, double *test_acc) {
@@ -240,7 +234,7 @@ dc_status dc_lab_curves_run(const dc_lab_curves_config *c, dc_lab_curves *r) {
     if (c->steps < 1 || c->batch < 1 || c->smooth < 1)
         return DC_ERR(DC_ERR_ARG, "lab optimizers-fashion: steps %d, batch %d and smoothing window %d must be >= 1",
                       c->steps, c->batch, c->smooth);
-    double t0 = now_s();
+    double t0 = dc_clock_s();
     dc_dataset *train = NULL, *test = NULL;
     dc_pool *pool = NULL;
     /* Pixels in [0, 1] as in the textbook. */
@@ -273,7 +267,7 @@ dc_status dc_lab_curves_run(const dc_lab_curves_config *c, dc_lab_curves *r) {
     dc_dataset_free(train);
     dc_dataset_free(test);
     if (s != DC_OK) dc_lab_curves_free(r);
-    r->seconds = now_s() - t0;
+    r->seconds = dc_clock_s() - t0;
     return s;
 }
 

@@ -18,20 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* Distinct, reproducible seeds per (lab seed, run, purpose). */
-static uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b) {
-    uint64_t z = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xBF58476D1CE4E5B9ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* ------------------------------------------------------------------ a small mlp and its training */
 typedef struct lab_net {
     dc_graph *g;
@@ -81,7 +67,7 @@ static dc_status net_create(lab_net *n, const dc_lab_net_config *c, const dc_dat
     if (s == DC_OK) s = dc_graph_plan(g, n->max_batch, &go);
     dc_optim_config oc = dc_optim_defaults(DC_OPTIM_SGD, c->lr);
     if (s == DC_OK) s = dc_optim_create(&oc, dc_graph_params(g), dc_graph_param_count(g), pool, &n->opt);
-    if (s == DC_OK) s = dc_batcher_create(train, c->batch, 1, mix_seed(c->seed, 7, 7), 0, &n->batcher);
+    if (s == DC_OK) s = dc_batcher_create(train, c->batch, 1, dc_seed_mix(c->seed, 7, 7), 0, &n->batcher);
     if (s != DC_OK) net_free(n);
     return s;
 }
@@ -173,7 +159,7 @@ dc_status dc_lab_bn_run(const dc_lab_bn_config *c, dc_lab_bn_result *r) {
                       "layers %d, width %d must be >= 1, lr %g > 0",
                       c->n_scales, DC_LAB_BN_MAX_SCALES, (double)c->scale_hi, (double)c->scale_lo, c->epochs, c->batch,
                       (long long)c->train_n, c->layers, c->width, (double)c->lr);
-    double t0 = now_s();
+    double t0 = dc_clock_s();
     dc_dataset *train = NULL;
     dc_pool *pool = NULL;
     DC_TRY(load(c->data_dir, "train", c->train_n, "batchnorm", &train));
@@ -192,7 +178,7 @@ dc_status dc_lab_bn_run(const dc_lab_bn_config *c, dc_lab_bn_result *r) {
             /* The same seed for both nets: the same weight draws and the same mini-batches. */
             dc_lab_net_config nc = {.layers = c->layers, .width = c->width, .batchnorm = bn, .init_std = r->scale[i],
                                     .lr = c->lr, .batch = c->batch, .epochs = c->epochs,
-                                    .seed = mix_seed(c->seed, (uint64_t)i, 1)};
+                                    .seed = dc_seed_mix(c->seed, (uint64_t)i, 1)};
             float *acc = bn ? r->acc_bn[i] : r->acc_plain[i];
             lab_net n;
             s = net_create(&n, &nc, train, pool, 1000);
@@ -208,7 +194,7 @@ dc_status dc_lab_bn_run(const dc_lab_bn_config *c, dc_lab_bn_result *r) {
     dc_pool_free(pool);
     dc_dataset_free(train);
     if (s != DC_OK) dc_lab_bn_free(r);
-    r->seconds = now_s() - t0;
+    r->seconds = dc_clock_s() - t0;
     return s;
 }
 
@@ -290,7 +276,7 @@ dc_status dc_lab_overfit_run(const dc_lab_overfit_config *c, dc_lab_overfit_resu
                       "lr %g > 0, weight decay %g >= 0, dropout %g in [0, 1)",
                       (long long)c->train_n, (long long)c->test_n, c->epochs, c->batch, c->layers, c->width,
                       (double)c->lr, (double)c->weight_decay, (double)c->dropout);
-    double t0 = now_s();
+    double t0 = dc_clock_s();
     dc_dataset *train = NULL, *test = NULL;
     dc_pool *pool = NULL;
     DC_TRY(load(c->data_dir, "train", c->train_n, "overfit", &train));
@@ -305,13 +291,13 @@ dc_status dc_lab_overfit_run(const dc_lab_overfit_config *c, dc_lab_overfit_resu
         if (!r->train_acc[k] || !r->test_acc[k]) { s = DC_ERR(DC_ERR_NOMEM, "lab overfit: curves"); break; }
         /* Same seed for the three: the same initial weights and mini-batches; only the regulariser differs. */
         dc_lab_net_config nc = {.layers = c->layers, .width = c->width, .lr = c->lr, .batch = c->batch,
-                                .epochs = c->epochs, .seed = mix_seed(c->seed, 3, 3),
+                                .epochs = c->epochs, .seed = dc_seed_mix(c->seed, 3, 3),
                                 .weight_decay = k == DC_LAB_FIT_DECAY ? c->weight_decay : 0.0f,
                                 .dropout = k == DC_LAB_FIT_DROPOUT ? c->dropout : 0.0f};
         lab_net n;
         s = net_create(&n, &nc, train, pool, 1000);
         if (s != DC_OK) break;
-        dc_graph_set_seed(n.g, mix_seed(c->seed, 5, 5)); /* dropout masks */
+        dc_graph_set_seed(n.g, dc_seed_mix(c->seed, 5, 5)); /* dropout masks */
         s = net_accuracy(&n, train, 0, &r->train_acc[k][0]);
         if (s == DC_OK) s = net_accuracy(&n, test, 0, &r->test_acc[k][0]);
         for (int ep = 1; s == DC_OK && ep <= c->epochs; ep++) {
@@ -325,7 +311,7 @@ dc_status dc_lab_overfit_run(const dc_lab_overfit_config *c, dc_lab_overfit_resu
     dc_dataset_free(train);
     dc_dataset_free(test);
     if (s != DC_OK) dc_lab_overfit_free(r);
-    r->seconds = now_s() - t0;
+    r->seconds = dc_clock_s() - t0;
     return s;
 }
 
@@ -421,12 +407,12 @@ dc_status dc_lab_search_run(const dc_lab_search_config *c, dc_lab_search_result 
                       "positive and ordered",
                       c->trials, c->epochs, c->batch, c->layers, c->width, (long long)c->val_n, (long long)c->train_n,
                       (double)c->lr_lo, (double)c->lr_hi, (double)c->wd_lo, (double)c->wd_hi);
-    double t0 = now_s();
+    double t0 = dc_clock_s();
     dc_dataset *all = NULL, *val = NULL, *train = NULL;
     dc_pool *pool = NULL;
     DC_TRY(load(c->data_dir, "train", c->train_n, "hyperparams", &all));
     /* The validation split: val_n of the train_n images, after a seeded shuffle. */
-    dc_status s = dc_dataset_split(all, c->val_n, mix_seed(c->seed, 11, 11), &val, &train);
+    dc_status s = dc_dataset_split(all, c->val_n, dc_seed_mix(c->seed, 11, 11), &val, &train);
     dc_dataset_free(all);
     if (s == DC_OK) s = dc_pool_create(c->threads > 0 ? c->threads : 1, &pool);
     r->trials = c->trials;
@@ -439,7 +425,7 @@ dc_status dc_lab_search_run(const dc_lab_search_config *c, dc_lab_search_result 
     r->t = s == DC_OK ? calloc((size_t)c->trials, sizeof *r->t) : NULL;
     if (s == DC_OK && !r->t) s = DC_ERR(DC_ERR_NOMEM, "lab hyperparams: %d trials", c->trials);
     dc_rng rng;
-    dc_rng_seed(&rng, mix_seed(c->seed, 13, 13));
+    dc_rng_seed(&rng, dc_seed_mix(c->seed, 13, 13));
     for (int i = 0; s == DC_OK && i < c->trials; i++) {
         dc_lab_trial *t = &r->t[i];
         /* log-uniform: 10^U(log10 lo, log10 hi) */
@@ -448,7 +434,7 @@ dc_status dc_lab_search_run(const dc_lab_search_config *c, dc_lab_search_result 
         t->val_curve = floats(c->epochs + 1);
         if (!t->val_curve) { s = DC_ERR(DC_ERR_NOMEM, "lab hyperparams: curves"); break; }
         dc_lab_net_config nc = {.layers = c->layers, .width = c->width, .lr = t->lr, .weight_decay = t->wd,
-                                .batch = c->batch, .epochs = c->epochs, .seed = mix_seed(c->seed, 17, (uint64_t)i)};
+                                .batch = c->batch, .epochs = c->epochs, .seed = dc_seed_mix(c->seed, 17, (uint64_t)i)};
         lab_net n;
         s = net_create(&n, &nc, train, pool, 500);
         if (s != DC_OK) break;
@@ -466,7 +452,7 @@ dc_status dc_lab_search_run(const dc_lab_search_config *c, dc_lab_search_result 
     dc_dataset_free(val);
     dc_dataset_free(train);
     if (s != DC_OK) dc_lab_search_free(r);
-    r->seconds = now_s() - t0;
+    r->seconds = dc_clock_s() - t0;
     return s;
 }
 

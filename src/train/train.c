@@ -6,6 +6,7 @@
  * mean training loss of every STEP_LOG_EVERY steps, for loss curves) and run.txt (the command line
  * and every option, "key: value" per line, for reports; see docs/visualization.md). */
 #include "data/data.h"
+#include "io/atomic.h"
 #include "deepc.h"
 
 #include <errno.h>
@@ -33,20 +34,6 @@ void dc_train_config_defaults(dc_train_config *c) {
     c->mean = 0.2860f;
     c->std = 0.3530f;
     c->progress = -1;
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* splitmix-style mixing: distinct, reproducible seeds per (run seed, epoch, purpose). */
-static uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b) {
-    uint64_t z = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xBF58476D1CE4E5B9ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 
 typedef struct dc_model_run {
@@ -175,25 +162,6 @@ static dc_status read_text_file(const char *path, char **out) {
     return DC_OK;
 }
 
-/* mkdir -p */
-static dc_status ensure_dir(const char *dir) {
-    char buf[1024];
-    if (strlen(dir) >= sizeof buf) return DC_ERR(DC_ERR_ARG, "run directory path too long: '%s'", dir);
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return DC_ERR(DC_ERR_IO, "cannot create directory '%s' for run directory '%s': %s", buf, dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return DC_ERR(DC_ERR_IO, "cannot create run directory '%s': %s", dir, strerror(errno));
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return DC_ERR(DC_ERR_IO, "'%s' is not a directory", dir);
-    return DC_OK;
-}
-
 static dc_status validate_config(const dc_train_config *c) {
     if (!c->model_file) DC_TRY(dc_model_check(c->model));
     if (c->epochs < 0 || c->epochs > 100000) return DC_ERR(DC_ERR_ARG, "--epochs %d outside 0..100000", c->epochs);
@@ -313,7 +281,7 @@ static void params_copy(const dc_graph *g, float *flat, int to_flat) {
 }
 
 static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j) {
-    double t_start = now_s();
+    double t_start = dc_clock_s();
     char path[1024], best_path[1024], last_path[1024];
     int show_progress = c->progress == -1 ? isatty(2) : c->progress;
     DC_TRY(validate_config(c));
@@ -325,7 +293,7 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
         DC_TRY(dc_model_file_header(c->model_file, &header));
         DC_TRY(read_text_file(c->model_file, &j->model_text));
     }
-    if (c->out_dir) DC_TRY(ensure_dir(c->out_dir)); /* before the data: fail fast on a bad path */
+    if (c->out_dir) DC_TRY(dc_mkdir_p(c->out_dir)); /* before the data: fail fast on a bad path */
 
     /* Data: the training file split into train (first n - val) and validation (last val) parts. */
     DC_TRY(dc_mnist_load(c->data_dir, "train", c->mean, c->std, c->train_limit, &j->all));
@@ -400,13 +368,13 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     for (int e = start_epoch; e < c->epochs; e++) {
         float lr = schedule_lr(c, e, 0, 1);
         dc_rng aug_rng;
-        dc_rng_seed(&aug_rng, mix_seed(c->seed, (uint64_t)e, 3));
+        dc_rng_seed(&aug_rng, dc_seed_mix(c->seed, (uint64_t)e, 3));
         dc_batcher_free(j->batcher);
         j->batcher = NULL;
-        DC_TRY(dc_batcher_create(j->train, c->batch, 1, mix_seed(c->seed, (uint64_t)e, 1), 0, &j->batcher));
-        dc_graph_set_seed(j->m.g, mix_seed(c->seed, (uint64_t)e, 2));
+        DC_TRY(dc_batcher_create(j->train, c->batch, 1, dc_seed_mix(c->seed, (uint64_t)e, 1), 0, &j->batcher));
+        dc_graph_set_seed(j->m.g, dc_seed_mix(c->seed, (uint64_t)e, 2));
         int64_t nb = dc_batcher_batches(j->batcher), step = 0, seen = 0, correct = 0, b;
-        double lsum = 0.0, t0 = now_s(), last_draw = 0.0;
+        double lsum = 0.0, t0 = dc_clock_s(), last_draw = 0.0;
         while ((b = dc_batcher_next(j->batcher, xb, tb)) > 0) {
             lr = schedule_lr(c, e, step, nb);
             dc_optim_set_lr(j->opt, lr);
@@ -434,7 +402,7 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
                 log_n = 0;
             }
             if (show_progress) {
-                double el = now_s() - t0;
+                double el = dc_clock_s() - t0;
                 if (el - last_draw > 0.1 || step == nb) {
                     last_draw = el;
                     progress_bar(e + 1, c->epochs, step, nb, lsum / (double)seen, (double)correct / (double)seen,
@@ -442,7 +410,7 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
                 }
             }
         }
-        double et = now_s() - t0;
+        double et = dc_clock_s() - t0;
         train_time += et;
         train_images += seen;
         if (show_progress) fprintf(stderr, "\n");
@@ -485,7 +453,7 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     DC_TRY(evaluate(&j->m, j->test, c->batch, 0, &r->test_acc, &r->test_loss, NULL));
     r->best_val_acc = best_val;
     r->best_epoch = best_epoch;
-    r->seconds = now_s() - t_start;
+    r->seconds = dc_clock_s() - t_start;
     r->train_images_per_s = train_time > 0 ? (double)train_images / train_time : 0.0;
     if (!c->quiet) {
         if (r->epochs_run)

@@ -2,6 +2,7 @@
  * detection cache and batches (detect/detdata), the network (detect/yolo_model), dc_yolo_loss, the
  * optimizers, dc_schedule_lr, checkpoints and the COCO evaluator; this file is the epoch loop. */
 #include "train/yolo_train.h"
+#include "io/atomic.h"
 #include "detect/yolo_model.h"
 
 #include <errno.h>
@@ -29,37 +30,6 @@ void dc_yolo_train_config_defaults(dc_yolo_train_config *c) {
     c->B = 2;
     c->eval_thresh = 0.01f;
     c->progress = -1;
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b) {
-    uint64_t z = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xBF58476D1CE4E5B9ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static dc_status make_dirs(const char *dir) {
-    char buf[1024];
-    if (strlen(dir) >= sizeof buf) return DC_ERR(DC_ERR_ARG, "run directory path too long: '%s'", dir);
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return DC_ERR(DC_ERR_IO, "cannot create directory '%s' for run directory '%s': %s", buf, dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return DC_ERR(DC_ERR_IO, "cannot create run directory '%s': %s", dir, strerror(errno));
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return DC_ERR(DC_ERR_IO, "'%s' is not a directory", dir);
-    return DC_OK;
 }
 
 static dc_status validate(const dc_yolo_train_config *c) {
@@ -122,7 +92,7 @@ static dc_status write_run_txt(const dc_yolo_train_config *c, const char *train_
 }
 
 static dc_status yolo_job(const dc_yolo_train_config *c, dc_yolo_train_result *r, job *j) {
-    double t_start = now_s();
+    double t_start = dc_clock_s();
     DC_TRY(validate(c));
     int show_progress = c->progress == -1 ? isatty(2) : c->progress;
     char train_json[1024], val_json[1024], best_path[1100], last_path[1100], path[1100];
@@ -130,7 +100,7 @@ static dc_status yolo_job(const dc_yolo_train_config *c, dc_yolo_train_result *r
     else snprintf(train_json, sizeof train_json, "%s/train.json", c->data_dir);
     if (c->val_json) snprintf(val_json, sizeof val_json, "%s", c->val_json);
     else snprintf(val_json, sizeof val_json, "%s/val.json", c->data_dir);
-    if (c->out_dir) DC_TRY(make_dirs(c->out_dir)); /* before the data: fail fast on a bad path */
+    if (c->out_dir) DC_TRY(dc_mkdir_p(c->out_dir)); /* before the data: fail fast on a bad path */
 
     DC_TRY(dc_detdata_load(train_json, c->train_limit, c->threads, &j->train));
     DC_TRY(dc_detdata_load(val_json, c->val_limit, c->threads, &j->val));
@@ -167,10 +137,10 @@ static dc_status yolo_job(const dc_yolo_train_config *c, dc_yolo_train_result *r
     double best = -1.0, train_time = 0.0;
     int64_t train_images = 0;
     for (int e = 0; e < c->epochs; e++) {
-        dc_detbatcher_reset(j->batcher, mix_seed(c->seed, (uint64_t)e, 1));
-        dc_graph_set_seed(j->net.g, mix_seed(c->seed, (uint64_t)e, 2));
+        dc_detbatcher_reset(j->batcher, dc_seed_mix(c->seed, (uint64_t)e, 1));
+        dc_graph_set_seed(j->net.g, dc_seed_mix(c->seed, (uint64_t)e, 2));
         int64_t nb = dc_detbatcher_batches(j->batcher), step = 0, seen = 0, b;
-        double lsum = 0.0, t0 = now_s(), last_draw = 0.0;
+        double lsum = 0.0, t0 = dc_clock_s(), last_draw = 0.0;
         float lr = c->optim.lr;
         while ((b = dc_detbatcher_next(j->batcher, xb, tb, NULL)) > 0) {
             lr = dc_schedule_lr(c->schedule, c->optim.lr, c->epochs, c->step_epochs, c->warmup_epochs, e, step, nb);
@@ -189,7 +159,7 @@ static dc_status yolo_job(const dc_yolo_train_config *c, dc_yolo_train_result *r
             seen += b;
             step++;
             if (show_progress) {
-                double el = now_s() - t0;
+                double el = dc_clock_s() - t0;
                 if (el - last_draw > 0.2 || step == nb) {
                     last_draw = el;
                     fprintf(stderr, "\repoch %d/%d  %lld/%lld  loss %.4f  %.0f img/s   ", e + 1, c->epochs,
@@ -198,7 +168,7 @@ static dc_status yolo_job(const dc_yolo_train_config *c, dc_yolo_train_result *r
                 }
             }
         }
-        double et = now_s() - t0;
+        double et = dc_clock_s() - t0;
         if (show_progress) fprintf(stderr, "\n");
         train_time += et;
         train_images += seen;
@@ -207,7 +177,7 @@ static dc_status yolo_job(const dc_yolo_train_config *c, dc_yolo_train_result *r
         r->last_loss = loss;
 
         /* validation: COCO evaluation of the decoded detections */
-        double v0 = now_s(), infer_s = 0.0;
+        double v0 = dc_clock_s(), infer_s = 0.0;
         dc_detections_free(j->dets, j->n_dets);
         j->dets = NULL;
         j->n_dets = 0;
@@ -216,7 +186,7 @@ static dc_status yolo_job(const dc_yolo_train_config *c, dc_yolo_train_result *r
         DC_TRY(dc_cocoeval_run(dc_detdata_gt(j->val), j->dets, j->n_dets, DC_IOU_BBOX, &ev));
         double ap = ev->stats[0], ap50 = ev->stats[1], ap75 = ev->stats[2];
         dc_cocoeval_free(ev);
-        double vt = now_s() - v0;
+        double vt = dc_clock_s() - v0;
         int improved = ap50 > best;
         if (improved) {
             best = ap50;
@@ -248,7 +218,7 @@ static dc_status yolo_job(const dc_yolo_train_config *c, dc_yolo_train_result *r
     }
     r->train_seconds = train_time;
     r->train_images_per_s = train_time > 0 ? (double)train_images / train_time : 0.0;
-    r->seconds = now_s() - t_start;
+    r->seconds = dc_clock_s() - t_start;
     if (!c->quiet && r->epochs_run)
         printf("best val AP50 %.4f at epoch %d; training %.0f img/s; total %.1fs\n", r->best_ap50, r->best_epoch,
                r->train_images_per_s, r->seconds);
