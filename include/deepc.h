@@ -289,6 +289,17 @@ dc_node dc_yolo_loss(dc_graph *g, dc_node pred, dc_node targets, const dc_yolo_o
  * be NULL. */
 dc_node dc_channels_last(dc_graph *g, dc_node x, const char *name);
 
+/* Weighted element-wise losses of the two-stage detectors (src/graph/op_detloss.c).  x, target and
+ * weight share one sample shape and one leading dimension N (the image batch or a RoI input's rows);
+ * target and weight get no gradient.  The loss is (1/N) sum_i w_i l_i: the weights hold 0 for
+ * ignored elements and any normalisation (e.g. 1/256 per sampled anchor).
+ *  sigmoid_bce: l_i = max(x_i, 0) - x_i t_i + log(1 + exp(-|x_i|)), binary cross-entropy of
+ *               sigmoid(x_i) against t_i in [0, 1], from the logit (no overflow).
+ *  smooth_l1:   l_i = 0.5 d^2 / beta for |d| < beta, else |d| - 0.5 beta, d = x_i - t_i (beta 0: L1).
+ * A non-finite value at forward is DC_ERR_NUMERIC naming the layer and the element.  name may be NULL. */
+dc_node dc_sigmoid_bce(dc_graph *g, dc_node logits, dc_node target, dc_node weight, const char *name);
+dc_node dc_smooth_l1(dc_graph *g, dc_node pred, dc_node target, dc_node weight, float beta, const char *name);
+
 /* Sample shape of a node, its name, the node count. */
 dc_shape dc_node_shape(const dc_graph *g, dc_node n);
 const char *dc_node_name(const dc_graph *g, dc_node n);
@@ -337,6 +348,12 @@ float *dc_graph_grad(dc_graph *g, dc_node n);
 dc_status dc_graph_forward(dc_graph *g, int64_t batch, int train);
 /* Forward only what `node` depends on (e.g. the logits at prediction time, without labels). */
 dc_status dc_graph_forward_to(dc_graph *g, dc_node node, int64_t batch, int train);
+/* Forward only the nodes built at positions first..end-1 (dc_node values are build positions),
+ * taking the outputs of earlier nodes as they are: a forward pass in phases, for a detector whose
+ * second stage needs values computed outside the graph from the first (backbone and RPN; then the
+ * proposals in C; then the RoI input written, its rows set, and the RoI head).  A range that does
+ * not start at 0 needs a forward of the same batch and mode just before.  Inputs are never computed. */
+dc_status dc_graph_forward_range(dc_graph *g, dc_node first, dc_node end, int64_t batch, int train);
 /* Zero all parameter gradients (the explicit zero-grad step). */
 void dc_graph_zero_grad(dc_graph *g);
 /* Reverse-mode pass from scalar node `loss`: accumulates d loss / d param into each dc_param.grad

@@ -103,7 +103,8 @@ TEST(nms_matches_brute_force_with_ties_and_classes) {
                 if (!c || c[keep[i]] == c[keep[j]]) CHECK(dc_box_iou1(boxes + 4 * keep[i], boxes + 4 * keep[j]) <= thr);
         int64_t nk2;
         CHECK_OK(dc_nms(N, boxes, scores, c, thr, 5, keep, &nk2));
-        CHECK(nk2 == 5 && keep[0] == ref[0] && keep[4] == ref[4]);
+        CHECK(nk2 == 5); /* the early stop at max_keep gives the full pass's first five */
+        for (int q = 0; q < 5 && q < nk2; q++) CHECK(keep[q] == ref[q]);
     }
     scores[7] = NAN;
     int64_t nk;

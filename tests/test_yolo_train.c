@@ -4,12 +4,13 @@
  * AP50 on the same images rises), detections written as a COCO results file and read back to the
  * same numbers, and the command line's errors (missing data, bad checkpoint). */
 #include "test.h"
+#include "detfixture.h"
 #include "data/coco.h"
 #include "data/detgen.h"
 #include "detect/cocoeval.h"
 #include "detect/detdata.h"
 #include "detect/yolo_model.h"
-#include "train/yolo_train.h"
+#include "train/det_train.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -117,47 +118,8 @@ TEST(yolo_channels_last_forward_backward) {
     dc_graph_free(g);
 }
 
-/* A tiny generated set (64 x 64 images of synthetic items, 16 training images) in the test's
- * temporary directory, made once. */
-static const char *tiny_set(void) {
-    static char dir[600];
-    static int made = 0, ok = 0;
-    if (made) return ok ? dir : NULL;
-    made = 1;
-    snprintf(dir, sizeof dir, "%s/yolo_tiny", dc_test_tmp_dir());
-    enum { N = 60 };
-    uint8_t *px = malloc(N * 784), lab[N];
-    dc_rng r;
-    dc_rng_seed(&r, 5);
-    for (int i = 0; i < N; i++) { /* a filled shape per class: rectangles of class-dependent aspect */
-        uint8_t *p = px + (size_t)i * 784;
-        int k = i % 10, hw = 4 + k, hh = 13 - k / 2;
-        for (int y = 0; y < 28; y++)
-            for (int x = 0; x < 28; x++)
-                p[y * 28 + x] = (abs(x - 14) < hw && abs(y - 14) < hh) ? (uint8_t)(150 + dc_rng_below(&r, 100)) : 0;
-        lab[i] = (uint8_t)k;
-    }
-    dc_detgen_config c;
-    dc_detgen_config_defaults(&c);
-    c.out_dir = dir;
-    c.size = 64;
-    c.min_scale = 0.6f;
-    c.max_scale = 1.2f;
-    c.max_items = 3;
-    c.n_images[0] = 16;
-    c.n_images[1] = 4;
-    c.n_images[2] = 4;
-    c.items[0] = c.items[1] = px;
-    c.labels[0] = c.labels[1] = lab;
-    c.n_items[0] = c.n_items[1] = N;
-    ok = dc_detgen_run(&c, NULL) == DC_OK;
-    if (!ok) fprintf(stderr, "    detgen: %s\n", dc_last_error());
-    free(px);
-    return ok ? dir : NULL;
-}
-
 TEST(yolo_detdata_cache_batches_flip) {
-    const char *dir = tiny_set();
+    const char *dir = dc_test_det_tiny();
     CHECK(dir != NULL);
     if (!dir) return;
     char json[700];
@@ -232,14 +194,14 @@ TEST(yolo_detdata_cache_batches_flip) {
 /* Overfit 16 images: the loss falls by a large factor and AP50 on the same images passes a floor;
  * then the best checkpoint's detections go through a results file and back to the same numbers. */
 TEST(yolo_overfit_tiny_and_results_roundtrip) {
-    const char *dir = tiny_set();
+    const char *dir = dc_test_det_tiny();
     CHECK(dir != NULL);
     if (!dir) return;
     char json[700], run[700], ckpt[800], res[800];
     snprintf(json, sizeof json, "%s/train.json", dir);
     snprintf(run, sizeof run, "%s/yolo_run", dc_test_tmp_dir());
-    dc_yolo_train_config c;
-    dc_yolo_train_config_defaults(&c);
+    dc_det_train_config c;
+    dc_det_train_config_defaults(&c);
     c.train_json = c.val_json = json; /* evaluated on the training images themselves */
     c.out_dir = run;
     c.epochs = 80;
@@ -252,8 +214,8 @@ TEST(yolo_overfit_tiny_and_results_roundtrip) {
     c.optim = dc_optim_defaults(DC_OPTIM_ADAM, 2e-3f);
     c.quiet = getenv("DC_TEST_VERBOSE") == NULL;
     c.progress = 0;
-    dc_yolo_train_result r;
-    CHECK_OK(dc_yolo_train_run(&c, &r));
+    dc_det_train_result r;
+    CHECK_OK(dc_det_train_run(&c, &r));
     CHECK(r.epochs_run == 80);
     CHECK_MSG(r.last_loss < r.first_loss / 10.0, "loss %g -> %g", r.first_loss, r.last_loss);
     CHECK_MSG(r.best_ap50 > 0.5, "best AP50 %g (last %g)", r.best_ap50, r.last_ap50);
@@ -307,43 +269,20 @@ TEST(yolo_model_and_config_errors) {
     CHECK_ERR(dc_yolo_net_create("yolo", 100, 2, 10, 0, 1, NULL, &net), DC_ERR_SHAPE); /* not a multiple of 16 */
     CHECK_ERR(dc_yolo_net_create("yolov9", 64, 2, 10, 0, 1, NULL, &net), DC_ERR_ARG);
     CHECK(strstr(dc_last_error(), "yolo_mini") != NULL);
-    dc_yolo_train_config c;
-    dc_yolo_train_config_defaults(&c);
-    dc_yolo_train_result r;
+    dc_det_train_config c;
+    dc_det_train_config_defaults(&c);
+    dc_det_train_result r;
     c.data_dir = "/nonexistent-deepc-data";
     c.quiet = 1;
-    CHECK_ERR(dc_yolo_train_run(&c, &r), DC_ERR_IO);
+    CHECK_ERR(dc_det_train_run(&c, &r), DC_ERR_IO);
     CHECK(strstr(dc_last_error(), "/nonexistent-deepc-data/train.json") != NULL);
     c.batch = 0;
-    CHECK_ERR(dc_yolo_train_run(&c, &r), DC_ERR_ARG);
-}
-
-/* The deepc binary next to this test binary, or "" (then the CLI test is skipped). */
-static int deepc_exe(char *exe, size_t n) {
-    ssize_t k = readlink("/proc/self/exe", exe, n - 1);
-    if (k <= 0) return 0;
-    exe[k] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash) return 0;
-    snprintf(slash + 1, n - (size_t)(slash + 1 - exe), "deepc");
-    return access(exe, X_OK) == 0;
-}
-
-static int run_cli(const char *cmd, char *err, size_t n, const char *err_path) {
-    int st = system(cmd);
-    err[0] = '\0';
-    FILE *f = fopen(err_path, "r");
-    if (f) {
-        size_t m = fread(err, 1, n - 1, f);
-        err[m] = '\0';
-        fclose(f);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    CHECK_ERR(dc_det_train_run(&c, &r), DC_ERR_ARG);
 }
 
 TEST(yolo_cli_errors) {
     char exe[PATH_MAX];
-    if (!deepc_exe(exe, sizeof exe)) {
+    if (!dc_test_deepc_exe(exe, sizeof exe)) {
         dc_test_skip("no deepc binary next to run_tests");
         return;
     }
@@ -358,33 +297,33 @@ TEST(yolo_cli_errors) {
     /* missing data */
     snprintf(cmd, sizeof cmd, "'%s' dettrain --data /nonexistent-deepc-data --out '%s/yolo_cli_run' --epochs 1 >/dev/null 2>'%s'",
              exe, dc_test_tmp_dir(), err_path);
-    CHECK(run_cli(cmd, err, sizeof err, err_path) == 1);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 1);
     CHECK_MSG(strstr(err, "/nonexistent-deepc-data/train.json") != NULL, "stderr: %s", err);
     /* no --out */
     snprintf(cmd, sizeof cmd, "'%s' dettrain --data /nonexistent-deepc-data >/dev/null 2>'%s'", exe, err_path);
-    CHECK(run_cli(cmd, err, sizeof err, err_path) == 2);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 2);
     CHECK_MSG(strstr(err, "--out") != NULL, "stderr: %s", err);
     /* a bad checkpoint: named, before any data is read */
     snprintf(cmd, sizeof cmd, "'%s' dettest --checkpoint '%s' --data /nonexistent-deepc-data >/dev/null 2>'%s'", exe, bad,
              err_path);
-    CHECK(run_cli(cmd, err, sizeof err, err_path) == 1);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 1);
     CHECK_MSG(strstr(err, "not_a_checkpoint.safetensors") != NULL, "stderr: %s", err);
     snprintf(cmd, sizeof cmd, "'%s' detect --checkpoint '%s' '%s' >/dev/null 2>'%s'", exe, bad, bad, err_path);
-    CHECK(run_cli(cmd, err, sizeof err, err_path) == 1);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 1);
     CHECK_MSG(strstr(err, "not_a_checkpoint.safetensors") != NULL, "stderr: %s", err);
     /* a missing image */
-    const char *dir = tiny_set();
+    const char *dir = dc_test_det_tiny();
     if (dir) {
         snprintf(cmd, sizeof cmd, "'%s' detect --checkpoint '%s/yolo_run/best.safetensors' /nonexistent.png >/dev/null 2>'%s'",
                  exe, dc_test_tmp_dir(), err_path);
-        int rc = run_cli(cmd, err, sizeof err, err_path);
+        int rc = dc_test_run_cli(cmd, err, sizeof err, err_path);
         CHECK(rc == 1);
         CHECK_MSG(strstr(err, "nonexistent.png") != NULL || strstr(err, "best.safetensors") != NULL, "stderr: %s", err);
     }
     /* flags */
     snprintf(cmd, sizeof cmd, "'%s' dettest --checkpoint x --batch 0 >/dev/null 2>'%s'", exe, err_path);
-    CHECK(run_cli(cmd, err, sizeof err, err_path) == 2);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 2);
     snprintf(cmd, sizeof cmd, "'%s' detect --checkpoint x >/dev/null 2>'%s'", exe, err_path);
-    CHECK(run_cli(cmd, err, sizeof err, err_path) == 2);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 2);
     CHECK_MSG(strstr(err, "image") != NULL, "stderr: %s", err);
 }

@@ -11,4 +11,11 @@ int dc_cli_usage(const char *cmd, const char *fmt, const char *arg);
 int dc_cli_long(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out);
 int dc_cli_float(const char *cmd, const char *flag, const char *v, double lo, double hi, double *out);
 
+/* R-CNN (rcnn.c): `deepc proposals`, and the functions behind `deepc dettrain/dettest/detect
+ * --model rcnn` (they take the flags after the subcommand, --model included). */
+int dc_cli_proposals(int argc, char **argv);
+int dc_cli_rcnn_train(int argc, char **argv);
+int dc_cli_rcnn_test(int argc, char **argv);
+int dc_cli_rcnn_detect(int argc, char **argv);
+
 #endif

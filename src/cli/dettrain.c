@@ -1,13 +1,16 @@
-/* dettrain.c — the YOLO v1 commands: `deepc dettrain` (training, dc_yolo_train_run), `deepc dettest`
+/* dettrain.c — the detector commands: `deepc dettrain` (training, dc_det_train_run), `deepc dettest`
  * (a checkpoint over a split: COCO results JSON, AP numbers, inference time) and `deepc detect`
- * (one image: detections printed and drawn).  Flag parsing and printing only, plus the drawing of
- * boxes on a picture.  docs/detection.md describes the model, the targets and the numbers. */
+ * (one image: detections printed and drawn), for every detector of detect/detector.h.  Flag
+ * parsing and printing only, plus the drawing of boxes (and masks) on a picture.  docs/detection.md
+ * describes the models, the targets and the numbers. */
 #include "cli/cli.h"
 #include "deepc.h"
 #include "detect/cocoeval.h"
-#include "detect/yolo_model.h"
+#include "detect/detector.h"
+#include "detect/rcnn.h"
+#include "detect/selsearch.h"
 #include "io/image.h"
-#include "train/yolo_train.h"
+#include "train/det_train.h"
 #include "viz/scene.h"
 
 #include <errno.h>
@@ -39,10 +42,12 @@ static double now_s(void) {
 /* ------------------------------------------------------------------ dettrain */
 static const char *DETTRAIN_HELP =
     "usage: deepc dettrain --data DIR --out RUN [options]\n"
-    "Train YOLO v1 (yolo_mini) on a COCO-style set: DIR/train.json and DIR/val.json with their images\n"
+    "Train a detector on a COCO-style set: DIR/train.json and DIR/val.json with their images\n"
     "(deepc detgen's layout).  Each epoch: validation AP, AP50, AP75 on the val split; RUN gets\n"
     "best.safetensors (best val AP50), last.safetensors, metrics.csv and run.txt.\n\n"
-    "  --model NAME        yolo_mini (alias yolo)                                 [yolo_mini]\n"
+    "  --model NAME        yolo_mini (alias yolo) | yolo_s8 | faster_rcnn | mask_rcnn |\n"
+    "                      fast_rcnn (selective search proposals, computed first) | rcnn (its\n"
+    "                      own flags: deepc dettrain --model rcnn --help)         [yolo_mini]\n"
     "  --data DIR          data set directory                                     [/work/detdata]\n"
     "  --out DIR           run directory (created)\n"
     "  --epochs N          [10]\n"
@@ -59,10 +64,29 @@ static const char *DETTRAIN_HELP =
     "  --seed N            [1]\n"
     "  --quiet             no per-epoch lines\n";
 
+/* The value of `flag` in argv (NULL when absent). */
+static const char *flag_value(int argc, char **argv, const char *flag) {
+    for (int i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], flag)) return argv[i + 1];
+    return NULL;
+}
+
+/* R-CNN keeps its own job and checkpoint format (rcnn.c): --model rcnn, or an R-CNN checkpoint. */
+static int is_rcnn(int argc, char **argv) {
+    const char *m = flag_value(argc, argv, "--model"), *ck = flag_value(argc, argv, "--checkpoint");
+    int yes = 0;
+    dc_checkpoint_meta meta;
+    if (m) yes = dc_rcnn_model_check(m, NULL) == DC_OK;
+    else if (ck && dc_checkpoint_read_meta(ck, &meta) == DC_OK) yes = dc_rcnn_model_check(meta.model, NULL) == DC_OK;
+    dc_error_clear();
+    return yes;
+}
+
 int dc_cli_dettrain(int argc, char **argv) {
     const char *cmd = "dettrain";
-    dc_yolo_train_config c;
-    dc_yolo_train_config_defaults(&c);
+    if (is_rcnn(argc, argv)) return dc_cli_rcnn_train(argc, argv);
+    dc_det_train_config c;
+    dc_det_train_config_defaults(&c);
     const char *opt_name = "adam";
     double lr = -1.0;
     for (int i = 0; i < argc; i += 2) {
@@ -97,33 +121,15 @@ int dc_cli_dettrain(int argc, char **argv) {
     dc_optim_kind kind;
     if (dc_optim_parse(opt_name, &kind) != DC_OK) return yfail(cmd);
     c.optim = dc_optim_defaults(kind, lr > 0 ? (float)lr : kind == DC_OPTIM_ADAM ? 1e-3f : 1e-2f);
-    dc_yolo_train_result r;
-    if (dc_yolo_train_run(&c, &r) != DC_OK) return yfail(cmd);
+    dc_det_train_result r;
+    if (dc_det_train_run(&c, &r) != DC_OK) return yfail(cmd);
     return 0;
-}
-
-/* ------------------------------------------------------------------ loading a checkpoint */
-/* Read the metadata, check that it is a YOLO checkpoint, build and plan the network for `side`
- * and load the parameters. */
-static dc_status load_yolo(const char *ckpt, int side, int64_t batch, dc_pool *pool, dc_yolo_net *net,
-                           dc_checkpoint_meta *m) {
-    DC_TRY(dc_checkpoint_read_meta(ckpt, m));
-    if (dc_yolo_model_check(m->model, NULL) != DC_OK)
-        return DC_ERR(DC_ERR_FORMAT, "%s holds model '%s', not a YOLO model (train one with deepc dettrain)", ckpt,
-                      m->model);
-    if (m->num_classes < 1 || m->num_classes > 100000)
-        return DC_ERR(DC_ERR_FORMAT, "%s: class count %d in the metadata outside 1..100000", ckpt, m->num_classes);
-    dc_graph_opts go = {.pool = pool};
-    DC_TRY(dc_yolo_net_create(m->model, side, 2, m->num_classes, 0, batch, &go, net));
-    dc_status s = dc_checkpoint_load(ckpt, net->g, NULL, NULL);
-    if (s != DC_OK) dc_yolo_net_free(net);
-    return s;
 }
 
 /* ------------------------------------------------------------------ dettest */
 static const char *DETTEST_HELP =
     "usage: deepc dettest --checkpoint C --data DIR [--split test] [--out results.json] [options]\n"
-    "Run a YOLO checkpoint over a split (DIR/SPLIT.json and its images), write the detections as a COCO\n"
+    "Run a detector checkpoint over a split (DIR/SPLIT.json and its images), write the detections as a COCO\n"
     "results file (readable by deepc deteval), print COCO's 12 numbers (AP@[.5:.95], AP50, AP75, ...)\n"
     "and the inference time per image.\n\n"
     "  --checkpoint FILE   a checkpoint written by deepc dettrain\n"
@@ -138,6 +144,7 @@ static const char *DETTEST_HELP =
     "  --per-class         also print the table per category\n";
 
 int dc_cli_dettest(int argc, char **argv) {
+    if (is_rcnn(argc, argv)) return dc_cli_rcnn_test(argc, argv);
     const char *cmd = "dettest", *ckpt = NULL, *data = "/work/detdata", *split = "test", *out = NULL, *json = NULL;
     long batch = 32, threads = 2, limit = 0;
     double thresh = 0.01;
@@ -164,7 +171,7 @@ int dc_cli_dettest(int argc, char **argv) {
         return yusage(cmd, "data path too long:", data);
     dc_detdata *d = NULL;
     dc_pool *pool = NULL;
-    dc_yolo_net net = {0};
+    dc_detector net = {0};
     dc_checkpoint_meta m;
     dc_detection *dets = NULL;
     int64_t n = 0;
@@ -172,14 +179,18 @@ int dc_cli_dettest(int argc, char **argv) {
     double infer = 0.0;
     dc_status s = dc_checkpoint_read_meta(ckpt, &m); /* a bad checkpoint fails before the data is read */
     if (s == DC_OK) s = dc_detdata_load(path, limit, (int)threads, &d);
-    if (s == DC_OK && (d->h != d->w || d->h % DC_YOLO_STRIDE != 0))
-        s = DC_ERR(DC_ERR_SHAPE, "%s: images are %dx%d; YOLO needs square images with a side that is a multiple of %d",
-                   path, d->w, d->h, DC_YOLO_STRIDE);
+    if (s == DC_OK && d->h != d->w)
+        s = DC_ERR(DC_ERR_SHAPE, "%s: images are %dx%d; the detectors need square images", path, d->w, d->h);
     if (s == DC_OK) s = dc_pool_create((int)threads, &pool);
-    if (s == DC_OK) s = load_yolo(ckpt, d->h, batch, pool, &net, &m);
+    if (s == DC_OK) s = dc_detector_load(ckpt, NULL, d->h, batch, pool, &net, &m);
     if (s == DC_OK && m.num_classes != d->classes)
         s = DC_ERR(DC_ERR_SHAPE, "%s predicts %d classes, %s has %d categories", ckpt, m.num_classes, path, d->classes);
-    if (s == DC_OK) s = dc_yolo_detect_set(&net, d, batch, (float)thresh, &dets, &n, &infer);
+    dc_box_list *props = NULL; /* fast_rcnn: selective search first */
+    float *prop_boxes = NULL;
+    double ss_s = 0.0;
+    if (s == DC_OK && !strcmp(net.model, DC_FAST_RCNN_MODEL))
+        s = dc_det_selsearch_lists(d, (int)threads, 0, &props, &prop_boxes, &ss_s);
+    if (s == DC_OK) s = dc_detector_detect_set(&net, d, batch, (float)thresh, props, &dets, &n, &infer);
     if (s == DC_OK && out) s = dc_coco_results_write(out, dets, n);
     if (s == DC_OK) s = dc_cocoeval_run(dc_detdata_gt(d), dets, n, DC_IOU_BBOX, &ev);
     if (s == DC_OK) {
@@ -187,14 +198,32 @@ int dc_cli_dettest(int argc, char **argv) {
                thresh);
         dc_cocoeval_print(ev, dc_detdata_gt(d), per_class, stdout);
         printf("AP@[.5:.95] %.4f  AP50 %.4f  AP75 %.4f\n", ev->stats[0], ev->stats[1], ev->stats[2]);
-        printf("inference %.2f ms per image (forward + decode + NMS, batch %ld, %ld threads)\n",
-               d->n ? 1000.0 * infer / (double)d->n : 0.0, batch, threads);
+    }
+    if (s == DC_OK && dc_detector_has_masks(&net)) { /* Mask R-CNN: the masks evaluated too */
+        dc_cocoeval *em = NULL;
+        s = dc_cocoeval_run(dc_detdata_gt(d), dets, n, DC_IOU_SEGM, &em);
+        if (s == DC_OK) {
+            printf("masks:\n");
+            dc_cocoeval_print(em, dc_detdata_gt(d), per_class, stdout);
+            printf("mask AP@[.5:.95] %.4f  AP50 %.4f  AP75 %.4f\n", em->stats[0], em->stats[1], em->stats[2]);
+        }
+        dc_cocoeval_free(em);
+    }
+    if (s == DC_OK) {
+        printf("inference %.2f ms per image (%s: forward + decode + NMS, batch %ld, %ld threads)\n",
+               d->n ? 1000.0 * infer / (double)d->n : 0.0, net.model, batch, threads);
+        if (props)
+            printf("selective search %.2f ms per image (%ld threads); with it %.2f ms per image\n",
+                   d->n ? 1000.0 * ss_s / (double)d->n : 0.0, threads,
+                   d->n ? 1000.0 * (ss_s + infer) / (double)d->n : 0.0);
         if (out) printf("results: %s\n", out);
         if (json) s = dc_cocoeval_write_json(json, ev, dc_detdata_gt(d));
     }
     dc_cocoeval_free(ev);
     dc_detections_free(dets, n);
-    dc_yolo_net_free(&net);
+    free(props);
+    free(prop_boxes);
+    dc_detector_free(&net);
     dc_pool_free(pool);
     dc_detdata_free(d);
     return s == DC_OK ? 0 : yfail(cmd);
@@ -245,11 +274,13 @@ static void draw_label(dc_image *im, int x, int y, const char *text, const unsig
 
 static const char *DETECT_HELP =
     "usage: deepc detect --checkpoint C IMAGE [--out boxes.png] [options]\n"
-    "Detect objects in one image (PNG or PGM/PPM, converted to grey) with a YOLO checkpoint: prints one\n"
+    "Detect objects in one image (PNG or PGM/PPM, converted to grey) with a detector checkpoint: prints one\n"
     "line per detection (class, score, box [x1, y1, x2, y2] in pixels) and with --out writes the image\n"
-    "with the boxes drawn and labelled.  Images that are not square with a side that is a multiple of\n"
-    "16 are resized to --size x --size for the network; boxes are given in the original pixels.\n\n"
-    "  --model NAME        yolo_mini (alias yolo; checked against the checkpoint)  [yolo_mini]\n"
+    "with the boxes drawn and labelled.  Images that are not square with a side that is a multiple of the\n"
+    "model's stride (16 YOLO, 8 Faster R-CNN) are resized to --size x --size for the network; boxes\n"
+    "are given in the original pixels.\n\n"
+    "  --model NAME        yolo_mini | yolo_s8 | faster_rcnn | fast_rcnn | mask_rcnn | rcnn\n"
+    "                      (checked against the checkpoint)                       [the checkpoint's]\n"
     "  --checkpoint FILE   a checkpoint written by deepc dettrain\n"
     "  --out FILE          picture with the detections (PNG, or PPM by its name)\n"
     "  --threshold X       score threshold                                 [0.2]\n"
@@ -258,7 +289,8 @@ static const char *DETECT_HELP =
     "  --threads N         [2]\n";
 
 int dc_cli_detect(int argc, char **argv) {
-    const char *cmd = "detect", *ckpt = NULL, *model = DC_YOLO_MODEL, *out = NULL, *image = NULL;
+    if (is_rcnn(argc, argv)) return dc_cli_rcnn_detect(argc, argv);
+    const char *cmd = "detect", *ckpt = NULL, *model = NULL, *out = NULL, *image = NULL;
     double thresh = 0.2, nms = 0.5;
     long size = 160, threads = 2;
     for (int i = 0; i < argc; i += 2) {
@@ -282,67 +314,106 @@ int dc_cli_detect(int argc, char **argv) {
     }
     if (!ckpt) return yusage(cmd, "--checkpoint FILE is required", NULL);
     if (!image) return yusage(cmd, "an image file is required", NULL);
-    if (size % DC_YOLO_STRIDE != 0) {
-        fprintf(stderr, "deepc %s: --size %ld is not a multiple of %d\n", cmd, size, DC_YOLO_STRIDE);
-        return 2;
-    }
-    if (dc_yolo_model_check(model, &model) != DC_OK) return yfail(cmd);
+    if (model && dc_detector_check(model, &model) != DC_OK) return yfail(cmd);
     dc_image src = {0}, grey = {0}, net_in = {0}, pic = {0};
     dc_pool *pool = NULL;
-    dc_yolo_net net = {0};
+    dc_detector net = {0};
     dc_checkpoint_meta m;
     float *boxes = NULL, *scores = NULL;
     int32_t *classes = NULL;
     int64_t nd = 0;
-    dc_status s = dc_checkpoint_read_meta(ckpt, &m);
-    if (s == DC_OK && strcmp(m.model, model) != 0)
-        s = DC_ERR(DC_ERR_ARG, "%s holds model '%s', not '%s'", ckpt, m.model, model);
+    int stride = 0;
+    dc_rle masks[100];
+    memset(masks, 0, sizeof masks);
+    dc_status s = dc_checkpoint_read_meta(ckpt, &m); /* a bad checkpoint fails before the image is read */
+    if (s == DC_OK && (stride = dc_detector_stride(m.model)) == 0)
+        s = DC_ERR(DC_ERR_FORMAT, "%s holds model '%s', not a detector (train one with deepc dettrain)", ckpt, m.model);
+    if (s == DC_OK && size % stride != 0)
+        s = DC_ERR(DC_ERR_ARG, "--size %ld is not a multiple of %d (%s)", size, stride, m.model);
     if (s == DC_OK) s = dc_image_read(image, &src);
     if (s == DC_OK) s = dc_image_convert(&src, 1, &grey);
     int side = 0;
     if (s == DC_OK) {
-        int direct = grey.h == grey.w && grey.h % DC_YOLO_STRIDE == 0;
+        int direct = grey.h == grey.w && grey.h % stride == 0;
         side = direct ? grey.h : (int)size;
         s = direct ? dc_image_convert(&grey, 1, &net_in) : dc_image_resize(&grey, side, side, &net_in);
     }
     if (s == DC_OK) s = dc_pool_create((int)threads, &pool);
-    if (s == DC_OK) s = load_yolo(ckpt, side, 1, pool, &net, &m);
+    if (s == DC_OK) s = dc_detector_load(ckpt, model, side, 1, pool, &net, &m);
     double t_ms = 0.0;
     if (s == DC_OK) {
-        dc_det_normalise(net_in.data, (int64_t)side * side, dc_graph_data(net.g, net.x));
-        double t0 = now_s();
-        s = dc_graph_forward_to(net.g, net.pred, 1, 0);
-        dc_yolo_decode_opts o = dc_yolo_decode_opts_default(net.S, net.B, net.C, (float)grey.w, (float)grey.h);
-        o.score_thresh = (float)thresh;
-        o.nms_thresh = (float)nms;
+        dc_det_normalise(net_in.data, (int64_t)side * side, dc_detector_images(&net));
         boxes = malloc(100 * 4 * sizeof *boxes);
         scores = malloc(100 * sizeof *scores);
         classes = malloc(100 * sizeof *classes);
-        if (s == DC_OK && (!boxes || !scores || !classes)) s = DC_ERR(DC_ERR_NOMEM, "detections");
-        /* decoding in the original image's pixels: x, y, w, h are fractions of the image */
-        if (s == DC_OK) s = dc_yolo_decode(&o, dc_graph_data(net.g, net.pred), 100, boxes, scores, classes, &nd);
-        if (s == DC_OK) dc_boxes_clip(nd, boxes, (float)grey.h, (float)grey.w);
+        if (!boxes || !scores || !classes) s = DC_ERR(DC_ERR_NOMEM, "detections");
+        double t0 = now_s();
+        dc_box_list props = {0, NULL}; /* fast_rcnn: selective search on the network's input */
+        if (s == DC_OK && !strcmp(net.model, DC_FAST_RCNN_MODEL)) {
+            uint8_t *px = malloc((size_t)side * side);
+            if (!px) s = DC_ERR(DC_ERR_NOMEM, "image bytes");
+            for (int64_t i = 0; s == DC_OK && i < (int64_t)side * side; i++) {
+                float v = net_in.data[i] * 255.0f + 0.5f;
+                px[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
+            }
+            dc_selsearch_opts so = dc_selsearch_opts_default();
+            so.max_boxes = DC_FAST_RCNN_PROPOSALS;
+            if (s == DC_OK) s = dc_selsearch(px, side, side, &so, &props.boxes, &props.n);
+            free(px);
+        }
+        if (s == DC_OK)
+            s = dc_detector_detect(&net, 1, (float)thresh, (float)nms, props.boxes ? &props : NULL, boxes, scores, classes,
+                                   &nd, masks);
+        free(props.boxes);
         t_ms = 1000.0 * (now_s() - t0);
+        /* from the network's pixels back to the image's */
+        float sx = (float)grey.w / (float)side, sy = (float)grey.h / (float)side;
+        for (int64_t q = 0; s == DC_OK && q < nd; q++) {
+            boxes[4 * q] *= sx;
+            boxes[4 * q + 1] *= sy;
+            boxes[4 * q + 2] *= sx;
+            boxes[4 * q + 3] *= sy;
+        }
     }
     if (s == DC_OK) {
-        printf("%s: %lld detections (score > %g), %dx%d image, network %dx%d, %.1f ms\n", image, (long long)nd, thresh,
-               grey.w, grey.h, side, side, t_ms);
+        printf("%s: %lld detections (score > %g), %dx%d image, %s %dx%d, %.1f ms\n", image, (long long)nd, thresh,
+               grey.w, grey.h, net.model, side, side, t_ms);
         for (int64_t q = 0; q < nd; q++) {
             int k = classes[q];
-            printf("  class %2d %-12s score %.3f  box [%.1f, %.1f, %.1f, %.1f]\n", k,
-                   net.C == 10 ? FASHION[k] : "", scores[q], boxes[q * 4], boxes[q * 4 + 1], boxes[q * 4 + 2],
-                   boxes[q * 4 + 3]);
+            printf("  class %2d %-12s score %.3f  box [%.1f, %.1f, %.1f, %.1f]", k,
+                   dc_detector_classes(&net) == 10 ? FASHION[k] : "", scores[q], boxes[q * 4], boxes[q * 4 + 1],
+                   boxes[q * 4 + 2], boxes[q * 4 + 3]);
+            if (masks[q].h) printf("  mask %llu px", (unsigned long long)dc_rle_area(&masks[q]));
+            printf("\n");
         }
     }
     if (s == DC_OK && out) {
         s = dc_image_convert(&grey, 3, &pic);
+        uint8_t *mp = masks[0].h ? malloc((size_t)side * side) : NULL;
+        for (int64_t q = nd - 1; s == DC_OK && mp && q >= 0; q--) { /* masks first, tinted half way */
+            const unsigned char *col = PALETTE[classes[q] % 10];
+            dc_rle_decode(&masks[q], mp);
+            int64_t hw = (int64_t)pic.h * pic.w;
+            for (int y = 0; y < pic.h; y++)
+                for (int x = 0; x < pic.w; x++) {
+                    int nx = (int)(((float)x + 0.5f) * (float)side / (float)pic.w);
+                    int ny = (int)(((float)y + 0.5f) * (float)side / (float)pic.h);
+                    if (!mp[ny * side + nx]) continue;
+                    for (int c = 0; c < 3; c++) {
+                        float *v = &pic.data[c * hw + (int64_t)y * pic.w + x];
+                        *v = 0.5f * *v + 0.5f * (float)col[c] / 255.0f;
+                    }
+                }
+        }
+        free(mp);
         for (int64_t q = nd - 1; s == DC_OK && q >= 0; q--) { /* the best on top */
             const unsigned char *col = PALETTE[classes[q] % 10];
             int x1 = (int)(boxes[q * 4] + 0.5f), y1 = (int)(boxes[q * 4 + 1] + 0.5f);
             int x2 = (int)(boxes[q * 4 + 2] + 0.5f), y2 = (int)(boxes[q * 4 + 3] + 0.5f);
             draw_box(&pic, x1, y1, x2, y2, 1, col);
             char label[48];
-            if (net.C == 10) snprintf(label, sizeof label, "%s %.2f", FASHION[classes[q]], (double)scores[q]);
+            if (dc_detector_classes(&net) == 10)
+                snprintf(label, sizeof label, "%s %.2f", FASHION[classes[q]], (double)scores[q]);
             else snprintf(label, sizeof label, "%d %.2f", classes[q], (double)scores[q]);
             draw_label(&pic, x1, y1 - 9, label, col);
         }
@@ -352,7 +423,8 @@ int dc_cli_detect(int argc, char **argv) {
     free(boxes);
     free(scores);
     free(classes);
-    dc_yolo_net_free(&net);
+    for (int q = 0; q < 100; q++) dc_rle_free(&masks[q]);
+    dc_detector_free(&net);
     dc_pool_free(pool);
     dc_image_free(&src);
     dc_image_free(&grey);

@@ -286,9 +286,10 @@ static void main_help(FILE *f) {
             "  lab       run a curriculum experiment (optimizers, init, batchnorm, ...): figure + CSV\n"
             "  detgen    generate the detection data set (Fashion-MNIST items on canvases, COCO JSON)\n"
             "  deteval   COCO-style mAP of detections against COCO ground truth\n"
-            "  dettrain  train the YOLO v1 detector on a COCO-style set, val mAP per epoch\n"
-            "  dettest   run a YOLO checkpoint over a split: COCO results JSON, AP, time per image\n"
-            "  detect    detect objects in an image with a YOLO checkpoint, draw the boxes\n"
+            "  dettrain  train a detector (yolo, rcnn, fast_rcnn, faster_rcnn, mask_rcnn), val mAP per epoch\n"
+            "  dettest   run a detector checkpoint over a split: COCO results JSON, AP, time per image\n"
+            "  detect    detect objects in an image with a detector checkpoint, draw the boxes (and masks)\n"
+            "  proposals selective search over a split: proposals per image, recall, time\n"
             "  version   print the version\n",
             DC_VERSION_STRING);
 }
@@ -311,6 +312,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "dettrain")) return dc_cli_dettrain(argc - 2, argv + 2);
     if (!strcmp(cmd, "dettest")) return dc_cli_dettest(argc - 2, argv + 2);
     if (!strcmp(cmd, "detect")) return dc_cli_detect(argc - 2, argv + 2);
+    if (!strcmp(cmd, "proposals")) return dc_cli_proposals(argc - 2, argv + 2);
     if (!strcmp(cmd, "summary")) return cmd_summary(argc - 2, argv + 2);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 2, argv + 2);
     if (!strcmp(cmd, "models")) return cmd_models();

@@ -134,7 +134,7 @@ dc_status dc_nms(int64_t n, const float *boxes, const float *scores, const int32
         memcpy(sorted + 4 * i, boxes + 4 * order[i], 4 * sizeof(float));
         if (cls) cls[i] = classes[order[i]];
     }
-    dc_nms_sorted(n, sorted, cls, iou_thresh, mask);
+    dc_nms_sorted(n, sorted, cls, iou_thresh, max_keep, mask);
     int64_t k = 0;
     for (int64_t i = 0; i < n && (max_keep <= 0 || k < max_keep); i++)
         if (mask[i]) keep[k++] = order[i];

@@ -206,8 +206,9 @@ dc_status dc_detbatcher_create(const dc_detdata *d, int64_t batch, int shuffle, 
     if (!d || batch < 1) return DC_ERR(DC_ERR_ARG, "dc_detbatcher_create: NULL data or batch %lld < 1", (long long)batch);
     dc_detbatcher *b = calloc(1, sizeof *b);
     if (b) b->order = malloc((size_t)d->n * sizeof *b->order);
-    if (!b || !b->order) {
-        if (b) free(b->order);
+    if (b) b->flipped = calloc((size_t)batch, sizeof *b->flipped);
+    if (!b || !b->order || !b->flipped) {
+        if (b) free(b->order), free(b->flipped);
         free(b);
         return DC_ERR(DC_ERR_NOMEM, "dc_detbatcher_create: order of %lld images", (long long)d->n);
     }
@@ -223,8 +224,11 @@ dc_status dc_detbatcher_create(const dc_detdata *d, int64_t batch, int shuffle, 
 void dc_detbatcher_free(dc_detbatcher *b) {
     if (!b) return;
     free(b->order);
+    free(b->flipped);
     free(b);
 }
+
+const int *dc_detbatcher_flips(const dc_detbatcher *b) { return b->flipped; }
 
 void dc_detbatcher_reset(dc_detbatcher *b, uint64_t seed) {
     dc_rng_seed(&b->rng, seed);
@@ -241,6 +245,7 @@ int64_t dc_detbatcher_next(dc_detbatcher *b, float *images, float *targets, int6
     for (int64_t k = 0; k < n; k++) {
         int64_t i = b->order[b->pos + k];
         int flip = b->flip ? (int)(dc_rng_next(&b->rng) >> 63) : 0;
+        b->flipped[k] = flip;
         if (images) dc_detdata_image(d, i, flip, images + k * per);
         if (targets) {
             float *t = targets + k * m * 5;

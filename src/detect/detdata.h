@@ -60,6 +60,7 @@ typedef struct dc_detbatcher {
     int64_t pos, batch;
     int shuffle, flip;
     dc_rng rng;          /* shuffling and flips */
+    int *flipped;        /* [batch]: whether image k of the last batch was mirrored */
 } dc_detbatcher;
 dc_status dc_detbatcher_create(const dc_detdata *d, int64_t batch, int shuffle, int flip, dc_detbatcher **out);
 void dc_detbatcher_free(dc_detbatcher *b);
@@ -69,5 +70,7 @@ int64_t dc_detbatcher_batches(const dc_detbatcher *b);
 /* The next batch: images [b, 1, h, w], targets [b, max_obj, 5] (NULL: not written), idx[b] (NULL:
  * not written) the image indices.  Returns b (0 at the end of the epoch). */
 int64_t dc_detbatcher_next(dc_detbatcher *b, float *images, float *targets, int64_t *idx);
+/* Whether each image of the last batch was mirrored ([batch] flags, valid until the next call). */
+const int *dc_detbatcher_flips(const dc_detbatcher *b);
 
 #endif

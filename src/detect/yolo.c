@@ -44,7 +44,9 @@ dc_status dc_yolo_decode(const dc_yolo_decode_opts *o, const float *pred, int64_
             float cx = ((float)j + q[0]) / (float)S * o->img_w, cy = ((float)i + q[1]) / (float)S * o->img_h;
             float w = fmaxf(q[2], 0.0f) * o->img_w, h = fmaxf(q[3], 0.0f) * o->img_h;
             for (int c = 0; c < C; c++) {
-                float s = q[4] * p[5 * B + c]; /* class-specific confidence */
+                /* class-specific confidence Pr(class) x IoU; both are regressed without a squashing
+                 * function, so a negative output means 0 (else two negatives would make a score) */
+                float s = fmaxf(q[4], 0.0f) * fmaxf(p[5 * B + c], 0.0f);
                 if (!(s > o->score_thresh) || !isfinite(cx) || !isfinite(cy) || !isfinite(w) || !isfinite(h)) continue;
                 float *bb = cb + 4 * n;
                 bb[0] = cx - 0.5f * w, bb[1] = cy - 0.5f * h, bb[2] = cx + 0.5f * w, bb[3] = cy + 0.5f * h;

@@ -1,6 +1,7 @@
 /* yolo_model.c — the yolo_mini network, planning it, and running it over a data set
  * (yolo_model.h). */
 #include "detect/yolo_model.h"
+#include "detect/frcnn.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,20 @@ dc_status dc_yolo_model_check(const char *name, const char **canonical) {
         if (canonical) *canonical = DC_YOLO_MODEL;
         return DC_OK;
     }
-    return DC_ERR(DC_ERR_ARG, "unknown YOLO model '%s' (known: yolo_mini, alias yolo)", name ? name : "(null)");
+    if (name && !strcmp(name, DC_YOLO_S8_MODEL)) {
+        if (canonical) *canonical = DC_YOLO_S8_MODEL;
+        return DC_OK;
+    }
+    return DC_ERR(DC_ERR_ARG, "unknown YOLO model '%s' (known: yolo_mini, alias yolo; yolo_s8)", name ? name : "(null)");
+}
+
+int dc_yolo_model_stride(const char *name) {
+    const char *c = NULL;
+    if (dc_yolo_model_check(name, &c) != DC_OK) {
+        dc_error_clear();
+        return 0;
+    }
+    return !strcmp(c, DC_YOLO_S8_MODEL) ? 8 : DC_YOLO_STRIDE;
 }
 
 static dc_node conv_bn_relu(dc_graph *g, dc_node x, int oc, int stride, const char *name) {
@@ -22,15 +36,22 @@ static dc_node conv_bn_relu(dc_graph *g, dc_node x, int oc, int stride, const ch
 }
 
 dc_status dc_yolo_model_build(dc_graph *g, const char *name, dc_node x, int B, int C, dc_node *pred) {
-    DC_TRY(dc_yolo_model_check(name, NULL));
+    const char *canon = NULL;
+    DC_TRY(dc_yolo_model_check(name, &canon));
+    const int stride = dc_yolo_model_stride(canon);
     if (!g || !pred) return DC_ERR(DC_ERR_ARG, "dc_yolo_model_build: NULL argument");
     if (B < 1 || B > 64 || C < 1 || C > 100000)
         return DC_ERR(DC_ERR_ARG, "dc_yolo_model_build: B %d, C %d outside 1..64, 1..100000", B, C);
     dc_shape s = dc_node_shape(g, x);
     char buf[96];
-    if (s.rank != 3 || s.dim[0] != 1 || s.dim[1] != s.dim[2] || s.dim[1] % DC_YOLO_STRIDE != 0 || s.dim[1] < DC_YOLO_STRIDE)
+    if (s.rank != 3 || s.dim[0] != 1 || s.dim[1] != s.dim[2] || s.dim[1] % stride != 0 || s.dim[1] < stride)
         return DC_ERR(DC_ERR_SHAPE, "%s: input %s, expected [1, side, side] with side a multiple of %d", name,
-                      dc_shape_str(s, buf, sizeof buf), DC_YOLO_STRIDE);
+                      dc_shape_str(s, buf, sizeof buf), stride);
+    if (!strcmp(canon, DC_YOLO_S8_MODEL)) {
+        dc_node f = conv_bn_relu(g, dc_frcnn_backbone(g, x), 96, 1, "conv7");
+        *pred = dc_channels_last(g, dc_conv2d(g, f, B * 5 + C, 1, 1, 0, "head"), "pred");
+        return dc_graph_status(g);
+    }
     dc_node h = conv_bn_relu(g, x, 16, 2, "conv1");
     h = dc_maxpool2d(g, h, 2, 2);
     h = dc_maxpool2d(g, conv_bn_relu(g, h, 32, 1, "conv2"), 2, 2);
@@ -52,11 +73,13 @@ dc_status dc_yolo_net_create(const char *model, int side, int B, int C, int max_
                              const dc_graph_opts *go, dc_yolo_net *net) {
     if (!net) return DC_ERR(DC_ERR_ARG, "dc_yolo_net_create: NULL output");
     memset(net, 0, sizeof *net);
-    if (side < DC_YOLO_STRIDE || side % DC_YOLO_STRIDE != 0 || side > 4096)
-        return DC_ERR(DC_ERR_SHAPE, "YOLO input side %d: must be a multiple of %d in %d..4096", side, DC_YOLO_STRIDE,
-                      DC_YOLO_STRIDE);
+    const char *canon = NULL;
+    DC_TRY(dc_yolo_model_check(model, &canon));
+    const int stride = dc_yolo_model_stride(canon);
+    if (side < stride || side % stride != 0 || side > 4096)
+        return DC_ERR(DC_ERR_SHAPE, "YOLO input side %d: must be a multiple of %d in %d..4096", side, stride, stride);
     net->side = side;
-    net->S = side / DC_YOLO_STRIDE;
+    net->S = side / stride;
     net->B = B;
     net->C = C;
     net->max_obj = max_obj > 0 ? max_obj : 0;

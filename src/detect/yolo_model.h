@@ -22,11 +22,18 @@
 
 #define DC_YOLO_STRIDE 16
 #define DC_YOLO_MODEL "yolo_mini"
+/* yolo_s8: the YOLO v1 head and loss on the stride-8 backbone of the two-stage detectors
+ * (frcnn_mini's, detect/frcnn.h), plus one 3x3 convolution of 96 with BatchNorm and ReLU, then the
+ * 1x1 head: a 20 x 20 grid on 160 x 160 images, 8-pixel cells. */
+#define DC_YOLO_S8_MODEL "yolo_s8"
 
 /* DC_OK when name is a YOLO model of this build ("yolo_mini", or "yolo" for it), with the canonical
  * name in *canonical (may be NULL); DC_ERR_ARG naming the known ones otherwise. */
 dc_status dc_yolo_model_check(const char *name, const char **canonical);
-/* Build the network on input x ([1, side, side], side a multiple of 16); *pred is [S, S, B*5 + C]. */
+/* Pixels per grid cell of a YOLO model (16 for yolo_mini, 8 for yolo_s8); 0 when unknown. */
+int dc_yolo_model_stride(const char *name);
+/* Build the network on input x ([1, side, side], side a multiple of the stride); *pred is
+ * [S, S, B*5 + C]. */
 dc_status dc_yolo_model_build(dc_graph *g, const char *name, dc_node x, int B, int C, dc_node *pred);
 
 /* A planned network: input, prediction and (when max_obj > 0) the targets input and the loss. */

@@ -541,7 +541,8 @@ static void mark_ancestors(dc_graph *g, int target) {
     }
 }
 
-static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto) {
+/* Forward nodes first..end-1, or only the ancestors of `upto` (>= 0). */
+static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto, int first, int end) {
     if (!g || !g->planned) return DC_ERR(DC_ERR_STATE, "dc_graph_forward before dc_graph_plan");
     if (batch < 1 || batch > g->max_batch)
         return DC_ERR(DC_ERR_ARG, "batch %lld outside 1..%lld (the planned maximum)", (long long)batch,
@@ -549,7 +550,7 @@ static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto) 
     g->batch = batch;
     g->train = train;
     if (upto >= 0) mark_ancestors(g, upto);
-    for (int i = 0; i < g->n_nodes; i++) {
+    for (int i = first; i < end; i++) {
         dc_node_rec *n = &g->nodes[i];
         if (upto >= 0 && !g->marks[i]) continue;
         if (n->op == DC_OP_INPUT || n->aliases_input) continue;
@@ -565,11 +566,22 @@ static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto) 
     return DC_OK;
 }
 
-dc_status dc_graph_forward(dc_graph *g, int64_t batch, int train) { return forward_nodes(g, batch, train, -1); }
+dc_status dc_graph_forward(dc_graph *g, int64_t batch, int train) {
+    return forward_nodes(g, batch, train, -1, 0, g ? g->n_nodes : 0);
+}
 
 dc_status dc_graph_forward_to(dc_graph *g, dc_node node, int64_t batch, int train) {
     if (!g || node < 0 || node >= g->n_nodes) return DC_ERR(DC_ERR_ARG, "dc_graph_forward_to: bad node %d", node);
-    return forward_nodes(g, batch, train, node);
+    return forward_nodes(g, batch, train, node, 0, g->n_nodes);
+}
+
+dc_status dc_graph_forward_range(dc_graph *g, dc_node first, dc_node end, int64_t batch, int train) {
+    if (!g || first < 0 || end < first || end > g->n_nodes)
+        return DC_ERR(DC_ERR_ARG, "dc_graph_forward_range: bad range %d..%d of %d nodes", first, end, g ? g->n_nodes : 0);
+    if (first > 0 && (!g->planned || g->batch != batch || g->train != train))
+        return DC_ERR(DC_ERR_STATE, "dc_graph_forward_range from node %d: needs a forward of batch %lld in %s mode just before",
+                      first, (long long)batch, train ? "training" : "inference");
+    return forward_nodes(g, batch, train, -1, first, end);
 }
 
 void dc_graph_zero_grad(dc_graph *g) {

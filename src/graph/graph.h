@@ -34,6 +34,8 @@ typedef enum dc_op {
     DC_OP_ROI_ALIGN,
     DC_OP_YOLO_LOSS,
     DC_OP_CHANNELS_LAST,
+    DC_OP_SIGMOID_BCE,
+    DC_OP_SMOOTH_L1,
     DC_OP_COUNT
 } dc_op;
 
@@ -145,6 +147,8 @@ DC_DECLARE_OP(roi_pool)
 DC_DECLARE_OP(roi_align)
 DC_DECLARE_OP(yolo_loss)
 DC_DECLARE_OP(channels_last)
+DC_DECLARE_OP(sigmoid_bce)
+DC_DECLARE_OP(smooth_l1)
 #define DC_OP_ENTRY(str, name)                                                                   \
     {str, dc_op_##name##_infer, dc_op_##name##_saved, dc_op_##name##_forward,                    \
      dc_op_##name##_backward, dc_op_##name##_flops, dc_op_##name##_workspace}

@@ -320,7 +320,7 @@ static void loss_sum_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
 }
 
 /* ---------------------------------------------------------------- the table */
-_Static_assert(DC_OP_CHANNELS_LAST + 1 == DC_OP_COUNT, "add the new op to dc_op_table");
+_Static_assert(DC_OP_SMOOTH_L1 + 1 == DC_OP_COUNT, "add the new op to dc_op_table");
 const dc_op_def dc_op_table[DC_OP_COUNT] = {
     [DC_OP_INPUT]         = {"input", NULL, NULL, input_forward, NULL, NULL, NULL},
     [DC_OP_LINEAR]        = {"linear", linear_infer, NULL, linear_forward, linear_backward, linear_flops, NULL},
@@ -346,4 +346,6 @@ const dc_op_def dc_op_table[DC_OP_COUNT] = {
     [DC_OP_ROI_ALIGN]     = DC_OP_ENTRY("roi_align", roi_align),
     [DC_OP_YOLO_LOSS]     = DC_OP_ENTRY("yolo_loss", yolo_loss),
     [DC_OP_CHANNELS_LAST] = DC_OP_ENTRY("channels_last", channels_last),
+    [DC_OP_SIGMOID_BCE]   = DC_OP_ENTRY("sigmoid_bce", sigmoid_bce),
+    [DC_OP_SMOOTH_L1]     = DC_OP_ENTRY("smooth_l1", smooth_l1),
 };

@@ -14,9 +14,12 @@
 float dc_box_iou1(const float *a, const float *b);
 
 /* Greedy NMS over boxes already in priority order (highest score first):
- *   keep[i] = 1 unless some kept j < i of the same class has IoU(j, i) > iou_thresh.
+ *   keep[i] = 1 unless some kept j < i of the same class has IoU(j, i) > iou_thresh;
+ * with max_keep > 0 it stops at the max_keep-th kept box (later boxes get 0), which gives the same
+ * first max_keep as the full pass at a fraction of the cost.
  * boxes: [n, 4]; cls: [n] class of each box, or NULL (one class); keep: [n] output (0/1). */
-void dc_nms_sorted(int64_t n, const float *boxes, const int32_t *cls, float iou_thresh, uint8_t *keep);
+void dc_nms_sorted(int64_t n, const float *boxes, const int32_t *cls, float iou_thresh, int64_t max_keep,
+                   uint8_t *keep);
 
 /* Smooth L1 (Huber with slope 1), per element d = x - t:
  *   l(d) = 0.5 d^2 / beta  if |d| < beta,  |d| - 0.5 beta  otherwise   (beta = 0: |d|)

@@ -1,15 +1,17 @@
-/* yolo_train.h — the YOLO v1 training job behind `deepc dettrain`: a COCO-style set (train and val
- * splits), the yolo_mini network, the library's optimizer and learning-rate schedules, per-epoch
- * validation mAP (COCO evaluation), the best checkpoint by validation AP50 and metrics.csv.
+/* det_train.h — the detector training job behind `deepc dettrain`: a COCO-style set (train and val
+ * splits), one of the detectors of detect/detector.h (yolo_mini, faster_rcnn), the library's
+ * optimizers and learning-rate schedules, per-epoch validation mAP (COCO evaluation), the best
+ * checkpoint by validation AP50 and metrics.csv.
  * A run directory gets best.safetensors (best AP50 on val), last.safetensors (with optimizer state),
  * metrics.csv (one line per epoch) and run.txt (the options). */
-#ifndef DC_TRAIN_YOLO_TRAIN_H
-#define DC_TRAIN_YOLO_TRAIN_H
+#ifndef DC_TRAIN_DET_TRAIN_H
+#define DC_TRAIN_DET_TRAIN_H
 
 #include "deepc.h"
+#include "detect/frcnn.h"
 
-typedef struct dc_yolo_train_config {
-    const char *model;        /* "yolo_mini" ("yolo" is an alias)                                */
+typedef struct dc_det_train_config {
+    const char *model;        /* "yolo_mini" ("yolo" is an alias), "faster_rcnn"                 */
     const char *data_dir;     /* DIR with train.json and val.json (images in DIR/train, DIR/val) */
     const char *train_json;   /* overrides DIR/train.json                                       */
     const char *val_json;     /* overrides DIR/val.json                                         */
@@ -22,21 +24,28 @@ typedef struct dc_yolo_train_config {
     uint64_t seed;
     float weight_decay;       /* 5e-4 (conv weights)                                            */
     int flip;                 /* random horizontal flips (1)                                    */
-    int B;                    /* boxes per cell (2)                                             */
     int64_t train_limit;      /* > 0: first N training images                                   */
     int64_t val_limit;        /* > 0: first N validation images                                 */
     float eval_thresh;        /* score threshold of the detections evaluated (0.01)             */
     int quiet;                /* no per-epoch lines                                             */
     int progress;             /* 1 bar on stderr, 0 none, -1 when stderr is a tty               */
-} dc_yolo_train_config;
-void dc_yolo_train_config_defaults(dc_yolo_train_config *c);
+} dc_det_train_config;
+void dc_det_train_config_defaults(dc_det_train_config *c);
 
-typedef struct dc_yolo_train_result {
+typedef struct dc_det_train_result {
     int epochs_run, best_epoch;
     double first_loss, last_loss;   /* mean training loss of the first and the last epoch        */
     double best_ap50, last_ap, last_ap50, last_ap75;
+    double last_mask_ap, last_mask_ap50;  /* mask_rcnn (-1 otherwise)                               */
     double seconds, train_seconds, train_images_per_s;
-} dc_yolo_train_result;
-dc_status dc_yolo_train_run(const dc_yolo_train_config *c, dc_yolo_train_result *r);
+} dc_det_train_result;
+dc_status dc_det_train_run(const dc_det_train_config *c, dc_det_train_result *r);
+
+/* fast_rcnn's proposals: selective search (detect/selsearch.h, fast mode, the best-ranked
+ * DC_FAST_RCNN_PROPOSALS boxes) over the first d->n images on `threads` threads, as one dc_box_list
+ * per image (*lists[i] points into *boxes; the caller frees both).  *seconds: wall time. */
+#define DC_FAST_RCNN_PROPOSALS 2000
+dc_status dc_det_selsearch_lists(const dc_detdata *d, int threads, int progress, dc_box_list **lists, float **boxes,
+                                 double *seconds);
 
 #endif
