@@ -2,6 +2,7 @@
  * padding, mini-batch sampling ratios, ridge regression, a tiny overfit run (AP50 floor; the
  * checkpoint reloaded gives the same numbers), errors of the library and of the command line. */
 #include "test.h"
+#include "detfixture.h"
 #include "data/detgen.h"
 #include "detect/rcnn.h"
 #include "train/rcnn_train.h"
@@ -169,51 +170,11 @@ TEST(rcnn_ridge_recovers_linear_map) {
     dc_ridge_free(rg);
 }
 
-/* A tiny generated set: 64 x 64 images of synthetic items (filled rectangles whose aspect depends on
- * the class), made once in the test's temporary directory. */
-static const char *tiny_set(void) {
-    static char dir[600];
-    static int made = 0, ok = 0;
-    if (made) return ok ? dir : NULL;
-    made = 1;
-    snprintf(dir, sizeof dir, "%s/rcnn_tiny", dc_test_tmp_dir());
-    enum { N = 40 };
-    uint8_t *px = malloc(N * 784), lab[N];
-    dc_rng r;
-    dc_rng_seed(&r, 9);
-    for (int i = 0; i < N; i++) {
-        uint8_t *p = px + (size_t)i * 784;
-        int k = i % 4, hw = 3 + 3 * k, hh = 12 - 2 * k;
-        for (int y = 0; y < 28; y++)
-            for (int x = 0; x < 28; x++)
-                p[y * 28 + x] = (abs(x - 14) < hw && abs(y - 14) < hh) ? (uint8_t)(170 + dc_rng_below(&r, 80)) : 0;
-        lab[i] = (uint8_t)k;
-    }
-    dc_detgen_config c;
-    dc_detgen_config_defaults(&c);
-    c.out_dir = dir;
-    c.size = 64;
-    c.min_scale = 0.6f;
-    c.max_scale = 1.2f;
-    c.max_items = 3;
-    c.n_images[0] = 12;
-    c.n_images[1] = 4;
-    c.n_images[2] = 4;
-    c.threads = 1;
-    c.items[0] = c.items[1] = px;
-    c.labels[0] = c.labels[1] = lab;
-    c.n_items[0] = c.n_items[1] = N;
-    ok = dc_detgen_run(&c, NULL) == DC_OK;
-    if (!ok) fprintf(stderr, "    detgen: %s\n", dc_last_error());
-    free(px);
-    return ok ? dir : NULL;
-}
-
-/* Train on 12 images and validate on the same ones: the network must separate the classes and the
+/* Train on the 16 images of the shared tiny set and validate on the same ones: the network must separate the classes and the
  * background well enough for AP50 above a floor; the saved checkpoint, loaded again, gives the
  * numbers the job reported. */
 TEST(rcnn_overfit_tiny) {
-    const char *dir = tiny_set();
+    const char *dir = dc_test_det_tiny();
     CHECK(dir != NULL);
     if (!dir) return;
     char json[700], run[700], ckpt[800];
@@ -304,32 +265,9 @@ TEST(rcnn_errors) {
     CHECK(m.net.g == NULL && m.bbreg == NULL);
 }
 
-/* The deepc binary next to this test binary. */
-static int deepc_exe(char *exe, size_t n) {
-    ssize_t k = readlink("/proc/self/exe", exe, n - 1);
-    if (k <= 0) return 0;
-    exe[k] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash) return 0;
-    snprintf(slash + 1, n - (size_t)(slash + 1 - exe), "deepc");
-    return access(exe, X_OK) == 0;
-}
-
-static int run_cmd(const char *cmd, char *err, size_t n, const char *err_path) {
-    int st = system(cmd);
-    err[0] = '\0';
-    FILE *f = fopen(err_path, "r");
-    if (f) {
-        size_t m = fread(err, 1, n - 1, f);
-        err[m] = '\0';
-        fclose(f);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 TEST(rcnn_cli_errors) {
     char exe[PATH_MAX];
-    if (!deepc_exe(exe, sizeof exe)) {
+    if (!dc_test_deepc_exe(exe, sizeof exe)) {
         dc_test_skip("no deepc binary next to run_tests");
         return;
     }
@@ -343,15 +281,15 @@ TEST(rcnn_cli_errors) {
     }
     /* proposals: missing data, bad mode */
     snprintf(cmd, sizeof cmd, "'%s' proposals --data /nonexistent-deepc-data >/dev/null 2>'%s'", exe, err_path);
-    CHECK(run_cmd(cmd, err, sizeof err, err_path) == 1);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 1);
     CHECK_MSG(strstr(err, "/nonexistent-deepc-data/val.json") != NULL, "stderr: %s", err);
     snprintf(cmd, sizeof cmd, "'%s' proposals --mode slow >/dev/null 2>'%s'", exe, err_path);
-    CHECK(run_cmd(cmd, err, sizeof err, err_path) == 2);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 2);
     CHECK_MSG(strstr(err, "slow") != NULL, "stderr: %s", err);
     /* dettrain/dettest/detect --model rcnn, once the commands route to R-CNN */
     snprintf(cmd, sizeof cmd, "'%s' dettrain --model rcnn --data /nonexistent-deepc-data --out '%s/rcnn_cli_run' >/dev/null 2>'%s'",
              exe, dc_test_tmp_dir(), err_path);
-    int rc = run_cmd(cmd, err, sizeof err, err_path);
+    int rc = dc_test_run_cli(cmd, err, sizeof err, err_path);
     if (strstr(err, "YOLO")) {
         dc_test_skip("deepc dettrain does not route --model rcnn yet");
         return;
@@ -360,12 +298,12 @@ TEST(rcnn_cli_errors) {
     CHECK_MSG(strstr(err, "/nonexistent-deepc-data/train.json") != NULL, "stderr: %s", err);
     snprintf(cmd, sizeof cmd, "'%s' dettest --model rcnn --checkpoint '%s' --data /nonexistent-deepc-data >/dev/null 2>'%s'",
              exe, bad, err_path);
-    CHECK(run_cmd(cmd, err, sizeof err, err_path) == 1);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 1);
     CHECK_MSG(strstr(err, "rcnn_not_a_checkpoint.safetensors") != NULL, "stderr: %s", err);
     snprintf(cmd, sizeof cmd, "'%s' detect --model rcnn --checkpoint '%s' '%s' >/dev/null 2>'%s'", exe, bad, bad, err_path);
-    CHECK(run_cmd(cmd, err, sizeof err, err_path) == 1);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 1);
     CHECK_MSG(strstr(err, "rcnn_not_a_checkpoint.safetensors") != NULL, "stderr: %s", err);
     snprintf(cmd, sizeof cmd, "'%s' dettrain --model rcnn --data /x >/dev/null 2>'%s'", exe, err_path);
-    CHECK(run_cmd(cmd, err, sizeof err, err_path) == 2);
+    CHECK(dc_test_run_cli(cmd, err, sizeof err, err_path) == 2);
     CHECK_MSG(strstr(err, "--out") != NULL, "stderr: %s", err);
 }

@@ -18,4 +18,13 @@ int dc_cli_rcnn_train(int argc, char **argv);
 int dc_cli_rcnn_test(int argc, char **argv);
 int dc_cli_rcnn_detect(int argc, char **argv);
 
+/* Drawing detections (draw.c).  Class names: Fashion-MNIST's when there are 10 classes, else "".
+ * A detection: the outline of box [x1, y1, x2, y2] (pixels) in class k's colour, labelled
+ * "name score" (or "k score") above it.  A mask (side x side, 0/1) tinted half way into the
+ * picture, whatever its size. */
+#include "io/image.h"
+const char *dc_cli_class_name(int classes, int k);
+void dc_cli_draw_detection(dc_image *im, const float box[4], int classes, int k, float score);
+void dc_cli_tint_mask(dc_image *im, const uint8_t *mask, int side, int k);
+
 #endif

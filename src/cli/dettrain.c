@@ -11,7 +11,6 @@
 #include "detect/selsearch.h"
 #include "io/image.h"
 #include "train/det_train.h"
-#include "viz/scene.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -230,48 +229,6 @@ int dc_cli_dettest(int argc, char **argv) {
 }
 
 /* ------------------------------------------------------------------ detect */
-static const char *const FASHION[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                         "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-static const unsigned char PALETTE[10][3] = {{230, 25, 75},  {60, 180, 75},  {255, 225, 25}, {0, 130, 200},
-                                             {245, 130, 48}, {145, 30, 180}, {70, 240, 240}, {240, 50, 230},
-                                             {210, 245, 60}, {250, 190, 212}};
-
-static void put_px(dc_image *im, int x, int y, const unsigned char rgb[3]) {
-    if (x < 0 || y < 0 || x >= im->w || y >= im->h) return;
-    int64_t hw = (int64_t)im->h * im->w, k = (int64_t)y * im->w + x;
-    for (int c = 0; c < 3; c++) im->data[c * hw + k] = rgb[c] / 255.0f;
-}
-
-/* A rectangle outline `t` pixels thick inside [x1, x2) x [y1, y2). */
-static void draw_box(dc_image *im, int x1, int y1, int x2, int y2, int t, const unsigned char rgb[3]) {
-    for (int k = 0; k < t; k++) {
-        for (int x = x1; x < x2; x++) {
-            put_px(im, x, y1 + k, rgb);
-            put_px(im, x, y2 - 1 - k, rgb);
-        }
-        for (int y = y1; y < y2; y++) {
-            put_px(im, x1 + k, y, rgb);
-            put_px(im, x2 - 1 - k, y, rgb);
-        }
-    }
-}
-
-/* Text in the built-in 5x7 font at (x, y) (top left), on a filled background of the box colour. */
-static void draw_label(dc_image *im, int x, int y, const char *text, const unsigned char bg[3]) {
-    static const unsigned char black[3] = {0, 0, 0};
-    int w = (int)strlen(text) * DC_FONT_ADVANCE + 1, h = 9;
-    if (y < 0) y = 0;
-    for (int yy = 0; yy < h; yy++)
-        for (int xx = 0; xx < w; xx++) put_px(im, x + xx, y + yy, bg);
-    for (int i = 0; text[i]; i++) {
-        uint8_t rows[9];
-        dc_font_glyph((unsigned char)text[i], rows);
-        for (int r = 0; r < 9; r++)
-            for (int c = 0; c < 5; c++)
-                if (rows[r] & (1u << (4 - c))) put_px(im, x + 1 + i * DC_FONT_ADVANCE + c, y + r, black);
-    }
-}
-
 static const char *DETECT_HELP =
     "usage: deepc detect --checkpoint C IMAGE [--out boxes.png] [options]\n"
     "Detect objects in one image (PNG or PGM/PPM, converted to grey) with a detector checkpoint: prints one\n"
@@ -381,7 +338,7 @@ int dc_cli_detect(int argc, char **argv) {
         for (int64_t q = 0; q < nd; q++) {
             int k = classes[q];
             printf("  class %2d %-12s score %.3f  box [%.1f, %.1f, %.1f, %.1f]", k,
-                   dc_detector_classes(&net) == 10 ? FASHION[k] : "", scores[q], boxes[q * 4], boxes[q * 4 + 1],
+                   dc_cli_class_name(dc_detector_classes(&net), k), scores[q], boxes[q * 4], boxes[q * 4 + 1],
                    boxes[q * 4 + 2], boxes[q * 4 + 3]);
             if (masks[q].h) printf("  mask %llu px", (unsigned long long)dc_rle_area(&masks[q]));
             printf("\n");
@@ -390,33 +347,13 @@ int dc_cli_detect(int argc, char **argv) {
     if (s == DC_OK && out) {
         s = dc_image_convert(&grey, 3, &pic);
         uint8_t *mp = masks[0].h ? malloc((size_t)side * side) : NULL;
-        for (int64_t q = nd - 1; s == DC_OK && mp && q >= 0; q--) { /* masks first, tinted half way */
-            const unsigned char *col = PALETTE[classes[q] % 10];
+        for (int64_t q = nd - 1; s == DC_OK && mp && q >= 0; q--) { /* masks first, then boxes; the best on top */
             dc_rle_decode(&masks[q], mp);
-            int64_t hw = (int64_t)pic.h * pic.w;
-            for (int y = 0; y < pic.h; y++)
-                for (int x = 0; x < pic.w; x++) {
-                    int nx = (int)(((float)x + 0.5f) * (float)side / (float)pic.w);
-                    int ny = (int)(((float)y + 0.5f) * (float)side / (float)pic.h);
-                    if (!mp[ny * side + nx]) continue;
-                    for (int c = 0; c < 3; c++) {
-                        float *v = &pic.data[c * hw + (int64_t)y * pic.w + x];
-                        *v = 0.5f * *v + 0.5f * (float)col[c] / 255.0f;
-                    }
-                }
+            dc_cli_tint_mask(&pic, mp, side, classes[q]);
         }
         free(mp);
-        for (int64_t q = nd - 1; s == DC_OK && q >= 0; q--) { /* the best on top */
-            const unsigned char *col = PALETTE[classes[q] % 10];
-            int x1 = (int)(boxes[q * 4] + 0.5f), y1 = (int)(boxes[q * 4 + 1] + 0.5f);
-            int x2 = (int)(boxes[q * 4 + 2] + 0.5f), y2 = (int)(boxes[q * 4 + 3] + 0.5f);
-            draw_box(&pic, x1, y1, x2, y2, 1, col);
-            char label[48];
-            if (dc_detector_classes(&net) == 10)
-                snprintf(label, sizeof label, "%s %.2f", FASHION[classes[q]], (double)scores[q]);
-            else snprintf(label, sizeof label, "%d %.2f", classes[q], (double)scores[q]);
-            draw_label(&pic, x1, y1 - 9, label, col);
-        }
+        for (int64_t q = nd - 1; s == DC_OK && q >= 0; q--)
+            dc_cli_draw_detection(&pic, boxes + 4 * q, dc_detector_classes(&net), classes[q], scores[q]);
         if (s == DC_OK) s = dc_image_write(out, &pic);
         if (s == DC_OK) printf("wrote %s\n", out);
     }

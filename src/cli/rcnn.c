@@ -7,7 +7,6 @@
 #include "detect/rcnn.h"
 #include "io/image.h"
 #include "train/rcnn_train.h"
-#include "viz/scene.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -286,36 +285,6 @@ int dc_cli_rcnn_test(int argc, char **argv) {
 }
 
 /* ------------------------------------------------------------------ one image */
-static const char *const FASHION[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                         "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-static const unsigned char COLOURS[10][3] = {{230, 25, 75},  {60, 180, 75},  {255, 225, 25}, {0, 130, 200},
-                                             {245, 130, 48}, {145, 30, 180}, {70, 240, 240}, {240, 50, 230},
-                                             {210, 245, 60}, {250, 190, 212}};
-
-static void pixel(dc_image *im, int x, int y, const unsigned char rgb[3]) {
-    if (x < 0 || y < 0 || x >= im->w || y >= im->h) return;
-    int64_t hw = (int64_t)im->h * im->w, k = (int64_t)y * im->w + x;
-    for (int c = 0; c < 3; c++) im->data[c * hw + k] = rgb[c] / 255.0f;
-}
-
-/* The outline of box [x1, y1, x2, y2] (pixels x1..x2-1) and its label above it. */
-static void outline(dc_image *im, const float *b, const char *label, const unsigned char rgb[3]) {
-    int x1 = (int)lrintf(b[0]), y1 = (int)lrintf(b[1]), x2 = (int)lrintf(b[2]) - 1, y2 = (int)lrintf(b[3]) - 1;
-    for (int x = x1; x <= x2; x++) pixel(im, x, y1, rgb), pixel(im, x, y2, rgb);
-    for (int y = y1; y <= y2; y++) pixel(im, x1, y, rgb), pixel(im, x2, y, rgb);
-    static const unsigned char black[3] = {0, 0, 0};
-    int ty = y1 - 9 < 0 ? 0 : y1 - 9, tw = (int)strlen(label) * DC_FONT_ADVANCE + 1;
-    for (int y = 0; y < 9; y++)
-        for (int x = 0; x < tw; x++) pixel(im, x1 + x, ty + y, rgb);
-    for (int i = 0; label[i]; i++) {
-        uint8_t rows[9];
-        dc_font_glyph((unsigned char)label[i], rows);
-        for (int r = 0; r < 9; r++)
-            for (int c = 0; c < 5; c++)
-                if (rows[r] & (1u << (4 - c))) pixel(im, x1 + 1 + i * DC_FONT_ADVANCE + c, ty + r, black);
-    }
-}
-
 static const char *DETECT_HELP =
     "usage: deepc detect --model rcnn --checkpoint C IMAGE [--out boxes.png] [options]\n"
     "Detect objects in one image (PNG or PGM/PPM, converted to grey) with an R-CNN checkpoint: one line\n"
@@ -394,7 +363,7 @@ int dc_cli_rcnn_detect(int argc, char **argv) {
                image, (long long)nd, thresh, grey.w, grey.h, (long long)np, 1000.0 * t_all, 1000.0 * t_ss);
         for (int64_t q = 0; q < nd; q++) {
             int k = classes[q] - 1;
-            printf("  class %2d %-12s score %.3f  box [%.1f, %.1f, %.1f, %.1f]\n", k, m.net.C == 10 ? FASHION[k] : "",
+            printf("  class %2d %-12s score %.3f  box [%.1f, %.1f, %.1f, %.1f]\n", k, dc_cli_class_name(m.net.C, k),
                    (double)scores[q], (double)boxes[q * 4], (double)boxes[q * 4 + 1], (double)boxes[q * 4 + 2],
                    (double)boxes[q * 4 + 3]);
         }
@@ -402,11 +371,7 @@ int dc_cli_rcnn_detect(int argc, char **argv) {
     if (s == DC_OK && out) {
         s = dc_image_convert(&grey, 3, &pic);
         for (int64_t q = nd - 1; s == DC_OK && q >= 0; q--) { /* the best on top */
-            int k = classes[q] - 1;
-            char label[48];
-            if (m.net.C == 10) snprintf(label, sizeof label, "%s %.2f", FASHION[k], (double)scores[q]);
-            else snprintf(label, sizeof label, "%d %.2f", k, (double)scores[q]);
-            outline(&pic, boxes + q * 4, label, COLOURS[k % 10]);
+            dc_cli_draw_detection(&pic, boxes + q * 4, m.net.C, classes[q] - 1, scores[q]);
         }
         if (s == DC_OK) s = dc_image_write(out, &pic);
         if (s == DC_OK) printf("wrote %s\n", out);

@@ -26,6 +26,39 @@ void dc_detections_free(dc_detection *d, int64_t n) {
     free(d);
 }
 
+dc_status dc_detections_append(const dc_coco *coco, int64_t image, int64_t n, const float *boxes, const float *scores,
+                               const int32_t *classes, int class_base, dc_rle *masks, dc_detection **dets,
+                               int64_t *n_dets, int64_t *cap) {
+    if (*n_dets + n > *cap) {
+        int64_t nc = (*n_dets + n) * 2 + 64;
+        dc_detection *grown = realloc(*dets, (size_t)nc * sizeof **dets);
+        if (!grown) return DC_ERR(DC_ERR_NOMEM, "%lld detections", (long long)nc);
+        *dets = grown;
+        *cap = nc;
+    }
+    for (int64_t q = 0; q < n; q++) {
+        int64_t k = (int64_t)classes[q] - class_base;
+        if (k < 0 || k >= coco->n_categories)
+            return DC_ERR(DC_ERR_ARG, "detection %lld of image %lld: class %d outside %d..%d", (long long)q,
+                          (long long)coco->images[image].id, classes[q], class_base, coco->n_categories - 1 + class_base);
+        dc_detection *e = &(*dets)[(*n_dets)++];
+        memset(e, 0, sizeof *e);
+        e->image_id = coco->images[image].id;
+        e->category_id = coco->categories[k].id;
+        e->bbox[0] = boxes[q * 4];
+        e->bbox[1] = boxes[q * 4 + 1];
+        e->bbox[2] = (double)boxes[q * 4 + 2] - boxes[q * 4];
+        e->bbox[3] = (double)boxes[q * 4 + 3] - boxes[q * 4 + 1];
+        e->score = scores[q];
+        if (masks) {
+            e->mask = masks[q];
+            e->has_mask = 1;
+            memset(&masks[q], 0, sizeof masks[q]);
+        }
+    }
+    return DC_OK;
+}
+
 /* ------------------------------------------------------------------ IoU */
 /* inter / (da + ga - inter), or inter / da against a crowd region          dt, gt: [x, y, w, h] */
 double dc_coco_box_iou(const double *dt, const double *gt, int crowd) {

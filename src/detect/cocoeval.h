@@ -41,6 +41,14 @@ typedef struct dc_detection {
     dc_rle mask;        /* segm: the image's height x width              */
 } dc_detection;
 void dc_detections_free(dc_detection *d, int64_t n);
+/* Append the n detections of image `image` (an index into coco->images) to the growing array
+ * *dets (*n_dets used, *cap allocated; realloc'ed as needed): boxes [n, 4] as [x1, y1, x2, y2]
+ * pixels, scores [n], classes [n] with class index classes[q] - class_base into coco->categories
+ * (class_base 0 for 0-based classes, 1 when 0 is background).  masks (may be NULL): [n] RLE masks,
+ * moved into the detections (the sources are zeroed).  A class outside the categories is DC_ERR_ARG. */
+dc_status dc_detections_append(const dc_coco *coco, int64_t image, int64_t n, const float *boxes, const float *scores,
+                               const int32_t *classes, int class_base, dc_rle *masks, dc_detection **dets,
+                               int64_t *n_dets, int64_t *cap);
 
 /* Read a results file: a JSON list of {image_id, category_id, bbox, score[, segmentation]} (an
  * object with an "annotations" list is accepted too).  Every image_id must be an image of gt (as

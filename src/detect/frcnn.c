@@ -593,34 +593,9 @@ dc_status dc_frcnn_detect_set(dc_frcnn_net *net, const dc_detdata *d, int64_t ba
         double t0 = dc_clock_s();
         s = dc_frcnn_detect(net, b, score_thresh, 0.5f, props ? props + i : NULL, boxes, scores, classes, cnt, masks);
         t += dc_clock_s() - t0;
-        for (int64_t k = 0; s == DC_OK && k < b; k++) {
-            if (have + cnt[k] > room) {
-                int64_t nr = (have + cnt[k]) * 2;
-                dc_detection *grown = realloc(out, (size_t)nr * sizeof *out);
-                if (!grown) {
-                    s = DC_ERR(DC_ERR_NOMEM, "dc_frcnn_detect_set: %lld detections", (long long)nr);
-                    break;
-                }
-                out = grown, room = nr;
-            }
-            for (int64_t q = 0; q < cnt[k]; q++) {
-                const float *bx = boxes + 4 * (k * cap + q);
-                dc_detection *e = &out[have++];
-                memset(e, 0, sizeof *e);
-                e->image_id = d->coco->images[i + k].id;
-                e->category_id = d->coco->categories[classes[k * cap + q]].id;
-                e->bbox[0] = bx[0];
-                e->bbox[1] = bx[1];
-                e->bbox[2] = (double)bx[2] - bx[0];
-                e->bbox[3] = (double)bx[3] - bx[1];
-                e->score = scores[k * cap + q];
-                if (masks) { /* the mask moves into the detection */
-                    e->mask = masks[k * cap + q];
-                    e->has_mask = 1;
-                    memset(&masks[k * cap + q], 0, sizeof *masks);
-                }
-            }
-        }
+        for (int64_t k = 0; s == DC_OK && k < b; k++)
+            s = dc_detections_append(d->coco, i + k, cnt[k], boxes + 4 * k * cap, scores + k * cap, classes + k * cap, 0,
+                                     masks ? masks + k * cap : NULL, &out, &have, &room);
     }
     free(boxes), free(scores), free(classes), free(cnt);
     if (masks)

@@ -316,28 +316,3 @@ dc_status dc_rcnn_postprocess(const dc_rcnn_detect_opts *o, int C, int64_t np, c
     free(cb), free(cs), free(cc), free(keep);
     return st;
 }
-
-dc_status dc_rcnn_append_dets(const dc_coco *coco, int64_t image, int64_t n, const float *boxes, const float *scores,
-                              const int32_t *classes, dc_detection **dets, int64_t *n_dets, int64_t *cap) {
-    if (*n_dets + n > *cap) {
-        int64_t nc = (*n_dets + n) * 2 + 64;
-        dc_detection *d2 = realloc(*dets, (size_t)nc * sizeof **dets);
-        if (!d2) return DC_ERR(DC_ERR_NOMEM, "R-CNN: %lld detections", (long long)nc);
-        *dets = d2;
-        *cap = nc;
-    }
-    for (int64_t q = 0; q < n; q++) {
-        if (classes[q] < 1 || classes[q] > coco->n_categories)
-            return DC_ERR(DC_ERR_ARG, "R-CNN: class %d outside 1..%d", classes[q], coco->n_categories);
-        dc_detection *e = &(*dets)[(*n_dets)++];
-        memset(e, 0, sizeof *e);
-        e->image_id = coco->images[image].id;
-        e->category_id = coco->categories[classes[q] - 1].id;
-        e->bbox[0] = boxes[q * 4];
-        e->bbox[1] = boxes[q * 4 + 1];
-        e->bbox[2] = (double)boxes[q * 4 + 2] - boxes[q * 4];
-        e->bbox[3] = (double)boxes[q * 4 + 3] - boxes[q * 4 + 1];
-        e->score = scores[q];
-    }
-    return DC_OK;
-}

@@ -109,9 +109,5 @@ dc_status dc_rcnn_postprocess(const dc_rcnn_detect_opts *o, int C, int64_t np, c
                               const float *feats, int h, int w, float *boxes, float *scores, int32_t *classes,
                               int64_t *n);
 
-/* Detections of a list of images as COCO results: image ids and category ids of coco (the class
- * index k >= 1 is category k - 1 of coco). */
-dc_status dc_rcnn_append_dets(const dc_coco *coco, int64_t image, int64_t n, const float *boxes, const float *scores,
-                              const int32_t *classes, dc_detection **dets, int64_t *n_dets, int64_t *cap);
 
 #endif

@@ -130,24 +130,8 @@ dc_status dc_yolo_detect_set(dc_yolo_net *net, const dc_detdata *d, int64_t batc
         for (int64_t k = 0; s == DC_OK && k < b; k++) {
             int64_t m = 0;
             s = dc_yolo_decode(&o, pred + k * P, cap, boxes, scores, classes, &m);
-            if (s == DC_OK && have + m > room) {
-                int64_t nr = (have + m) * 2;
-                dc_detection *grown = realloc(out, (size_t)nr * sizeof *out);
-                if (!grown) s = DC_ERR(DC_ERR_NOMEM, "dc_yolo_detect_set: %lld detections", (long long)nr);
-                else out = grown, room = nr;
-            }
             dc_boxes_clip(m, boxes, (float)d->h, (float)d->w); /* into the image, as torchvision does */
-            for (int64_t q = 0; s == DC_OK && q < m; q++) {
-                dc_detection *e = &out[have++];
-                memset(e, 0, sizeof *e);
-                e->image_id = d->coco->images[i + k].id;
-                e->category_id = d->coco->categories[classes[q]].id;
-                e->bbox[0] = boxes[q * 4];
-                e->bbox[1] = boxes[q * 4 + 1];
-                e->bbox[2] = (double)boxes[q * 4 + 2] - boxes[q * 4];
-                e->bbox[3] = (double)boxes[q * 4 + 3] - boxes[q * 4 + 1];
-                e->score = scores[q];
-            }
+            if (s == DC_OK) s = dc_detections_append(d->coco, i + k, m, boxes, scores, classes, 0, NULL, &out, &have, &room);
         }
         t += dc_clock_s() - t0;
     }

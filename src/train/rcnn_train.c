@@ -407,7 +407,7 @@ static dc_status dets_of_scored(const scored_set *ss, const dc_coco *coco, const
         if (m == 0) continue; /* no candidate: no detection */
         s = dc_rcnn_postprocess(&oo, ss->C, m, ss->boxes + a * 4, ss->probs + a * (ss->C + 1),
                                 ss->feats + a * DC_RCNN_FEATURES, d->h, d->w, boxes, scores, classes, &k);
-        if (s == DC_OK) s = dc_rcnn_append_dets(coco, i, k, boxes, scores, classes, dets, n, &cap);
+        if (s == DC_OK) s = dc_detections_append(coco, i, k, boxes, scores, classes, 1, NULL, dets, n, &cap);
     }
     if (seconds) *seconds = dc_clock_s() - t0;
     free(boxes), free(scores), free(classes);
