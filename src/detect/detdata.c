@@ -47,6 +47,15 @@ dc_status dc_yolo_targets(const dc_coco *c, int64_t i, int max_obj, int flip, fl
     return DC_OK;
 }
 
+dc_status dc_detdata_check_net(const dc_detdata *d, int side, int C) {
+    if (d->h != side || d->w != side)
+        return DC_ERR(DC_ERR_SHAPE, "%s: images are %dx%d, the network was planned for %dx%d", d->coco->path, d->w, d->h,
+                      side, side);
+    if (d->classes != C)
+        return DC_ERR(DC_ERR_SHAPE, "%s: %d categories, the network predicts %d classes", d->coco->path, d->classes, C);
+    return DC_OK;
+}
+
 void dc_det_normalise(const float *p, int64_t n, float *x) {
     for (int64_t i = 0; i < n; i++) x[i] = (p[i] - DC_DET_MEAN) / DC_DET_STD;
 }

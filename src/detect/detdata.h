@@ -47,6 +47,10 @@ dc_status dc_yolo_targets(const dc_coco *c, int64_t i, int max_obj, int flip, fl
  * floor(cx S), clamped to 0..S-1. */
 void dc_yolo_target_cell(float cx, float cy, int S, int *row, int *col);
 
+/* DC_OK when d's images are side x side and it has C categories (what a network planned for side
+ * and C can run over); DC_ERR_SHAPE naming d's file otherwise. */
+dc_status dc_detdata_check_net(const dc_detdata *d, int side, int C);
+
 /* Normalised floats of one image of the cache (flipped horizontally when flip != 0). */
 void dc_detdata_image(const dc_detdata *d, int64_t i, int flip, float *x);
 /* Pixels of a [0, 1] grey image into the network's input (x may be the same buffer). */

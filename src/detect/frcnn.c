@@ -565,12 +565,7 @@ dc_status dc_frcnn_detect_set(dc_frcnn_net *net, const dc_detdata *d, int64_t ba
         return DC_ERR(DC_ERR_ARG, "dc_frcnn_detect_set: NULL argument or batch %lld < 1", (long long)batch);
     *dets = NULL;
     *n_out = 0;
-    if (d->h != net->side || d->w != net->side)
-        return DC_ERR(DC_ERR_SHAPE, "%s: images are %dx%d, the network was planned for %dx%d", d->coco->path, d->w, d->h,
-                      net->side, net->side);
-    if (d->classes != net->C)
-        return DC_ERR(DC_ERR_SHAPE, "%s: %d categories, the network predicts %d classes", d->coco->path, d->classes,
-                      net->C);
+    DC_TRY(dc_detdata_check_net(d, net->side, net->C));
     if (!net->o.rpn && !props) return DC_ERR(DC_ERR_ARG, "fast_rcnn: no proposals for %s", d->coco->path);
     if (batch > net->max_batch) batch = net->max_batch;
     int64_t per = net->o.rpn ? net->o.prop_test.post_nms_top_n : net->o.max_proposals;

@@ -105,12 +105,7 @@ dc_status dc_yolo_detect_set(dc_yolo_net *net, const dc_detdata *d, int64_t batc
         return DC_ERR(DC_ERR_ARG, "dc_yolo_detect_set: NULL argument or batch %lld < 1", (long long)batch);
     *dets = NULL;
     *n_out = 0;
-    if (d->h != net->side || d->w != net->side)
-        return DC_ERR(DC_ERR_SHAPE, "%s: images are %dx%d, the network was planned for %dx%d", d->coco->path, d->w, d->h,
-                      net->side, net->side);
-    if (d->classes != net->C)
-        return DC_ERR(DC_ERR_SHAPE, "%s: %d categories, the network predicts %d classes", d->coco->path, d->classes,
-                      net->C);
+    DC_TRY(dc_detdata_check_net(d, net->side, net->C));
     dc_yolo_decode_opts o = dc_yolo_decode_opts_default(net->S, net->B, net->C, (float)d->w, (float)d->h);
     o.score_thresh = score_thresh;
     const int64_t cap = 100, per = (int64_t)d->h * d->w, P = (int64_t)net->S * net->S * (net->B * 5 + net->C);
