@@ -270,17 +270,21 @@ dc_node dc_roi_align(dc_graph *g, dc_node features, dc_node rois, int ph, int pw
 
 /* YOLO v1 loss (Redmon et al. 2016, eq. 3).  pred [N, S*S*(B*5 + C)] (any sample shape with that
  * many elements, e.g. [S, S, B*5 + C]): cell-major, cell (row i, column j) at offset
- * (i*S + j)*(B*5 + C) holds B boxes (x, y, w, h, confidence) then C class scores; x, y are the
- * centre relative to the cell (0..1), w, h relative to the image.  targets [N, max_obj, 5] rows of
+ * (i*S + j)*(B*5 + C) holds B boxes (x, y, sw, sh, confidence) then C class scores; x, y are the
+ * centre relative to the cell (0..1), sw, sh the square roots of the width and height relative to
+ * the image (the paper predicts the square roots; the box is w = max(sw, 0)^2, h = max(sh, 0)^2).  targets [N, max_obj, 5] rows of
  * (class, cx, cy, w, h), centre and size as fractions of the image; class -1 marks padding.  The
  * loss is the mean over the batch of the sum over the grid (docs/detection.md has the formula,
- * the responsible-box rule and the safe square root). */
+ * and the responsible-box rule). */
 typedef struct dc_yolo_opts {
     int S, B, C;          /* grid, boxes per cell, classes (7, 2, 20 in the paper)            */
     float lambda_coord;   /* 5                                                              */
     float lambda_noobj;   /* 0.5                                                            */
     int conf_target_one;  /* 0: target confidence of a responsible box = its IoU (default,
                              the paper); 1: target 1                                        */
+    int class_softmax_ce; /* 0: the paper's sum of squares between the C raw class scores and the
+                             one-hot class (default); 1: the scores are logits, the class term
+                             is the softmax cross-entropy -log p_class (probabilities = softmax) */
 } dc_yolo_opts;
 dc_yolo_opts dc_yolo_opts_default(int S, int B, int C);
 dc_node dc_yolo_loss(dc_graph *g, dc_node pred, dc_node targets, const dc_yolo_opts *o, const char *name);

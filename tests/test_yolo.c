@@ -6,6 +6,7 @@
 #include "gradcheck.h"
 #include "test.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct {
@@ -13,20 +14,26 @@ typedef struct {
     dc_node pred, tgt, loss;
 } yolo_net;
 
-static void yolo_build(yolo_net *m, int S, int B, int C, int max_obj, int conf_one, int64_t batch) {
+static void yolo_build_ce(yolo_net *m, int S, int B, int C, int max_obj, int conf_one, int ce, int64_t batch) {
     CHECK_OK(dc_graph_create(&m->g));
     m->pred = dc_input_grad(m->g, "pred", dc_shape1((int64_t)S * S * (5 * B + C)));
     m->tgt = dc_input(m->g, "targets", dc_shape2(max_obj, 5));
     dc_yolo_opts o = dc_yolo_opts_default(S, B, C);
     o.conf_target_one = conf_one;
+    o.class_softmax_ce = ce;
     m->loss = dc_yolo_loss(m->g, m->pred, m->tgt, &o, "yolo");
     CHECK_OK(dc_graph_status(m->g));
     CHECK_OK(dc_graph_plan(m->g, batch, NULL));
 }
 
-/* 1 cell, box 0 (.5, .5, .25, .25, conf .6), box 1 (.4, .6, .64, .36, conf .3), classes (.7, .2);
- * object class 0 at (.5, .5) size .64 x .36. */
-static const float PRED1[12] = {0.5f, 0.5f, 0.25f, 0.25f, 0.6f, 0.4f, 0.6f, 0.64f, 0.36f, 0.3f, 0.7f, 0.2f};
+static void yolo_build(yolo_net *m, int S, int B, int C, int max_obj, int conf_one, int64_t batch) {
+    yolo_build_ce(m, S, B, C, max_obj, conf_one, 0, batch);
+}
+
+/* 1 cell, box 0 (.5, .5) size .25 x .25 (square roots .5, .5), conf .6; box 1 (.4, .6) size
+ * .64 x .36 (square roots .8, .6), conf .3; classes (.7, .2); object class 0 at (.5, .5) size
+ * .64 x .36. */
+static const float PRED1[12] = {0.5f, 0.5f, 0.5f, 0.5f, 0.6f, 0.4f, 0.6f, 0.8f, 0.6f, 0.3f, 0.7f, 0.2f};
 static const float OBJ1[5] = {0, 0.5f, 0.5f, 0.64f, 0.36f};
 
 TEST(yolo_loss_hand_case) {
@@ -69,6 +76,32 @@ TEST(yolo_loss_hand_case) {
     }
 }
 
+TEST(yolo_loss_softmax_ce_class_term) {
+    /* The same cell with the cross-entropy class term: logits (.7, .2), object class 0, so the
+     * class term is log(e^.7 + e^.2) - .7 and its gradient softmax - one-hot; the other terms are
+     * those of yolo_loss_hand_case (confidence target 1). */
+    double coord = 5.0 * (0.1 * 0.1 + 0.1 * 0.1), noobj = 0.5 * 0.6 * 0.6, conf = 0.7 * 0.7;
+    double ce = log(exp(0.7) + exp(0.2)) - 0.7, p0 = exp(0.7) / (exp(0.7) + exp(0.2));
+    yolo_net m;
+    yolo_build_ce(&m, 1, 2, 2, 2, 1, 1, 1);
+    float *p = dc_graph_data(m.g, m.pred), *t = dc_graph_data(m.g, m.tgt);
+    memcpy(p, PRED1, sizeof PRED1);
+    memcpy(t, OBJ1, sizeof OBJ1);
+    for (int k = 5; k < 10; k++) t[k] = -1.0f;
+    CHECK_OK(dc_graph_forward(m.g, 1, 1));
+    CHECK_NEAR(dc_graph_loss(m.g, m.loss), coord + conf + noobj + ce, 2e-6);
+    dc_graph_zero_grad(m.g);
+    CHECK_OK(dc_graph_backward(m.g, m.loss));
+    const float *d = dc_graph_grad(m.g, m.pred);
+    CHECK_NEAR(d[10], p0 - 1.0, 1e-6);
+    CHECK_NEAR(d[11], 1.0 - p0, 1e-6);
+    /* large logits do not overflow: the term stays finite and near the logit gap */
+    p[10] = 1000.0f, p[11] = 1090.0f;
+    CHECK_OK(dc_graph_forward(m.g, 1, 1));
+    CHECK_NEAR(dc_graph_loss(m.g, m.loss), coord + conf + noobj + 90.0, 1e-3);
+    dc_graph_free(m.g);
+}
+
 TEST(yolo_responsible_box) {
     yolo_net m;
     yolo_build(&m, 1, 2, 2, 1, 0, 1);
@@ -76,7 +109,7 @@ TEST(yolo_responsible_box) {
     memcpy(t, OBJ1, sizeof OBJ1);
     /* box 0 now matches the object exactly: IoU 1 beats box 1 */
     memcpy(p, PRED1, sizeof PRED1);
-    p[2] = 0.64f, p[3] = 0.36f;
+    p[2] = 0.8f, p[3] = 0.6f;
     CHECK_OK(dc_graph_forward(m.g, 1, 1));
     dc_graph_zero_grad(m.g);
     CHECK_OK(dc_graph_backward(m.g, m.loss));
@@ -105,10 +138,12 @@ TEST(yolo_responsible_box) {
 
 TEST(yolo_loss_gradcheck) {
     /* Confidence target 1: with the IoU target the value depends on the IoU (held constant in the
-     * analytic gradient), which finite differences would see.  w, h stay above the 1e-4 clamp. */
+     * analytic gradient), which finite differences would see.
+     * Both class terms: squares (the paper) and softmax cross-entropy. */
+    for (int ce = 0; ce < 2; ce++) {
     const int S = 2, B = 2, C = 3, P = S * S * (5 * B + C);
     yolo_net m;
-    yolo_build(&m, S, B, C, 3, 1, 2);
+    yolo_build_ce(&m, S, B, C, 3, 1, ce, 2);
     dc_rng r;
     dc_rng_seed(&r, 21);
     float *p = dc_graph_data(m.g, m.pred), *t = dc_graph_data(m.g, m.tgt);
@@ -121,8 +156,9 @@ TEST(yolo_loss_gradcheck) {
                                {1, 0.6f, 0.4f, 0.5f, 0.5f, -1, 0, 0, 0, 0, 0, 0.1f, 0.9f, 0.2f, 0.1f}};
     memcpy(t, objs, sizeof objs);
     int bad = dc_gradcheck(m.g, m.loss, 2, &m.pred, 1, 1e-3f, 1e-2, 1e-4, 1000);
-    CHECK_MSG(bad == 0, "%d gradient mismatches", bad);
+    CHECK_MSG(bad == 0, "class term %d: %d gradient mismatches", ce, bad);
     dc_graph_free(m.g);
+    }
 }
 
 TEST(yolo_loss_errors) {
@@ -166,11 +202,12 @@ TEST(yolo_loss_errors) {
 TEST(yolo_decode_nms) {
     /* 2x2 grid, 1 box, 2 classes, 100x100 image. */
     const float pred[4 * 7] = {
-        0.5f, 0.5f, 0.4f, 0.4f, 0.9f, 0.9f, 0.1f,    /* (0,0): [5, 5, 45, 45]; c0 .81, c1 .09 (< .2)   */
-        0.5f, 0.5f, 0.4f, 0.4f, 0.1f, 0.5f, 0.5f,    /* (0,1): .05 both: dropped                       */
-        0.5f, -0.45f, 0.4f, 0.4f, 0.8f, 0.3f, 0.7f,  /* (1,0): [5, 7.5, 45, 47.5], IoU .88 with (0,0):
-                                                        c0 .24 suppressed, c1 .56 kept (other class)   */
-        0.5f, 0.5f, 0.2f, 0.2f, 0.5f, 0.1f, 0.9f,    /* (1,1): [65, 65, 85, 85]; c1 .45                */
+        /* sizes as square roots: .6324555 = sqrt .4, .4472136 = sqrt .2 */
+        0.5f, 0.5f, 0.6324555f, 0.6324555f, 0.9f, 0.9f, 0.1f,   /* (0,0): [5, 5, 45, 45]; c0 .81, c1 .09 (< .2) */
+        0.5f, 0.5f, 0.6324555f, 0.6324555f, 0.1f, 0.5f, 0.5f,   /* (0,1): .05 both: dropped                     */
+        0.5f, -0.45f, 0.6324555f, 0.6324555f, 0.8f, 0.3f, 0.7f, /* (1,0): [5, 7.5, 45, 47.5], IoU .88 with
+                                                                   (0,0): c0 .24 suppressed, c1 .56 kept      */
+        0.5f, 0.5f, 0.4472136f, 0.4472136f, 0.5f, 0.1f, 0.9f,   /* (1,1): [65, 65, 85, 85]; c1 .45              */
     };
     dc_yolo_decode_opts o = dc_yolo_decode_opts_default(2, 1, 2, 100, 100);
     float boxes[8 * 4], scores[8];
@@ -196,4 +233,10 @@ TEST(yolo_decode_nms) {
     CHECK(n == 2 && fabsf(scores[0] - 0.81f) < 1e-6f);
     o.max_dets = 0;
     CHECK_ERR(dc_yolo_decode(&o, pred, 2, boxes, scores, cls, &n), DC_ERR_ARG); /* capacity < S*S*B*C */
+    /* softmax class scores: cell (0,0)'s logits (.9, .1) give p0 = 1/(1 + e^-.8), score .9 p0 */
+    o = dc_yolo_decode_opts_default(2, 1, 2, 100, 100);
+    o.class_softmax = 1;
+    CHECK_OK(dc_yolo_decode(&o, pred, 8, boxes, scores, cls, &n));
+    CHECK(n >= 1 && cls[0] == 0);
+    if (n >= 1) CHECK_NEAR(scores[0], 0.9 / (1.0 + exp(-0.8)), 1e-6);
 }

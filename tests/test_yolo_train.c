@@ -14,6 +14,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -262,6 +263,26 @@ TEST(yolo_overfit_tiny_and_results_roundtrip) {
     dc_yolo_net_free(&other);
     dc_yolo_net_free(&net);
     dc_detdata_free(d);
+}
+
+/* The three YOLO models: grid per stride, the class term each is trained with, a forward pass. */
+TEST(yolo_models_grids_and_class_terms) {
+    const struct { const char *name; int S, ce; } m[] = {{"yolo", 2, 0}, {"yolo_s8", 4, 0}, {"yolo_s16", 2, 1}};
+    for (int k = 0; k < 3; k++) {
+        dc_yolo_net net = {0};
+        CHECK_OK(dc_yolo_net_create(m[k].name, 32, 2, 3, 2, 2, NULL, &net));
+        CHECK_MSG(net.S == m[k].S && net.opts.class_softmax_ce == m[k].ce, "%s: S %d, softmax CE %d", m[k].name, net.S,
+                  net.opts.class_softmax_ce);
+        CHECK(dc_yolo_model_softmax(m[k].name) == m[k].ce);
+        float *x = dc_graph_data(net.g, net.x), *t = dc_graph_data(net.g, net.targets);
+        for (int i = 0; i < 2 * 32 * 32; i++) x[i] = (float)(i % 7) / 7.0f;
+        const float rows[10] = {1, 0.3f, 0.6f, 0.2f, 0.3f, -1, 0, 0, 0, 0};
+        memcpy(t, rows, sizeof rows);
+        memcpy(t + 10, rows, sizeof rows);
+        CHECK_OK(dc_graph_forward(net.g, 2, 1));
+        CHECK(isfinite(dc_graph_loss(net.g, net.loss)));
+        dc_yolo_net_free(&net);
+    }
 }
 
 TEST(yolo_model_and_config_errors) {

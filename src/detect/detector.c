@@ -15,7 +15,7 @@ dc_status dc_detector_check(const char *name, const char **canonical) {
         return DC_OK;
     }
     dc_error_clear();
-    return DC_ERR(DC_ERR_ARG, "unknown detector '%s' (known: yolo_mini (alias yolo), yolo_s8, faster_rcnn, fast_rcnn, mask_rcnn)",
+    return DC_ERR(DC_ERR_ARG, "unknown detector '%s' (known: yolo_mini (alias yolo), yolo_s8, yolo_s16, faster_rcnn, fast_rcnn, mask_rcnn)",
                   name ? name : "(null)");
 }
 
@@ -150,6 +150,7 @@ dc_status dc_detector_detect(dc_detector *det, int64_t b, float score_thresh, fl
     dc_yolo_net *y = &det->yolo;
     DC_TRY(dc_graph_forward_to(y->g, y->pred, b, 0));
     dc_yolo_decode_opts o = dc_yolo_decode_opts_default(y->S, y->B, y->C, (float)y->side, (float)y->side);
+    o.class_softmax = y->opts.class_softmax_ce;
     o.score_thresh = score_thresh;
     o.nms_thresh = nms;
     const float *pred = dc_graph_data(y->g, y->pred);

@@ -8,8 +8,21 @@
 
 dc_yolo_decode_opts dc_yolo_decode_opts_default(int S, int B, int C, float img_w, float img_h) {
     dc_yolo_decode_opts o = {.S = S, .B = B, .C = C, .img_w = img_w, .img_h = img_h, .score_thresh = 0.2f,
-                             .nms_thresh = 0.5f, .max_dets = 100};
+                             .nms_thresh = 0.5f, .max_dets = 100, .class_softmax = 0};
     return o;
+}
+
+/* A cell's class probabilities: softmax of the logits, or the regressed scores clamped at 0. */
+static void class_probs(const float *z, int C, int softmax, float *prob) {
+    if (!softmax) {
+        for (int c = 0; c < C; c++) prob[c] = z[c] > 0.0f ? z[c] : 0.0f;
+        return;
+    }
+    float zmax = z[0];
+    for (int c = 1; c < C; c++) zmax = z[c] > zmax ? z[c] : zmax;
+    double sum = 0.0;
+    for (int c = 0; c < C; c++) sum += exp((double)(z[c] - zmax));
+    for (int c = 0; c < C; c++) prob[c] = (float)(exp((double)(z[c] - zmax)) / sum);
 }
 
 dc_status dc_yolo_decode(const dc_yolo_decode_opts *o, const float *pred, int64_t cap, float *boxes, float *scores,
@@ -30,8 +43,9 @@ dc_status dc_yolo_decode(const dc_yolo_decode_opts *o, const float *pred, int64_
     float *cb = malloc((size_t)most * 4 * sizeof *cb), *cs = malloc((size_t)most * sizeof *cs);
     int32_t *cc = malloc((size_t)most * sizeof *cc);
     int64_t *keep = malloc((size_t)most * sizeof *keep);
+    float *prob = malloc((size_t)C * sizeof *prob); /* one cell's class probabilities */
     dc_status st = DC_OK;
-    if (!cb || !cs || !cc || !keep) {
+    if (!cb || !cs || !cc || !keep || !prob) {
         st = DC_ERR(DC_ERR_NOMEM, "dc_yolo_decode: %lld candidates", (long long)most);
         goto done;
     }
@@ -39,14 +53,16 @@ dc_status dc_yolo_decode(const dc_yolo_decode_opts *o, const float *pred, int64_
     for (int cell = 0; cell < S * S; cell++) {
         const float *p = pred + (int64_t)cell * P;
         int i = cell / S, j = cell % S;
+        class_probs(p + 5 * B, C, o->class_softmax, prob);
         for (int b = 0; b < B; b++) {
             const float *q = p + 5 * b;
             float cx = ((float)j + q[0]) / (float)S * o->img_w, cy = ((float)i + q[1]) / (float)S * o->img_h;
-            float w = fmaxf(q[2], 0.0f) * o->img_w, h = fmaxf(q[3], 0.0f) * o->img_h;
+            float sw = fmaxf(q[2], 0.0f), sh = fmaxf(q[3], 0.0f); /* square roots of the size */
+            float w = sw * sw * o->img_w, h = sh * sh * o->img_h;
             for (int c = 0; c < C; c++) {
                 /* class-specific confidence Pr(class) x IoU; both are regressed without a squashing
                  * function, so a negative output means 0 (else two negatives would make a score) */
-                float s = fmaxf(q[4], 0.0f) * fmaxf(p[5 * B + c], 0.0f);
+                float s = fmaxf(q[4], 0.0f) * prob[c];
                 if (!(s > o->score_thresh) || !isfinite(cx) || !isfinite(cy) || !isfinite(w) || !isfinite(h)) continue;
                 float *bb = cb + 4 * n;
                 bb[0] = cx - 0.5f * w, bb[1] = cy - 0.5f * h, bb[2] = cx + 0.5f * w, bb[3] = cy + 0.5f * h;
@@ -65,6 +81,7 @@ dc_status dc_yolo_decode(const dc_yolo_decode_opts *o, const float *pred, int64_
     }
     *n_out = nk;
 done:
+    free(prob);
     free(cb);
     free(cs);
     free(cc);

@@ -7,25 +7,36 @@
 #include <string.h>
 #include <time.h>
 
+/* The YOLO models of this build: name, pixels per grid cell, class term (dc_yolo_opts). */
+static const struct {
+    const char *name;
+    int stride, softmax_ce;
+} MODELS[] = {{DC_YOLO_MODEL, DC_YOLO_STRIDE, 0}, {DC_YOLO_S8_MODEL, 8, 0}, {DC_YOLO_S16_MODEL, 16, 1}};
+
+static int model_index(const char *name) {
+    if (name && !strcmp(name, "yolo")) return 0;
+    for (int k = 0; name && k < (int)(sizeof MODELS / sizeof MODELS[0]); k++)
+        if (!strcmp(name, MODELS[k].name)) return k;
+    return -1;
+}
+
 dc_status dc_yolo_model_check(const char *name, const char **canonical) {
-    if (name && (!strcmp(name, DC_YOLO_MODEL) || !strcmp(name, "yolo"))) {
-        if (canonical) *canonical = DC_YOLO_MODEL;
-        return DC_OK;
-    }
-    if (name && !strcmp(name, DC_YOLO_S8_MODEL)) {
-        if (canonical) *canonical = DC_YOLO_S8_MODEL;
-        return DC_OK;
-    }
-    return DC_ERR(DC_ERR_ARG, "unknown YOLO model '%s' (known: yolo_mini, alias yolo; yolo_s8)", name ? name : "(null)");
+    int k = model_index(name);
+    if (k < 0)
+        return DC_ERR(DC_ERR_ARG, "unknown YOLO model '%s' (known: yolo_mini, alias yolo; yolo_s8; yolo_s16)",
+                      name ? name : "(null)");
+    if (canonical) *canonical = MODELS[k].name;
+    return DC_OK;
 }
 
 int dc_yolo_model_stride(const char *name) {
-    const char *c = NULL;
-    if (dc_yolo_model_check(name, &c) != DC_OK) {
-        dc_error_clear();
-        return 0;
-    }
-    return !strcmp(c, DC_YOLO_S8_MODEL) ? 8 : DC_YOLO_STRIDE;
+    int k = model_index(name);
+    return k < 0 ? 0 : MODELS[k].stride;
+}
+
+int dc_yolo_model_softmax(const char *name) {
+    int k = model_index(name);
+    return k < 0 ? 0 : MODELS[k].softmax_ce;
 }
 
 static dc_node conv_bn_relu(dc_graph *g, dc_node x, int oc, int stride, const char *name) {
@@ -47,6 +58,12 @@ dc_status dc_yolo_model_build(dc_graph *g, const char *name, dc_node x, int B, i
     if (s.rank != 3 || s.dim[0] != 1 || s.dim[1] != s.dim[2] || s.dim[1] % stride != 0 || s.dim[1] < stride)
         return DC_ERR(DC_ERR_SHAPE, "%s: input %s, expected [1, side, side] with side a multiple of %d", name,
                       dc_shape_str(s, buf, sizeof buf), stride);
+    if (!strcmp(canon, DC_YOLO_S16_MODEL)) { /* the stride-8 backbone, then one stride-16 stage */
+        dc_node f = dc_maxpool2d(g, dc_frcnn_backbone(g, x), 2, 2);
+        f = conv_bn_relu(g, conv_bn_relu(g, f, 192, 1, "conv7"), 192, 1, "conv8");
+        *pred = dc_channels_last(g, dc_conv2d(g, f, B * 5 + C, 1, 1, 0, "head"), "pred");
+        return dc_graph_status(g);
+    }
     if (!strcmp(canon, DC_YOLO_S8_MODEL)) {
         dc_node f = conv_bn_relu(g, dc_frcnn_backbone(g, x), 96, 1, "conv7");
         *pred = dc_channels_last(g, dc_conv2d(g, f, B * 5 + C, 1, 1, 0, "head"), "pred");
@@ -84,6 +101,7 @@ dc_status dc_yolo_net_create(const char *model, int side, int B, int C, int max_
     net->C = C;
     net->max_obj = max_obj > 0 ? max_obj : 0;
     net->opts = dc_yolo_opts_default(net->S, B, C);
+    net->opts.class_softmax_ce = dc_yolo_model_softmax(canon);
     net->targets = net->loss = DC_NONE;
     DC_TRY(dc_graph_create(&net->g));
     net->x = dc_input(net->g, "images", dc_shape3(1, side, side));
@@ -108,6 +126,7 @@ dc_status dc_yolo_detect_set(dc_yolo_net *net, const dc_detdata *d, int64_t batc
     DC_TRY(dc_detdata_check_net(d, net->side, net->C));
     dc_yolo_decode_opts o = dc_yolo_decode_opts_default(net->S, net->B, net->C, (float)d->w, (float)d->h);
     o.score_thresh = score_thresh;
+    o.class_softmax = net->opts.class_softmax_ce;
     const int64_t cap = 100, per = (int64_t)d->h * d->w, P = (int64_t)net->S * net->S * (net->B * 5 + net->C);
     float *boxes = malloc((size_t)cap * 4 * sizeof *boxes), *scores = malloc((size_t)cap * sizeof *scores);
     int32_t *classes = malloc((size_t)cap * sizeof *classes);

@@ -26,12 +26,21 @@
  * (frcnn_mini's, detect/frcnn.h), plus one 3x3 convolution of 96 with BatchNorm and ReLU, then the
  * 1x1 head: a 20 x 20 grid on 160 x 160 images, 8-pixel cells. */
 #define DC_YOLO_S8_MODEL "yolo_s8"
+/* yolo_s16: the same stride-8 backbone, max-pool 2, two 3x3 convolutions of 192 with BatchNorm and
+ * ReLU, the 1x1 head: a 10 x 10 grid on 160 x 160 images, a receptive field of about 130 pixels.
+ * Its class scores are logits trained with the softmax cross-entropy (dc_yolo_opts.class_softmax_ce)
+ * instead of the paper's sum of squares: with the squares, yolo_mini classified a third of the
+ * training objects right after 10 epochs (docs/detection.md). */
+#define DC_YOLO_S16_MODEL "yolo_s16"
 
 /* DC_OK when name is a YOLO model of this build ("yolo_mini", or "yolo" for it), with the canonical
  * name in *canonical (may be NULL); DC_ERR_ARG naming the known ones otherwise. */
 dc_status dc_yolo_model_check(const char *name, const char **canonical);
-/* Pixels per grid cell of a YOLO model (16 for yolo_mini, 8 for yolo_s8); 0 when unknown. */
+/* Pixels per grid cell of a YOLO model (16 for yolo_mini and yolo_s16, 8 for yolo_s8); 0 when
+ * unknown. */
 int dc_yolo_model_stride(const char *name);
+/* 1 when the model's class scores are softmax logits (yolo_s16), 0 otherwise. */
+int dc_yolo_model_softmax(const char *name);
 /* Build the network on input x ([1, side, side], side a multiple of the stride); *pred is
  * [S, S, B*5 + C]. */
 dc_status dc_yolo_model_build(dc_graph *g, const char *name, dc_node x, int B, int C, dc_node *pred);

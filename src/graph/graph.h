@@ -61,7 +61,8 @@ typedef struct dc_node_rec {
     float weights[DC_MAX_INPUTS]; /* loss_sum: weight of each input loss                        */
     float spatial_scale;  /* RoI pool/align (output bins in kh x kw)                            */
     int sampling_ratio, aligned;  /* RoIAlign                                                  */
-    int yolo_s, yolo_b, yolo_c, yolo_conf_one; /* YOLO v1 loss: grid, boxes, classes, target C */
+    int yolo_s, yolo_b, yolo_c, yolo_conf_one, yolo_cls_ce; /* YOLO v1 loss: grid, boxes, classes, target C,
+                                                          softmax cross-entropy class term */
     float yolo_lcoord, yolo_lnoobj;
     /* Leading dimension ("rows", docs/architecture.md): rows_of = -1 for the image batch, else the
      * index of the rows input (dc_input_rows) whose run-time count this node's leading dim is.   */

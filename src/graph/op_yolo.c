@@ -1,26 +1,31 @@
 /* op_yolo.c — the YOLO v1 loss (Redmon et al. 2016, eq. 3) as a graph op, and its builder.
  *
  * Layout (also in deepc.h): pred [N, S*S*(B*5 + C)], cell-major; cell (row i, column j) starts at
- * (i*S + j)*(B*5 + C) and holds B boxes (x, y, w, h, conf) and then C class scores.  x, y: the box
- * centre relative to its cell (0..1); w, h: relative to the image.  targets [N, max_obj, 5]:
- * (class, cx, cy, w, h) with centre and size in fractions of the image; class < 0 is padding.
+ * (i*S + j)*(B*5 + C) and holds B boxes (x, y, sw, sh, conf) and then C class scores.  x, y: the
+ * box centre relative to its cell (0..1); sw, sh: the square roots of the width and height
+ * relative to the image — the network predicts the square roots (the paper, section 2.2: "we
+ * predict the square root of the bounding box width and height"), so the box is
+ * w = max(sw, 0)^2, h = max(sh, 0)^2.  targets [N, max_obj, 5]: (class, cx, cy, w, h) with centre
+ * and size in fractions of the image; class < 0 is padding.
  *
  * Per image, with the cell (i, j) = (floor(cy S), floor(cx S)) (clamped to S-1) of each object:
  *   - a cell holds at most one object: the first in target order whose centre is in it (later
  *     ones in the same cell are ignored, as YOLO v1's one-object-per-cell label grid);
  *   - the responsible predictor of the cell is the box b with the highest IoU between its
- *     predicted box ((j + x)/S, (i + y)/S, max(w, 0), max(h, 0)) and the object (ties: lower b);
- *     when every IoU is 0 (early training) the box with the smallest coordinate error
- *     (x - x^)^2 + (y - y^)^2 + (sqrt w - sqrt w^)^2 + (sqrt h - sqrt h^)^2 (darknet's rule);
- *   - L = lambda_coord [(x - x^)^2 + (y - y^)^2 + (sqrt w - sqrt w^)^2 + (sqrt h - sqrt h^)^2]
+ *     predicted box ((j + x)/S, (i + y)/S, w, h) and the object (ties: lower b); when every IoU is
+ *     0 (early training) the box with the smallest coordinate error
+ *     (x - x^)^2 + (y - y^)^2 + (sw - sqrt w^)^2 + (sh - sqrt h^)^2 (darknet's rule);
+ *   - L = lambda_coord [(x - x^)^2 + (y - y^)^2 + (sw - sqrt w^)^2 + (sh - sqrt h^)^2]
  *       + (conf - conf^)^2                      for the responsible box, conf^ = its IoU (default,
  *                                               held constant: no gradient through it) or 1
  *       + lambda_noobj conf^2                   for every other box (in cells with and without
  *                                               objects)
- *       + sum_c (p_c - p^_c)^2                  for cells with an object, p^ one-hot;
- *   - safe square root: sqrt w is computed as sqrt(max(w, 1e-4)); below 1e-4 the gradient is taken
- *     as at w = 1e-4 (straight-through), so a box predicted with a negative width still gets
- *     pushed back up instead of receiving a zero gradient.
+ *       + sum_c (p_c - p^_c)^2                  for cells with an object, p^ one-hot
+ *                                               (class_softmax_ce: - log softmax(p)_class
+ *                                               instead, gradient softmax(p) - p^).
+ * Predicting the square roots keeps every term a plain square: an earlier version predicted w and
+ * took sqrt(w) in the loss, whose derivative 1/(2 sqrt w) reached 50x the other gradients for the
+ * near-zero widths of early training and held the class and confidence terms back (docs/detection.md).
  * The node's loss is the mean over the batch of the per-image sum.  Forward stores dL_i/dpred per
  * image in the saved buffer; backward adds dL * saved / N.
  * What it does not do: decode boxes for inference (src/detect/yolo.c). */
@@ -31,14 +36,12 @@
 #include <string.h>
 
 #define SB 96
-#define YOLO_SQRT_EPS 1e-4f
 
 dc_yolo_opts dc_yolo_opts_default(int S, int B, int C) {
-    dc_yolo_opts o = {.S = S, .B = B, .C = C, .lambda_coord = 5.0f, .lambda_noobj = 0.5f, .conf_target_one = 0};
+    dc_yolo_opts o = {.S = S, .B = B, .C = C, .lambda_coord = 5.0f, .lambda_noobj = 0.5f, .conf_target_one = 0,
+                      .class_softmax_ce = 0};
     return o;
 }
-
-static float safe_sqrt(float v) { return sqrtf(v > YOLO_SQRT_EPS ? v : YOLO_SQRT_EPS); }
 
 /* The per-image loss and its gradient d (same layout as pred); returns -1 - k when target k is
  * malformed (class not an integer < C, centre outside [0, 1], size outside (0, 1], non-finite). */
@@ -75,10 +78,10 @@ static double yolo_loss1(const dc_node_rec *n, const float *pred, const float *t
             for (int b = 0; b < B; b++) { /* the responsible predictor: highest IoU, else smallest error */
                 const float *q = p + 5 * b;
                 float cx = ((float)j + q[0]) / S, cy = ((float)i + q[1]) / S;
-                float w = fmaxf(q[2], 0.0f), h = fmaxf(q[3], 0.0f);
+                float sw = q[2] > 0.0f ? q[2] : 0.0f, sh = q[3] > 0.0f ? q[3] : 0.0f, w = sw * sw, h = sh * sh;
                 float box[4] = {cx - 0.5f * w, cy - 0.5f * h, cx + 0.5f * w, cy + 0.5f * h};
                 float iou = dc_box_iou1(box, gt);
-                float ex = q[0] - tx, ey = q[1] - ty, ew = safe_sqrt(q[2]) - tsw, eh = safe_sqrt(q[3]) - tsh;
+                float ex = q[0] - tx, ey = q[1] - ty, ew = q[2] - tsw, eh = q[3] - tsh;
                 float err = ex * ex + ey * ey + ew * ew + eh * eh;
                 if (b == 0 || iou > resp_iou || (resp_iou <= 0.0f && iou <= 0.0f && err < resp_err)) {
                     resp = b;
@@ -88,21 +91,32 @@ static double yolo_loss1(const dc_node_rec *n, const float *pred, const float *t
             }
             const float *q = p + 5 * resp;
             float *dq = dp + 5 * resp;
-            float sw = safe_sqrt(q[2]), sh = safe_sqrt(q[3]);
+            float sw = q[2], sh = q[3];
             L += lc * ((double)(q[0] - tx) * (q[0] - tx) + (double)(q[1] - ty) * (q[1] - ty) +
                        (double)(sw - tsw) * (sw - tsw) + (double)(sh - tsh) * (sh - tsh));
             dq[0] = 2.0f * lc * (q[0] - tx);
             dq[1] = 2.0f * lc * (q[1] - ty);
-            dq[2] = lc * (sw - tsw) / sw; /* 2 lc (sw - tsw) * d sqrt(w)/dw = 2 lc (sw - tsw) / (2 sw) */
-            dq[3] = lc * (sh - tsh) / sh;
+            dq[2] = 2.0f * lc * (sw - tsw);
+            dq[3] = 2.0f * lc * (sh - tsh);
             float ct = n->yolo_conf_one ? 1.0f : resp_iou;
             L += (double)(q[4] - ct) * (q[4] - ct);
             dq[4] = 2.0f * (q[4] - ct);
             int cls = (int)t[0];
-            for (int c = 0; c < C; c++) { /* class scores against the one-hot target */
-                float v = p[5 * B + c] - (c == cls ? 1.0f : 0.0f);
-                L += (double)v * v;
-                dp[5 * B + c] = 2.0f * v;
+            if (n->yolo_cls_ce) { /* softmax cross-entropy over the class logits */
+                const float *z = p + 5 * B;
+                float zmax = z[0];
+                for (int c = 1; c < C; c++) zmax = z[c] > zmax ? z[c] : zmax;
+                double sum = 0.0;
+                for (int c = 0; c < C; c++) sum += exp((double)(z[c] - zmax));
+                L += log(sum) - (double)(z[cls] - zmax);
+                for (int c = 0; c < C; c++)
+                    dp[5 * B + c] = (float)(exp((double)(z[c] - zmax)) / sum) - (c == cls ? 1.0f : 0.0f);
+            } else {
+                for (int c = 0; c < C; c++) { /* class scores against the one-hot target */
+                    float v = p[5 * B + c] - (c == cls ? 1.0f : 0.0f);
+                    L += (double)v * v;
+                    dp[5 * B + c] = 2.0f * v;
+                }
             }
         }
         for (int b = 0; b < B; b++) { /* every other predictor: lambda_noobj conf^2 */
@@ -189,5 +203,6 @@ dc_node dc_yolo_loss(dc_graph *g, dc_node pred, dc_node targets, const dc_yolo_o
     n->yolo_lcoord = o->lambda_coord;
     n->yolo_lnoobj = o->lambda_noobj;
     n->yolo_conf_one = o->conf_target_one != 0;
+    n->yolo_cls_ce = o->class_softmax_ce != 0;
     return dc_graph_finish_node(g, id);
 }
