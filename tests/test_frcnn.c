@@ -206,6 +206,18 @@ TEST(frcnn_rpn_targets_layout) {
     dc_frcnn_net_free(&net);
     CHECK_ERR(dc_frcnn_net_create(&o, 60, 3, 1, 2, &go, &net), DC_ERR_SHAPE); /* not a multiple of 8 */
     CHECK_ERR(dc_frcnn_model_check("mask_rcnn_x", NULL), DC_ERR_ARG);
+    /* the box head's pooling per model: RoI max pooling for Fast/Faster R-CNN, RoIAlign for Mask R-CNN */
+    const char *names[3] = {"faster_rcnn", "fast_rcnn", "mask_rcnn"};
+    for (int k = 0; k < 3; k++) {
+        dc_frcnn_opts mo;
+        CHECK_OK(dc_frcnn_model_check(names[k], &mo));
+        CHECK_MSG(mo.box_align == (k == 2) && mo.mask == (k == 2) && mo.rpn == (k != 1), "%s", names[k]);
+        dc_frcnn_net mn;
+        CHECK_OK(dc_frcnn_net_create(&mo, 32, 3, 0, 1, &go, &mn));
+        int align = dc_graph_find(mn.g, "roi_align") >= 0, maxpool = dc_graph_find(mn.g, "roi_pool") >= 0;
+        CHECK_MSG(align == (k == 2) && maxpool == (k != 2), "%s: roi_align %d, roi_pool %d", names[k], align, maxpool);
+        dc_frcnn_net_free(&mn);
+    }
 }
 
 /* Faster R-CNN through the detector job on the tiny set, evaluated on its own training images:

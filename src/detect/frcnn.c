@@ -38,6 +38,7 @@ dc_frcnn_opts dc_frcnn_opts_default(int rpn) {
     o.beta = 1.0f / 9.0f;
     o.max_proposals = 2000;
     o.mask = 0;
+    o.box_align = 0;
     o.mask_size = 14;
     o.mask_ch = 32;
     return o;
@@ -49,6 +50,7 @@ dc_status dc_frcnn_model_check(const char *name, dc_frcnn_opts *o) {
         if (o) {
             *o = dc_frcnn_opts_default(!fast);
             o->mask = mask;
+            o->box_align = mask; /* Mask R-CNN replaces RoI pooling by RoIAlign in the whole head */
         }
         return DC_OK;
     }
@@ -126,7 +128,9 @@ static dc_status build(dc_frcnn_net *net) {
         net->rpn_loss = dc_loss_sum(g, l, w, 2);
     }
     net->rois = dc_input_rows(g, "rois", dc_shape1(5), net->max_rois);
-    dc_node p = dc_roi_pool(g, net->feat, net->rois, o->pool, o->pool, 1.0f / DC_FRCNN_STRIDE, "roi_pool");
+    dc_node p = o->box_align
+                    ? dc_roi_align(g, net->feat, net->rois, o->pool, o->pool, 1.0f / DC_FRCNN_STRIDE, 2, 1, "roi_align")
+                    : dc_roi_pool(g, net->feat, net->rois, o->pool, o->pool, 1.0f / DC_FRCNN_STRIDE, "roi_pool");
     dc_node f = dc_relu(g, dc_linear(g, p, o->fc, "fc6"));
     f = dc_relu(g, dc_linear(g, f, o->fc, "fc7"));
     net->cls = linear_normal(g, f, C + 1, 0.01f, "cls_score");
@@ -232,23 +236,29 @@ dc_status dc_frcnn_net_create(const dc_frcnn_opts *o, int side, int C, int train
 }
 
 /* ------------------------------------------------------------------ masks */
-/* Bilinear value of a [h, w] grid at (x, y) in cell-centre coordinates (cell (i, j) at (j, i)),
- * clamped to the grid. */
-static float bilinear_u8(const uint8_t *m, int h, int w, float x, float y) {
+/* Bilinear interpolation on a [h, w] grid at (x, y) in cell-centre coordinates (cell (i, j) at
+ * (j, i)), clamped to the grid: the four cells' offsets and weights, shared by the byte masks and
+ * the float probability maps. */
+typedef struct {
+    int at[4];
+    float wt[4];
+} bilinear_taps;
+static bilinear_taps bilinear(int h, int w, float x, float y) {
     x = x < 0.0f ? 0.0f : x > (float)(w - 1) ? (float)(w - 1) : x;
     y = y < 0.0f ? 0.0f : y > (float)(h - 1) ? (float)(h - 1) : y;
     int x0 = (int)x, y0 = (int)y, x1 = x0 + 1 < w ? x0 + 1 : x0, y1 = y0 + 1 < h ? y0 + 1 : y0;
     float fx = x - (float)x0, fy = y - (float)y0;
-    float a = m[y0 * w + x0] * (1 - fx) + m[y0 * w + x1] * fx, c = m[y1 * w + x0] * (1 - fx) + m[y1 * w + x1] * fx;
-    return a * (1 - fy) + c * fy;
+    bilinear_taps t = {{y0 * w + x0, y0 * w + x1, y1 * w + x0, y1 * w + x1},
+                       {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy}};
+    return t;
+}
+static float bilinear_u8(const uint8_t *m, int h, int w, float x, float y) {
+    bilinear_taps t = bilinear(h, w, x, y);
+    return t.wt[0] * m[t.at[0]] + t.wt[1] * m[t.at[1]] + t.wt[2] * m[t.at[2]] + t.wt[3] * m[t.at[3]];
 }
 static float bilinear_f(const float *m, int h, int w, float x, float y) {
-    x = x < 0.0f ? 0.0f : x > (float)(w - 1) ? (float)(w - 1) : x;
-    y = y < 0.0f ? 0.0f : y > (float)(h - 1) ? (float)(h - 1) : y;
-    int x0 = (int)x, y0 = (int)y, x1 = x0 + 1 < w ? x0 + 1 : x0, y1 = y0 + 1 < h ? y0 + 1 : y0;
-    float fx = x - (float)x0, fy = y - (float)y0;
-    float a = m[y0 * w + x0] * (1 - fx) + m[y0 * w + x1] * fx, c = m[y1 * w + x0] * (1 - fx) + m[y1 * w + x1] * fx;
-    return a * (1 - fy) + c * fy;
+    bilinear_taps t = bilinear(h, w, x, y);
+    return t.wt[0] * m[t.at[0]] + t.wt[1] * m[t.at[1]] + t.wt[2] * m[t.at[2]] + t.wt[3] * m[t.at[3]];
 }
 
 /* The M x M mask target of a RoI: the 0/1 mask sampled bilinearly at the centres of the RoI's

@@ -20,9 +20,10 @@
  * proposals are taken as constants (no gradient through their coordinates): the "approximate joint
  * training" of the paper, as in py-faster-rcnn and torchvision.  The four losses are summed.
  * Fast R-CNN: the same without the RPN; the proposals come from outside (selective search), given
- * per image.  Mask R-CNN: Faster R-CNN plus a mask branch on the foreground RoIs (RoIAlign 14x14,
- * two 3x3 convolutions, one 14x14 logit map per class; per-pixel sigmoid cross-entropy on the map
- * of the object's class; docs/detection.md).
+ * per image.  Mask R-CNN: Faster R-CNN with RoIAlign 7x7 instead of RoI max pooling for the box
+ * head, plus a mask branch on the foreground RoIs (RoIAlign 14x14, two 3x3 convolutions, one 14x14
+ * logit map per class; per-pixel sigmoid cross-entropy on the map of the object's class;
+ * docs/detection.md).
  *
  * Inference: the top 150 proposals per image (NMS 0.7) go through the head; every class c >= 1 gets
  * its score p_c and its own decoded box, clipped to the image; boxes below the score threshold go,
@@ -57,6 +58,8 @@ typedef struct dc_frcnn_opts {
     int64_t max_proposals;         /* Fast R-CNN: at most this many given proposals per image at
                                       inference (2000); training samples from all of them       */
     int mask;                      /* 1: Mask R-CNN's mask branch                                 */
+    int box_align;                 /* 1: RoIAlign (sampling 2, aligned) instead of RoI max pooling
+                                      for the box head: Mask R-CNN's (1 for mask_rcnn)           */
     int mask_size;                 /* RoIAlign and mask side M: 14                                */
     int mask_ch;                   /* channels of the mask head's two 3x3 convolutions: 32        */
 } dc_frcnn_opts;
