@@ -19,6 +19,11 @@ int dc_cli_usage(const char *cmd, const char *fmt, const char *arg) {
     return 2;
 }
 
+int dc_cli_bad(const char *cmd, const char *what, const char *arg) {
+    fprintf(stderr, "deepc %s: %s%s%s (see 'deepc %s --help')\n", cmd, what, arg ? " " : "", arg ? arg : "", cmd);
+    return 2;
+}
+
 int dc_cli_long(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out) {
     char *end;
     errno = 0;

@@ -6,6 +6,8 @@
 int dc_cli_fail(const char *cmd);
 /* Prints "deepc CMD: <fmt with arg> (see 'deepc CMD --help')"; returns 2 (the exit status). */
 int dc_cli_usage(const char *cmd, const char *fmt, const char *arg);
+/* Prints "deepc CMD: WHAT ARG (see 'deepc CMD --help')" (ARG may be NULL); returns 2. */
+int dc_cli_bad(const char *cmd, const char *what, const char *arg);
 /* Parse flag value v as an integer / a number within [lo, hi]; on failure print what was expected
  * and return 1, else store it in *out and return 0. */
 int dc_cli_long(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out);
@@ -17,6 +19,17 @@ int dc_cli_proposals(int argc, char **argv);
 int dc_cli_rcnn_train(int argc, char **argv);
 int dc_cli_rcnn_test(int argc, char **argv);
 int dc_cli_rcnn_detect(int argc, char **argv);
+
+/* The flags of `deepc detect` (draw.c), shared by the detectors' and R-CNN's versions: one image
+ * and --checkpoint, --model, --out, --threshold, --nms, --threads, and --size where with_size.  The
+ * caller fills the defaults first.  Returns -1 when the command should go on, else the exit status
+ * (0 after printing help, 2 after a usage error). */
+typedef struct dc_cli_detect_args {
+    const char *ckpt, *model, *out, *image;
+    double thresh, nms;
+    long size, threads;
+} dc_cli_detect_args;
+int dc_cli_detect_parse(int argc, char **argv, const char *help, int with_size, dc_cli_detect_args *a);
 
 /* Drawing detections (draw.c).  Class names: Fashion-MNIST's when there are 10 classes, else "".
  * A detection: the outline of box [x1, y1, x2, y2] (pixels) in class k's colour, labelled

@@ -22,16 +22,6 @@ int dc_cli_dettrain(int argc, char **argv);
 int dc_cli_dettest(int argc, char **argv);
 int dc_cli_detect(int argc, char **argv);
 
-static int yfail(const char *cmd) {
-    fprintf(stderr, "deepc %s: %s\n", cmd, dc_last_error());
-    return 1;
-}
-
-static int yusage(const char *cmd, const char *what, const char *arg) {
-    fprintf(stderr, "deepc %s: %s%s%s (see 'deepc %s --help')\n", cmd, what, arg ? " " : "", arg ? arg : "", cmd);
-    return 2;
-}
-
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -95,7 +85,7 @@ int dc_cli_dettrain(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETTRAIN_HELP, stdout); return 0; }
         else if (!strcmp(a, "--no-flip")) { c.flip = 0; i--; continue; }
         else if (!strcmp(a, "--quiet")) { c.quiet = 1; i--; continue; }
-        else if (!v) return yusage(cmd, "missing value for", a);
+        else if (!v) return dc_cli_bad(cmd, "missing value for", a);
         else if (!strcmp(a, "--model")) c.model = v;
         else if (!strcmp(a, "--data")) c.data_dir = v;
         else if (!strcmp(a, "--out")) c.out_dir = v;
@@ -104,7 +94,7 @@ int dc_cli_dettrain(int argc, char **argv) {
             if (!strcmp(v, "constant")) c.schedule = DC_SCHED_CONSTANT;
             else if (!strcmp(v, "step")) c.schedule = DC_SCHED_STEP;
             else if (!strcmp(v, "cosine")) c.schedule = DC_SCHED_COSINE;
-            else return yusage(cmd, "unknown --schedule (constant, step, cosine):", v);
+            else return dc_cli_bad(cmd, "unknown --schedule (constant, step, cosine):", v);
         } else if (!strcmp(a, "--epochs")) { if (dc_cli_long(cmd, a, v, 0, 100000, &n)) return 2; c.epochs = (int)n; }
         else if (!strcmp(a, "--batch")) { if (dc_cli_long(cmd, a, v, 1, 4096, &n)) return 2; c.batch = (int)n; }
         else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &n)) return 2; c.threads = (int)n; }
@@ -114,14 +104,14 @@ int dc_cli_dettrain(int argc, char **argv) {
         else if (!strcmp(a, "--lr")) { if (dc_cli_float(cmd, a, v, 1e-9, 10.0, &x)) return 2; lr = x; }
         else if (!strcmp(a, "--warmup")) { if (dc_cli_float(cmd, a, v, 0.0, 1000.0, &x)) return 2; c.warmup_epochs = (float)x; }
         else if (!strcmp(a, "--weight-decay")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &x)) return 2; c.weight_decay = (float)x; }
-        else return yusage(cmd, "unknown option", a);
+        else return dc_cli_bad(cmd, "unknown option", a);
     }
-    if (!c.out_dir) return yusage(cmd, "--out DIR is required", NULL);
+    if (!c.out_dir) return dc_cli_bad(cmd, "--out DIR is required", NULL);
     dc_optim_kind kind;
-    if (dc_optim_parse(opt_name, &kind) != DC_OK) return yfail(cmd);
+    if (dc_optim_parse(opt_name, &kind) != DC_OK) return dc_cli_fail(cmd);
     c.optim = dc_optim_defaults(kind, lr > 0 ? (float)lr : kind == DC_OPTIM_ADAM ? 1e-3f : 1e-2f);
     dc_det_train_result r;
-    if (dc_det_train_run(&c, &r) != DC_OK) return yfail(cmd);
+    if (dc_det_train_run(&c, &r) != DC_OK) return dc_cli_fail(cmd);
     return 0;
 }
 
@@ -152,7 +142,7 @@ int dc_cli_dettest(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETTEST_HELP, stdout); return 0; }
         else if (!strcmp(a, "--per-class")) { per_class = 1; i--; continue; }
-        else if (!v) return yusage(cmd, "missing value for", a);
+        else if (!v) return dc_cli_bad(cmd, "missing value for", a);
         else if (!strcmp(a, "--checkpoint")) ckpt = v;
         else if (!strcmp(a, "--data")) data = v;
         else if (!strcmp(a, "--split")) split = v;
@@ -162,12 +152,12 @@ int dc_cli_dettest(int argc, char **argv) {
         else if (!strcmp(a, "--limit")) { if (dc_cli_long(cmd, a, v, 1, 2147483647L, &limit)) return 2; }
         else if (!strcmp(a, "--batch")) { if (dc_cli_long(cmd, a, v, 1, 4096, &batch)) return 2; }
         else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &threads)) return 2; }
-        else return yusage(cmd, "unknown option", a);
+        else return dc_cli_bad(cmd, "unknown option", a);
     }
-    if (!ckpt) return yusage(cmd, "--checkpoint FILE is required", NULL);
+    if (!ckpt) return dc_cli_bad(cmd, "--checkpoint FILE is required", NULL);
     char path[1024];
     if (snprintf(path, sizeof path, "%s/%s.json", data, split) >= (int)sizeof path)
-        return yusage(cmd, "data path too long:", data);
+        return dc_cli_bad(cmd, "data path too long:", data);
     dc_detdata *d = NULL;
     dc_pool *pool = NULL;
     dc_detector net = {0};
@@ -225,7 +215,7 @@ int dc_cli_dettest(int argc, char **argv) {
     dc_detector_free(&net);
     dc_pool_free(pool);
     dc_detdata_free(d);
-    return s == DC_OK ? 0 : yfail(cmd);
+    return s == DC_OK ? 0 : dc_cli_fail(cmd);
 }
 
 /* ------------------------------------------------------------------ detect */
@@ -247,31 +237,14 @@ static const char *DETECT_HELP =
 
 int dc_cli_detect(int argc, char **argv) {
     if (is_rcnn(argc, argv)) return dc_cli_rcnn_detect(argc, argv);
-    const char *cmd = "detect", *ckpt = NULL, *model = NULL, *out = NULL, *image = NULL;
-    double thresh = 0.2, nms = 0.5;
-    long size = 160, threads = 2;
-    for (int i = 0; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETECT_HELP, stdout); return 0; }
-        if (a[0] != '-' || !a[1]) {
-            if (image) return yusage(cmd, "more than one image:", a);
-            image = a;
-            i--;
-            continue;
-        }
-        if (!v) return yusage(cmd, "missing value for", a);
-        else if (!strcmp(a, "--checkpoint")) ckpt = v;
-        else if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--threshold")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &thresh)) return 2; }
-        else if (!strcmp(a, "--nms")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &nms)) return 2; }
-        else if (!strcmp(a, "--size")) { if (dc_cli_long(cmd, a, v, 16, 4096, &size)) return 2; }
-        else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &threads)) return 2; }
-        else return yusage(cmd, "unknown option", a);
-    }
-    if (!ckpt) return yusage(cmd, "--checkpoint FILE is required", NULL);
-    if (!image) return yusage(cmd, "an image file is required", NULL);
-    if (model && dc_detector_check(model, &model) != DC_OK) return yfail(cmd);
+    const char *cmd = "detect";
+    dc_cli_detect_args d = {.thresh = 0.2, .nms = 0.5, .size = 160, .threads = 2};
+    int rc = dc_cli_detect_parse(argc, argv, DETECT_HELP, 1, &d);
+    if (rc >= 0) return rc;
+    const char *ckpt = d.ckpt, *model = d.model, *out = d.out, *image = d.image;
+    const double thresh = d.thresh, nms = d.nms;
+    const long size = d.size, threads = d.threads;
+    if (model && dc_detector_check(model, &model) != DC_OK) return dc_cli_fail(cmd);
     dc_image src = {0}, grey = {0}, net_in = {0}, pic = {0};
     dc_pool *pool = NULL;
     dc_detector net = {0};
@@ -367,5 +340,5 @@ int dc_cli_detect(int argc, char **argv) {
     dc_image_free(&grey);
     dc_image_free(&net_in);
     dc_image_free(&pic);
-    return s == DC_OK ? 0 : yfail(cmd);
+    return s == DC_OK ? 0 : dc_cli_fail(cmd);
 }

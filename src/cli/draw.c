@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "viz/scene.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const FASHION[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -55,4 +56,33 @@ void dc_cli_tint_mask(dc_image *im, const uint8_t *mask, int side, int k) {
                 *v = 0.5f * *v + 0.5f * (float)rgb[c] / 255.0f;
             }
         }
+}
+
+int dc_cli_detect_parse(int argc, char **argv, const char *help, int with_size, dc_cli_detect_args *d) {
+    const char *cmd = "detect";
+    for (int i = 0; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(help, stdout);
+            return 0;
+        }
+        if (a[0] != '-' || !a[1]) {
+            if (d->image) return dc_cli_bad(cmd, "more than one image:", a);
+            d->image = a;
+            i--;
+            continue;
+        }
+        if (!v) return dc_cli_bad(cmd, "missing value for", a);
+        else if (!strcmp(a, "--checkpoint")) d->ckpt = v;
+        else if (!strcmp(a, "--model")) d->model = v;
+        else if (!strcmp(a, "--out")) d->out = v;
+        else if (!strcmp(a, "--threshold")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &d->thresh)) return 2; }
+        else if (!strcmp(a, "--nms")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &d->nms)) return 2; }
+        else if (with_size && !strcmp(a, "--size")) { if (dc_cli_long(cmd, a, v, 16, 4096, &d->size)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &d->threads)) return 2; }
+        else return dc_cli_bad(cmd, "unknown option", a);
+    }
+    if (!d->ckpt) return dc_cli_bad(cmd, "--checkpoint FILE is required", NULL);
+    if (!d->image) return dc_cli_bad(cmd, "an image file is required", NULL);
+    return -1;
 }

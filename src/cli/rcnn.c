@@ -14,21 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static int rfail(const char *cmd) {
-    fprintf(stderr, "deepc %s: %s\n", cmd, dc_last_error());
-    return 1;
-}
-
-static int rusage(const char *cmd, const char *what, const char *arg) {
-    fprintf(stderr, "deepc %s: %s%s%s (see 'deepc %s --help')\n", cmd, what, arg ? " " : "", arg ? arg : "", cmd);
-    return 2;
-}
 
 /* Selective-search flags shared by the commands: returns 1 when a handled flag, -1 on a bad value. */
 static int ss_flag(const char *cmd, const char *a, const char *v, dc_selsearch_opts *o) {
     long n;
     double x;
-    if (!strcmp(a, "--mode")) return dc_ss_mode_parse(v, &o->mode) == DC_OK ? 1 : (rfail(cmd), -1);
+    if (!strcmp(a, "--mode")) return dc_ss_mode_parse(v, &o->mode) == DC_OK ? 1 : (dc_cli_fail(cmd), -1);
     if (!strcmp(a, "--min-size-scale")) {
         if (dc_cli_float(cmd, a, v, 0.0, 100.0, &x)) return -1;
         o->min_size_scale = (float)x;
@@ -69,7 +60,7 @@ int dc_cli_proposals(int argc, char **argv) {
     for (int i = 0; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(PROPOSALS_HELP, stdout); return 0; }
-        if (!v) return rusage(cmd, "missing value for", a);
+        if (!v) return dc_cli_bad(cmd, "missing value for", a);
         int k = ss_flag(cmd, a, v, &o);
         if (k < 0) return 2;
         if (k) continue;
@@ -78,11 +69,11 @@ int dc_cli_proposals(int argc, char **argv) {
         else if (!strcmp(a, "--limit")) { if (dc_cli_long(cmd, a, v, 1, 2147483647L, &limit)) return 2; }
         else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &threads)) return 2; }
         else if (!strcmp(a, "--seed")) { if (dc_cli_long(cmd, a, v, 0, 2147483647L, &seed)) return 2; }
-        else return rusage(cmd, "unknown option", a);
+        else return dc_cli_bad(cmd, "unknown option", a);
     }
     o.seed = (uint64_t)seed;
     char path[1024];
-    if (snprintf(path, sizeof path, "%s/%s.json", data, split) >= (int)sizeof path) return rusage(cmd, "data path too long:", data);
+    if (snprintf(path, sizeof path, "%s/%s.json", data, split) >= (int)sizeof path) return dc_cli_bad(cmd, "data path too long:", data);
     dc_detdata *d = NULL;
     dc_rcnn_props *p = NULL;
     dc_status s = dc_detdata_load(path, limit, (int)threads, &d);
@@ -103,7 +94,7 @@ int dc_cli_proposals(int argc, char **argv) {
     }
     dc_rcnn_props_free(p);
     dc_detdata_free(d);
-    return s == DC_OK ? 0 : rfail(cmd);
+    return s == DC_OK ? 0 : dc_cli_fail(cmd);
 }
 
 /* ------------------------------------------------------------------ training */
@@ -153,7 +144,7 @@ int dc_cli_rcnn_train(int argc, char **argv) {
         else if (!strcmp(a, "--no-flip")) { c.flip = 0; i--; continue; }
         else if (!strcmp(a, "--no-tune")) { c.tune = 0; i--; continue; }
         else if (!strcmp(a, "--quiet")) { c.quiet = 1; i--; continue; }
-        else if (!v) return rusage(cmd, "missing value for", a);
+        else if (!v) return dc_cli_bad(cmd, "missing value for", a);
         int k = ss_flag(cmd, a, v, &c.ss);
         if (k < 0) return 2;
         if (k) continue;
@@ -165,7 +156,7 @@ int dc_cli_rcnn_train(int argc, char **argv) {
             if (!strcmp(v, "constant")) c.schedule = DC_SCHED_CONSTANT;
             else if (!strcmp(v, "step")) c.schedule = DC_SCHED_STEP;
             else if (!strcmp(v, "cosine")) c.schedule = DC_SCHED_COSINE;
-            else return rusage(cmd, "unknown --schedule (constant, step, cosine):", v);
+            else return dc_cli_bad(cmd, "unknown --schedule (constant, step, cosine):", v);
         } else if (!strcmp(a, "--epochs")) { if (dc_cli_long(cmd, a, v, 0, 100000, &n)) return 2; c.epochs = (int)n; }
         else if (!strcmp(a, "--steps")) { if (dc_cli_long(cmd, a, v, 0, 100000000L, &n)) return 2; c.steps_per_epoch = n; }
         else if (!strcmp(a, "--batch")) { if (dc_cli_long(cmd, a, v, 2, 4096, &n)) return 2; c.batch = (int)n; }
@@ -181,14 +172,14 @@ int dc_cli_rcnn_train(int argc, char **argv) {
         else if (!strcmp(a, "--lr")) { if (dc_cli_float(cmd, a, v, 1e-9, 10.0, &x)) return 2; lr = x; }
         else if (!strcmp(a, "--warmup")) { if (dc_cli_float(cmd, a, v, 0.0, 1000.0, &x)) return 2; c.warmup_epochs = (float)x; }
         else if (!strcmp(a, "--weight-decay")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &x)) return 2; c.weight_decay = (float)x; }
-        else return rusage(cmd, "unknown option", a);
+        else return dc_cli_bad(cmd, "unknown option", a);
     }
-    if (!c.out_dir) return rusage(cmd, "--out DIR is required", NULL);
+    if (!c.out_dir) return dc_cli_bad(cmd, "--out DIR is required", NULL);
     dc_optim_kind kind;
-    if (dc_optim_parse(opt_name, &kind) != DC_OK) return rfail(cmd);
+    if (dc_optim_parse(opt_name, &kind) != DC_OK) return dc_cli_fail(cmd);
     c.optim = dc_optim_defaults(kind, lr > 0 ? (float)lr : kind == DC_OPTIM_ADAM ? 1e-3f : 1e-2f);
     dc_rcnn_train_result r;
-    if (dc_rcnn_train_run(&c, &r) != DC_OK) return rfail(cmd);
+    if (dc_rcnn_train_run(&c, &r) != DC_OK) return dc_cli_fail(cmd);
     return 0;
 }
 
@@ -222,7 +213,7 @@ int dc_cli_rcnn_test(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(TEST_HELP, stdout); return 0; }
         else if (!strcmp(a, "--per-class")) { per_class = 1; i--; continue; }
         else if (!strcmp(a, "--no-bbreg")) { no_reg = 1; i--; continue; }
-        else if (!v) return rusage(cmd, "missing value for", a);
+        else if (!v) return dc_cli_bad(cmd, "missing value for", a);
         else if (!strcmp(a, "--checkpoint")) ckpt = v;
         else if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--data")) data = v;
@@ -234,12 +225,12 @@ int dc_cli_rcnn_test(int argc, char **argv) {
         else if (!strcmp(a, "--limit")) { if (dc_cli_long(cmd, a, v, 1, 2147483647L, &limit)) return 2; }
         else if (!strcmp(a, "--batch")) { if (dc_cli_long(cmd, a, v, 1, 4096, &batch)) return 2; }
         else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &threads)) return 2; }
-        else return rusage(cmd, "unknown option", a);
+        else return dc_cli_bad(cmd, "unknown option", a);
     }
-    if (!ckpt) return rusage(cmd, "--checkpoint FILE is required", NULL);
-    if (dc_rcnn_model_check(model, NULL) != DC_OK) return rfail(cmd);
+    if (!ckpt) return dc_cli_bad(cmd, "--checkpoint FILE is required", NULL);
+    if (dc_rcnn_model_check(model, NULL) != DC_OK) return dc_cli_fail(cmd);
     char path[1024];
-    if (snprintf(path, sizeof path, "%s/%s.json", data, split) >= (int)sizeof path) return rusage(cmd, "data path too long:", data);
+    if (snprintf(path, sizeof path, "%s/%s.json", data, split) >= (int)sizeof path) return dc_cli_bad(cmd, "data path too long:", data);
     dc_pool *pool = NULL;
     dc_rcnn_model m;
     memset(&m, 0, sizeof m);
@@ -281,7 +272,7 @@ int dc_cli_rcnn_test(int argc, char **argv) {
     dc_detdata_free(d);
     dc_rcnn_model_free(&m);
     dc_pool_free(pool);
-    return s == DC_OK ? 0 : rfail(cmd);
+    return s == DC_OK ? 0 : dc_cli_fail(cmd);
 }
 
 /* ------------------------------------------------------------------ one image */
@@ -296,30 +287,14 @@ static const char *DETECT_HELP =
     "  --threads N         [2]\n";
 
 int dc_cli_rcnn_detect(int argc, char **argv) {
-    const char *cmd = "detect", *ckpt = NULL, *model = DC_RCNN_MODEL, *out = NULL, *image = NULL;
-    double thresh = 0.5, nms = -1.0;
-    long threads = 2;
-    for (int i = 0; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETECT_HELP, stdout); return 0; }
-        if (a[0] != '-' || !a[1]) {
-            if (image) return rusage(cmd, "more than one image:", a);
-            image = a;
-            i--;
-            continue;
-        }
-        if (!v) return rusage(cmd, "missing value for", a);
-        else if (!strcmp(a, "--checkpoint")) ckpt = v;
-        else if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--threshold")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &thresh)) return 2; }
-        else if (!strcmp(a, "--nms")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &nms)) return 2; }
-        else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &threads)) return 2; }
-        else return rusage(cmd, "unknown option", a);
-    }
-    if (!ckpt) return rusage(cmd, "--checkpoint FILE is required", NULL);
-    if (!image) return rusage(cmd, "an image file is required", NULL);
-    if (dc_rcnn_model_check(model, NULL) != DC_OK) return rfail(cmd);
+    const char *cmd = "detect";
+    dc_cli_detect_args d = {.model = DC_RCNN_MODEL, .thresh = 0.5, .nms = -1.0, .threads = 2};
+    int rc = dc_cli_detect_parse(argc, argv, DETECT_HELP, 0, &d);
+    if (rc >= 0) return rc;
+    const char *ckpt = d.ckpt, *model = d.model, *out = d.out, *image = d.image;
+    const double thresh = d.thresh, nms = d.nms;
+    const long threads = d.threads;
+    if (dc_rcnn_model_check(model, NULL) != DC_OK) return dc_cli_fail(cmd);
     dc_pool *pool = NULL;
     dc_rcnn_model m;
     memset(&m, 0, sizeof m);
@@ -380,5 +355,5 @@ int dc_cli_rcnn_detect(int argc, char **argv) {
     dc_image_free(&src), dc_image_free(&grey), dc_image_free(&pic);
     dc_rcnn_model_free(&m);
     dc_pool_free(pool);
-    return s == DC_OK ? 0 : rfail(cmd);
+    return s == DC_OK ? 0 : dc_cli_fail(cmd);
 }
