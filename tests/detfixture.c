@@ -69,3 +69,23 @@ int dc_test_run_cli(const char *cmd, char *err, size_t n, const char *err_path) 
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+dc_det_train_config dc_test_det_overfit_config(const char *model, const char *json, const char *out_dir, int epochs,
+                                               int batch, float lr) {
+    dc_det_train_config c;
+    dc_det_train_config_defaults(&c);
+    if (model) c.model = model;
+    c.train_json = c.val_json = json;
+    c.out_dir = out_dir;
+    c.epochs = epochs;
+    c.threads = 1; /* tiny batches: no thread hand-offs */
+    c.batch = batch;
+    c.flip = 0;
+    c.weight_decay = 0.0f;
+    c.warmup_epochs = 0.0f;
+    c.schedule = DC_SCHED_CONSTANT;
+    c.optim = dc_optim_defaults(DC_OPTIM_ADAM, lr);
+    c.quiet = getenv("DC_TEST_VERBOSE") == NULL;
+    c.progress = 0;
+    return c;
+}

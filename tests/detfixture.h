@@ -7,7 +7,15 @@
 
 #include <stddef.h>
 
+#include "train/det_train.h"
+
 const char *dc_test_det_tiny(void);
+
+/* A detector-training configuration for the overfit tests: model, the same file for training and
+ * validation (evaluated on its own images), out_dir (may be NULL), epochs, batch; 1 thread, no
+ * flips, no weight decay or warm-up, Adam at a constant lr, quiet unless DC_TEST_VERBOSE is set. */
+dc_det_train_config dc_test_det_overfit_config(const char *model, const char *json, const char *out_dir, int epochs,
+                                               int batch, float lr);
 
 /* The deepc binary next to the test binary in exe (1), or 0 when there is none (skip the test). */
 int dc_test_deepc_exe(char *exe, size_t n);

@@ -201,20 +201,8 @@ TEST(yolo_overfit_tiny_and_results_roundtrip) {
     char json[700], run[700], ckpt[800], res[800];
     snprintf(json, sizeof json, "%s/train.json", dir);
     snprintf(run, sizeof run, "%s/yolo_run", dc_test_tmp_dir());
-    dc_det_train_config c;
-    dc_det_train_config_defaults(&c);
-    c.train_json = c.val_json = json; /* evaluated on the training images themselves */
-    c.out_dir = run;
-    c.epochs = 80;
-    c.threads = 1; /* tiny batches: no thread hand-offs */
-    c.batch = 8;
-    c.flip = 0;
-    c.weight_decay = 0.0f;
-    c.warmup_epochs = 0.0f;
-    c.schedule = DC_SCHED_CONSTANT;
-    c.optim = dc_optim_defaults(DC_OPTIM_ADAM, 2e-3f);
-    c.quiet = getenv("DC_TEST_VERBOSE") == NULL;
-    c.progress = 0;
+    /* the default model (yolo_mini), evaluated on the training images themselves */
+    dc_det_train_config c = dc_test_det_overfit_config(NULL, json, run, 80, 8, 2e-3f);
     dc_det_train_result r;
     CHECK_OK(dc_det_train_run(&c, &r));
     CHECK(r.epochs_run == 80);
