@@ -65,6 +65,19 @@ const char *dc_test_tmp_dir(void) {
     return dir;
 }
 
+int dc_test_files_equal(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int eq = fa && fb;
+    while (eq) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb) eq = 0;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return eq;
+}
+
 static int cmp_entry(const void *a, const void *b) {
     const dc_test_entry *x = a, *y = b;
     int c = strcmp(x->file, y->file);

@@ -52,5 +52,7 @@ void dc_test_skip(const char *why);
 int dc_test_need_data(void);
 /* A fresh temporary directory for this process (created on first use). */
 const char *dc_test_tmp_dir(void);
+/* 1 when the files at a and b both open and hold the same bytes. */
+int dc_test_files_equal(const char *a, const char *b);
 
 #endif

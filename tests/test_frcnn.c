@@ -220,6 +220,51 @@ TEST(frcnn_rpn_targets_layout) {
     }
 }
 
+/* dettrain --resume: three epochs straight against one epoch, then a resume for the other two,
+ * with flips, dropout-free sampling of anchors and RoIs, and a learning rate that changes every
+ * epoch; the checkpoints end bit for bit the same.  Then the refusals: another model, another
+ * batch, no epochs left. */
+TEST(frcnn_resume_matches_uninterrupted_run) {
+    const char *dir = dc_test_det_tiny();
+    CHECK(dir != NULL);
+    if (!dir) return;
+    char json[700], straight[700], resumed[700], a[800], b[800], last[800];
+    snprintf(json, sizeof json, "%s/train.json", dir);
+    snprintf(straight, sizeof straight, "%s/frcnn_straight", dc_test_tmp_dir());
+    snprintf(resumed, sizeof resumed, "%s/frcnn_resumed", dc_test_tmp_dir());
+    dc_det_train_config c = dc_test_det_overfit_config("faster_rcnn", json, straight, 3, 4, 1e-3f);
+    c.flip = 1;
+    c.schedule = DC_SCHED_STEP;
+    c.step_epochs = 1;
+    dc_det_train_result r;
+    CHECK_OK(dc_det_train_run(&c, &r));
+    c.out_dir = resumed;
+    c.epochs = 1; /* the "interrupted" run: the step schedule does not depend on --epochs */
+    CHECK_OK(dc_det_train_run(&c, &r));
+    snprintf(last, sizeof last, "%s/last.safetensors", resumed);
+    c.epochs = 3;
+    c.resume = last;
+    CHECK_OK(dc_det_train_run(&c, &r));
+    CHECK(r.epochs_run == 3);
+    const char *files[] = {"last.safetensors", "best.safetensors"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(a, sizeof a, "%s/%s", straight, files[k]);
+        snprintf(b, sizeof b, "%s/%s", resumed, files[k]);
+        CHECK_MSG(dc_test_files_equal(a, b), "%s differs after the resume", files[k]);
+    }
+    c.model = "mask_rcnn";
+    CHECK_ERR(dc_det_train_run(&c, &r), DC_ERR_ARG);
+    CHECK(strstr(dc_last_error(), "faster_rcnn") != NULL);
+    c.model = "faster_rcnn";
+    c.batch = 8;
+    CHECK_ERR(dc_det_train_run(&c, &r), DC_ERR_ARG);
+    CHECK(strstr(dc_last_error(), "--batch 4") != NULL);
+    c.batch = 4;
+    c.epochs = 1;
+    CHECK_ERR(dc_det_train_run(&c, &r), DC_ERR_ARG);
+    CHECK(strstr(dc_last_error(), "3 epochs done") != NULL);
+}
+
 /* Faster R-CNN through the detector job on the tiny set, evaluated on its own training images:
  * the loss falls and AP50 rises well above chance; the best checkpoint reloads for inference and
  * gives the same AP50. */

@@ -35,19 +35,6 @@ static int64_t file_size(const char *path) {
     return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
 }
 
-static int files_equal(const char *a, const char *b) {
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int eq = fa && fb;
-    while (eq) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        if (ca != cb) eq = 0;
-        if (ca == EOF || cb == EOF) break;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return eq;
-}
-
 TEST(train_mlp_short_run_reaches_accuracy_floor) {
     if (!dc_test_need_data()) return;
     dc_train_config c = quick(tmp_path("floor"));
@@ -85,7 +72,7 @@ TEST(train_same_seed_same_threads_is_bitwise_identical) {
     CHECK_OK(dc_train_run(&c, &b));
     CHECK(memcmp(&a.last.train_loss, &b.last.train_loss, sizeof(double)) == 0);
     CHECK(memcmp(&a.last.val_loss, &b.last.val_loss, sizeof(double)) == 0);
-    CHECK(files_equal(tmp_path("rep_a/last.safetensors"), tmp_path("rep_b/last.safetensors")));
+    CHECK(dc_test_files_equal(tmp_path("rep_a/last.safetensors"), tmp_path("rep_b/last.safetensors")));
     c.seed = 2; /* and a different seed gives a different run */
     c.out_dir = NULL;
     CHECK_OK(dc_train_run(&c, &b));
@@ -104,12 +91,12 @@ TEST(train_resume_matches_uninterrupted_run) {
     c.out_dir = tmp_path("resumed");
     c.epochs = 1;
     CHECK_OK(dc_train_run(&c, &r));
-    CHECK(!files_equal(tmp_path("straight/last.safetensors"), tmp_path("resumed/last.safetensors")));
+    CHECK(!dc_test_files_equal(tmp_path("straight/last.safetensors"), tmp_path("resumed/last.safetensors")));
     c.epochs = 2;
     c.resume = tmp_path("resumed/last.safetensors");
     CHECK_OK(dc_train_run(&c, &r));
     CHECK(r.epochs_run == 1);
-    CHECK(files_equal(tmp_path("straight/last.safetensors"), tmp_path("resumed/last.safetensors")));
+    CHECK(dc_test_files_equal(tmp_path("straight/last.safetensors"), tmp_path("resumed/last.safetensors")));
 }
 
 TEST(train_diverging_loss_is_reported_and_best_checkpoint_kept) {

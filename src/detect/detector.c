@@ -76,6 +76,11 @@ float *dc_detector_images(dc_detector *det) {
 
 int dc_detector_classes(const dc_detector *det) { return det->kind == DC_DETECTOR_YOLO ? det->yolo.C : det->frcnn.C; }
 
+void dc_detector_set_seed(dc_detector *det, uint64_t seed) {
+    dc_graph_set_seed(dc_detector_graph(det), seed);
+    if (det->kind == DC_DETECTOR_FRCNN) dc_rng_seed(&det->frcnn.rng, dc_seed_mix(seed, 0x5a3, 7));
+}
+
 dc_node dc_detector_loss(const dc_detector *det) { return det->kind == DC_DETECTOR_YOLO ? det->yolo.loss : det->frcnn.loss; }
 
 int dc_detector_has_masks(const dc_detector *det) { return det->kind == DC_DETECTOR_FRCNN && det->frcnn.o.mask; }

@@ -45,6 +45,10 @@ dc_graph *dc_detector_graph(dc_detector *det);
 /* The image input buffer: [max_batch, 1, side, side]. */
 float *dc_detector_images(dc_detector *det);
 int dc_detector_classes(const dc_detector *det);
+/* Seed everything random in training from `seed`: the graph's (dropout) and the two-stage
+ * detectors' anchor and RoI sampling.  The training job calls it at the start of each epoch, so a
+ * resumed run draws what an uninterrupted one would. */
+void dc_detector_set_seed(dc_detector *det, uint64_t seed);
 
 /* One training forward pass over the b images in dc_detector_images, which are images idx[k] of d,
  * mirrored where flips[k] (dc_detbatcher's last batch), with target rows `targets` ([b, max_obj,

@@ -151,6 +151,37 @@ static void batch_proposals(job *j, int64_t b, const int *flips) {
     }
 }
 
+/* --resume: the checkpoint's parameters, optimizer state and epoch count; the best validation AP50
+ * so far from the run directory's best.safetensors.  It must be the same model and batch (the
+ * schedule counts steps per epoch), and fewer epochs than --epochs. */
+static dc_status resume(const dc_det_train_config *c, job *j, const char *best_path, int *start_epoch, double *best,
+                        dc_det_train_result *r) {
+    dc_checkpoint_meta m;
+    DC_TRY(dc_checkpoint_read_meta(c->resume, &m));
+    if (strcmp(m.model, j->net.model) != 0)
+        return DC_ERR(DC_ERR_ARG, "--resume %s holds model '%s', not '%s'", c->resume, m.model, j->net.model);
+    if (m.batch != c->batch)
+        return DC_ERR(DC_ERR_ARG, "--resume %s was trained with --batch %d, not %d: resume with the same batch", c->resume,
+                      m.batch, c->batch);
+    if (m.epoch >= c->epochs)
+        return DC_ERR(DC_ERR_ARG, "--resume %s has %d epochs done; --epochs %d leaves none to run", c->resume, m.epoch,
+                      c->epochs);
+    if (strcmp(m.optimizer, dc_optim_name(c->optim.kind)) != 0)
+        return DC_ERR(DC_ERR_ARG, "--resume %s was trained with %s, not %s", c->resume, m.optimizer,
+                      dc_optim_name(c->optim.kind));
+    DC_TRY(dc_checkpoint_load(c->resume, dc_detector_graph(&j->net), j->opt, &m));
+    *start_epoch = m.epoch;
+    dc_checkpoint_meta bm;
+    if (c->out_dir && dc_checkpoint_read_meta(best_path, &bm) == DC_OK && bm.epoch <= m.epoch) {
+        *best = bm.val_acc;
+        r->best_epoch = bm.epoch;
+        r->best_ap50 = bm.val_acc;
+    }
+    r->epochs_run = m.epoch;
+    if (!c->quiet) printf("resumed from %s after epoch %d (step %lld)\n", c->resume, m.epoch, (long long)m.step);
+    return DC_OK;
+}
+
 static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, job *j) {
     double t_start = dc_clock_s();
     DC_TRY(validate(c));
@@ -193,12 +224,19 @@ static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, j
     if (c->out_dir) {
         snprintf(best_path, sizeof best_path, "%s/best.safetensors", c->out_dir);
         snprintf(last_path, sizeof last_path, "%s/last.safetensors", c->out_dir);
+    }
+    int start_epoch = 0;
+    double best = -1.0;
+    if (c->resume) DC_TRY(resume(c, j, best_path, &start_epoch, &best, r));
+    if (c->out_dir) {
         snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
-        j->csv = fopen(path, "w");
+        j->csv = fopen(path, start_epoch > 0 ? "a" : "w");
         if (!j->csv) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-        fprintf(j->csv, "epoch,lr,train_loss,val_AP,val_AP50,val_AP75,epoch_seconds,train_images_per_s,val_seconds,"
-                        "val_mask_AP,val_mask_AP50\n");
-        DC_TRY(write_run_txt(c, train_json, val_json, j));
+        if (start_epoch == 0) {
+            fprintf(j->csv, "epoch,lr,train_loss,val_AP,val_AP50,val_AP75,epoch_seconds,train_images_per_s,"
+                            "val_seconds,val_mask_AP,val_mask_AP50\n");
+            DC_TRY(write_run_txt(c, train_json, val_json, j));
+        }
     }
     if (!c->quiet)
         printf("%s: %lld parameters, %d classes; train %lld images, val %lld; %s lr %g, batch %d, %d threads\n",
@@ -211,11 +249,11 @@ static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, j
     j->idx = malloc((size_t)c->batch * sizeof *j->idx);
     j->targets = tb;
     if (!tb || !j->idx) return DC_ERR(DC_ERR_NOMEM, "dettrain: targets of a batch");
-    double best = -1.0, train_time = 0.0;
+    double train_time = 0.0;
     int64_t train_images = 0;
-    for (int e = 0; e < c->epochs; e++) {
+    for (int e = start_epoch; e < c->epochs; e++) {
         dc_detbatcher_reset(j->batcher, dc_seed_mix(c->seed, (uint64_t)e, 1));
-        dc_graph_set_seed(g, dc_seed_mix(c->seed, (uint64_t)e, 2));
+        dc_detector_set_seed(&j->net, dc_seed_mix(c->seed, (uint64_t)e, 2));
         int64_t nb = dc_detbatcher_batches(j->batcher), step = 0, seen = 0, b;
         double lsum = 0.0, t0 = dc_clock_s(), last_draw = 0.0;
         float lr = c->optim.lr;
@@ -252,7 +290,7 @@ static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, j
         train_time += et;
         train_images += seen;
         double loss = seen ? lsum / (double)seen : 0.0;
-        if (e == 0) r->first_loss = loss;
+        if (e == start_epoch) r->first_loss = loss;
         r->last_loss = loss;
 
         /* validation: COCO evaluation of the decoded detections */

@@ -3,7 +3,9 @@
  * optimizers and learning-rate schedules, per-epoch validation mAP (COCO evaluation), the best
  * checkpoint by validation AP50 and metrics.csv.
  * A run directory gets best.safetensors (best AP50 on val), last.safetensors (with optimizer state),
- * metrics.csv (one line per epoch) and run.txt (the options). */
+ * metrics.csv (one line per epoch) and run.txt (the options).  A run interrupted after epoch k and
+ * resumed from its last.safetensors with the same options ends with the same files, bit for bit,
+ * as one that was not interrupted (every epoch's random draws come from (seed, epoch)). */
 #ifndef DC_TRAIN_DET_TRAIN_H
 #define DC_TRAIN_DET_TRAIN_H
 
@@ -16,6 +18,8 @@ typedef struct dc_det_train_config {
     const char *train_json;   /* overrides DIR/train.json                                       */
     const char *val_json;     /* overrides DIR/val.json                                         */
     const char *out_dir;      /* run directory (NULL: nothing written)                          */
+    const char *resume;       /* continue from this checkpoint (RUN/last.safetensors): parameters,
+                                 optimizer state and epoch count; the same command otherwise    */
     dc_optim_config optim;    /* Adam, lr 1e-3                                                  */
     dc_schedule schedule;     /* cosine                                                         */
     int step_epochs;
