@@ -495,6 +495,8 @@ typedef struct dc_checkpoint_meta {
     uint64_t seed;
     int num_classes;
     int batch;
+    int revision;           /* the model's output convention when it changed over time (0: none
+                               recorded); YOLO: DC_YOLO_REVISION, detect/yolo_model.h     */
     const char *model_text; /* saving only: the model file's text, stored so the checkpoint
                                rebuilds its network by itself (NULL for zoo models)       */
 } dc_checkpoint_meta;

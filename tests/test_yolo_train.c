@@ -9,6 +9,7 @@
 #include "data/detgen.h"
 #include "detect/cocoeval.h"
 #include "detect/detdata.h"
+#include "detect/detector.h"
 #include "detect/yolo_model.h"
 #include "train/det_train.h"
 
@@ -271,6 +272,57 @@ TEST(yolo_models_grids_and_class_terms) {
         CHECK(isfinite(dc_graph_loss(net.g, net.loss)));
         dc_yolo_net_free(&net);
     }
+}
+
+/* The YOLO output revision in checkpoints: recorded and read back, with and without stored model
+ * text; a yolo_mini checkpoint that records none (it may predate the square-root outputs) or
+ * another revision is refused by the detector loader, a yolo_s16 one without it is not. */
+TEST(yolo_checkpoint_revision) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/yolo_rev.safetensors", dc_test_tmp_dir());
+    const struct { const char *model; int revision; dc_status want; } cases[] = {
+        {"yolo_mini", DC_YOLO_REVISION, DC_OK}, {"yolo_mini", 0, DC_ERR_FORMAT}, {"yolo_s8", 0, DC_ERR_FORMAT},
+        {"yolo_mini", DC_YOLO_REVISION + 1, DC_ERR_FORMAT}, {"yolo_s16", 0, DC_OK}, {"yolo_s16", DC_YOLO_REVISION, DC_OK}};
+    for (int k = 0; k < (int)(sizeof cases / sizeof cases[0]); k++) {
+        dc_detector det;
+        CHECK_OK(dc_detector_create(cases[k].model, 32, 3, 0, 1, NULL, &det));
+        if (!det.model) continue;
+        dc_checkpoint_meta m = {.epoch = 1, .num_classes = 3, .batch = 1, .revision = cases[k].revision};
+        snprintf(m.model, sizeof m.model, "%s", cases[k].model);
+        CHECK_OK(dc_checkpoint_save(path, dc_detector_graph(&det), NULL, &m));
+        dc_detector_free(&det);
+        dc_checkpoint_meta back;
+        CHECK_OK(dc_checkpoint_read_meta(path, &back));
+        CHECK(back.revision == cases[k].revision && back.num_classes == 3);
+        dc_error_clear();
+        dc_status s = dc_detector_load(path, NULL, 32, 1, NULL, &det, &back);
+        CHECK_MSG(s == cases[k].want, "%s revision %d: %s", cases[k].model, cases[k].revision, dc_last_error());
+        if (s == DC_OK) dc_detector_free(&det);
+        else CHECK(strstr(dc_last_error(), path) != NULL && strstr(dc_last_error(), "revision") != NULL);
+    }
+    /* the revision next to stored model text (metadata only: the text is stored as given) */
+    dc_detector det;
+    CHECK_OK(dc_detector_create("yolo_mini", 32, 3, 0, 1, NULL, &det));
+    if (!det.model) return;
+    dc_checkpoint_meta m = {.revision = 7, .model_text = "[net]\nname = custom\n"};
+    snprintf(m.model, sizeof m.model, "custom");
+    CHECK_OK(dc_checkpoint_save(path, dc_detector_graph(&det), NULL, &m));
+    dc_detector_free(&det);
+    dc_checkpoint_meta back;
+    char *text = NULL;
+    CHECK_OK(dc_checkpoint_read_meta(path, &back));
+    CHECK_OK(dc_checkpoint_read_model_text(path, &text));
+    CHECK(back.revision == 7 && text && !strcmp(text, m.model_text));
+    free(text);
+    m.revision = 0; /* none recorded: no revision entry, the text still read back */
+    CHECK_OK(dc_detector_create("yolo_mini", 32, 3, 0, 1, NULL, &det));
+    if (!det.model) return;
+    CHECK_OK(dc_checkpoint_save(path, dc_detector_graph(&det), NULL, &m));
+    dc_detector_free(&det);
+    CHECK_OK(dc_checkpoint_read_meta(path, &back));
+    CHECK_OK(dc_checkpoint_read_model_text(path, &text));
+    CHECK(back.revision == 0 && text && !strcmp(text, m.model_text));
+    free(text);
 }
 
 TEST(yolo_model_and_config_errors) {

@@ -185,6 +185,7 @@ dc_status dc_detector_load(const char *ckpt, const char *model, int side, int64_
         return DC_ERR(DC_ERR_ARG, "%s holds model '%s', not '%s'", ckpt, m->model, model);
     if (m->num_classes < 1 || m->num_classes > 100000)
         return DC_ERR(DC_ERR_FORMAT, "%s: class count %d in the metadata outside 1..100000", ckpt, m->num_classes);
+    if (dc_yolo_model_stride(canon) > 0) DC_TRY(dc_yolo_model_check_revision(canon, m->revision, ckpt));
     int stride = dc_detector_stride(canon);
     if (side < stride || side % stride != 0)
         return DC_ERR(DC_ERR_SHAPE, "%s: input side %d is not a multiple of %d", canon, side, stride);

@@ -7,11 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-/* The YOLO models of this build: name, pixels per grid cell, class term (dc_yolo_opts). */
+/* The YOLO models of this build: name, pixels per grid cell, class term (dc_yolo_opts), the output
+ * revision its first checkpoints had (DC_YOLO_REVISION). */
 static const struct {
     const char *name;
-    int stride, softmax_ce;
-} MODELS[] = {{DC_YOLO_MODEL, DC_YOLO_STRIDE, 0}, {DC_YOLO_S8_MODEL, 8, 0}, {DC_YOLO_S16_MODEL, 16, 1}};
+    int stride, softmax_ce, first_revision;
+} MODELS[] = {{DC_YOLO_MODEL, DC_YOLO_STRIDE, 0, 1}, {DC_YOLO_S8_MODEL, 8, 0, 1}, {DC_YOLO_S16_MODEL, 16, 1, 2}};
 
 static int model_index(const char *name) {
     if (name && !strcmp(name, "yolo")) return 0;
@@ -37,6 +38,20 @@ int dc_yolo_model_stride(const char *name) {
 int dc_yolo_model_softmax(const char *name) {
     int k = model_index(name);
     return k < 0 ? 0 : MODELS[k].softmax_ce;
+}
+
+dc_status dc_yolo_model_check_revision(const char *name, int revision, const char *path) {
+    int k = model_index(name);
+    if (k < 0) return dc_yolo_model_check(name, NULL);
+    if (revision == DC_YOLO_REVISION || (revision == 0 && MODELS[k].first_revision == DC_YOLO_REVISION)) return DC_OK;
+    if (revision == 0)
+        return DC_ERR(DC_ERR_FORMAT,
+                      "%s: this %s checkpoint records no YOLO output revision: it may be from before the size outputs "
+                      "became sqrt(w), sqrt(h) (revision %d), and its boxes would then decode wrongly; train it again "
+                      "(checkpoints written now record the revision)",
+                      path, MODELS[k].name, DC_YOLO_REVISION);
+    return DC_ERR(DC_ERR_FORMAT, "%s: %s checkpoint of YOLO output revision %d; this deepc reads revision %d", path,
+                  MODELS[k].name, revision, DC_YOLO_REVISION);
 }
 
 static dc_node conv_bn_relu(dc_graph *g, dc_node x, int oc, int stride, const char *name) {

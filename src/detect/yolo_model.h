@@ -41,6 +41,14 @@ dc_status dc_yolo_model_check(const char *name, const char **canonical);
 int dc_yolo_model_stride(const char *name);
 /* 1 when the model's class scores are softmax logits (yolo_s16), 0 otherwise. */
 int dc_yolo_model_softmax(const char *name);
+/* The meaning of the YOLO outputs, recorded in checkpoints (dc_checkpoint_meta.revision):
+ * 1: the size outputs were w and h; 2: they are sqrt(w) and sqrt(h) (decoded as max(s, 0)^2).
+ * A checkpoint that records none is yolo_s16 (which began at revision 2), or yolo_mini / yolo_s8
+ * of either revision: those are refused, since nothing tells which. */
+#define DC_YOLO_REVISION 2
+/* DC_OK when a checkpoint of `name` recorded with `revision` (0: none recorded) decodes with this
+ * build's YOLO; DC_ERR_FORMAT naming `path` and what to do otherwise. */
+dc_status dc_yolo_model_check_revision(const char *name, int revision, const char *path);
 /* Build the network on input x ([1, side, side], side a multiple of the stride); *pred is
  * [S, S, B*5 + C]. */
 dc_status dc_yolo_model_build(dc_graph *g, const char *name, dc_node x, int B, int C, dc_node *pred);

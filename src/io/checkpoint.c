@@ -29,7 +29,7 @@ dc_status dc_checkpoint_save(const char *path, const dc_graph *g, dc_optim *opt,
     memset(&mm, 0, sizeof mm);
     if (m) mm = *m;
     if (opt) mm.step = dc_optim_steps(opt);
-    char epoch[32], step[32], val[32], lr[32], seed[32], classes[32], batch[32];
+    char epoch[32], step[32], val[32], lr[32], seed[32], classes[32], batch[32], revision[32];
     snprintf(epoch, sizeof epoch, "%d", mm.epoch);
     snprintf(step, sizeof step, "%" PRId64, mm.step);
     snprintf(val, sizeof val, "%.6f", mm.val_acc);
@@ -37,10 +37,18 @@ dc_status dc_checkpoint_save(const char *path, const dc_graph *g, dc_optim *opt,
     snprintf(seed, sizeof seed, "%" PRIu64, mm.seed);
     snprintf(classes, sizeof classes, "%d", mm.num_classes);
     snprintf(batch, sizeof batch, "%d", mm.batch);
+    snprintf(revision, sizeof revision, "%d", mm.revision);
+    /* the optional entries last: revision (when > 0), model_text (when given) */
     const char *meta[] = {"format", "deepc-checkpoint-1", "model", mm.model, "optimizer", mm.optimizer,
                           "epoch", epoch, "step", step, "val_acc", val, "lr", lr, "seed", seed,
-                          "num_classes", classes, "batch", batch, "model_text", mm.model_text};
-    int n_meta = (int)(sizeof meta / sizeof meta[0]) / 2 - (mm.model_text ? 0 : 1);
+                          "num_classes", classes, "batch", batch, "revision", revision, "model_text", mm.model_text};
+    int n_meta = (int)(sizeof meta / sizeof meta[0]) / 2 - 2;
+    if (mm.revision > 0) n_meta++;
+    if (mm.model_text) {
+        meta[2 * n_meta] = "model_text";
+        meta[2 * n_meta + 1] = mm.model_text;
+        n_meta++;
+    }
     dc_status s = dc_safetensors_write(path, t, n, meta, n_meta);
     free(t);
     return s;
@@ -58,6 +66,7 @@ static void read_meta(const dc_st_file *f, dc_checkpoint_meta *m) {
     if ((v = dc_st_meta(f, "seed"))) m->seed = strtoull(v, NULL, 10);
     if ((v = dc_st_meta(f, "num_classes"))) m->num_classes = atoi(v);
     if ((v = dc_st_meta(f, "batch"))) m->batch = atoi(v);
+    if ((v = dc_st_meta(f, "revision"))) m->revision = atoi(v);
 }
 
 static dc_status check_format(const dc_st_file *f, const char *path) {
