@@ -504,6 +504,12 @@ dc_status dc_checkpoint_save(const char *path, const dc_graph *g, dc_optim *opt,
 /* Load into a planned graph built the same way (names and shapes must match; a mismatch names the
  * tensor and both shapes).  opt may be NULL; when given, its state must be in the file. */
 dc_status dc_checkpoint_load(const char *path, dc_graph *g, dc_optim *opt, dc_checkpoint_meta *m);
+/* Start g from another network's trained layers (e.g. a pre-trained backbone): every parameter of g
+ * whose name the checkpoint holds takes its values; the others keep theirs, and the checkpoint's
+ * other tensors (and optimizer state) are ignored.  A shared name with another shape is
+ * DC_ERR_SHAPE and no shared name at all DC_ERR_FORMAT, both leaving g unchanged.  *loaded and
+ * *loaded_numel (may be NULL): the parameters and the numbers taken. */
+dc_status dc_checkpoint_load_matching(const char *path, dc_graph *g, int *loaded, int64_t *loaded_numel);
 /* Read only the metadata (to know which model to build); model_text is left NULL. */
 dc_status dc_checkpoint_read_meta(const char *path, dc_checkpoint_meta *m);
 /* The model-file text stored in a checkpoint (caller frees), or *text = NULL for a zoo model. */

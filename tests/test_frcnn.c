@@ -7,6 +7,7 @@
 #include "gradcheck.h"
 #include "detect/detector.h"
 #include "detect/frcnn.h"
+#include "detect/yolo_model.h"
 #include "train/det_train.h"
 
 #include <math.h>
@@ -218,6 +219,102 @@ TEST(frcnn_rpn_targets_layout) {
         CHECK_MSG(align == (k == 2) && maxpool == (k != 2), "%s: roi_align %d, roi_pool %d", names[k], align, maxpool);
         dc_frcnn_net_free(&mn);
     }
+}
+
+/* A planned det_backbone classifier (the zoo's), its parameters set to k * 0.001 + 0.5 (all distinct
+ * from any initialisation), saved to path. */
+static dc_graph *saved_backbone(const char *path) {
+    dc_graph *g = NULL;
+    dc_node logits;
+    if (dc_graph_create(&g) != DC_OK) return NULL;
+    dc_node x = dc_input(g, "images", dc_shape3(1, 28, 28));
+    if (dc_model_build(g, "det_backbone", x, 10, &logits) != DC_OK || dc_graph_plan(g, 2, NULL) != DC_OK) {
+        dc_graph_free(g);
+        return NULL;
+    }
+    for (int i = 0; i < dc_graph_param_count(g); i++) {
+        const dc_param *p = &dc_graph_params(g)[i];
+        for (int64_t k = 0; k < p->numel; k++) p->data[k] = 0.5f + 0.001f * (float)(k % 997) + (float)i;
+    }
+    dc_checkpoint_meta m = {.epoch = 1, .num_classes = 10};
+    snprintf(m.model, sizeof m.model, "det_backbone");
+    if (dc_checkpoint_save(path, g, NULL, &m) != DC_OK) {
+        dc_graph_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+/* dettrain --init-from: a pre-trained det_backbone gives Faster R-CNN (and yolo_s16) every backbone
+ * tensor, names and shapes equal, and nothing else; a checkpoint sharing no name, or a name with
+ * another shape, is refused and leaves the network as it was. */
+TEST(frcnn_init_from_pretrained_backbone) {
+    char path[700], other[700];
+    snprintf(path, sizeof path, "%s/backbone.safetensors", dc_test_tmp_dir());
+    snprintf(other, sizeof other, "%s/yolo_mini_init.safetensors", dc_test_tmp_dir());
+    dc_graph *bb = saved_backbone(path);
+    CHECK(bb != NULL);
+    if (!bb) return;
+    int backbone_tensors = 0;
+    for (int i = 0; i < dc_graph_param_count(bb); i++)
+        if (strncmp(dc_graph_params(bb)[i].name, "cls_fc.", 7) != 0) backbone_tensors++;
+    const char *models[] = {"faster_rcnn", "yolo_s16"};
+    for (int mi = 0; mi < 2; mi++) {
+        dc_detector det;
+        CHECK_OK(dc_detector_create(models[mi], 64, 10, 4, 2, NULL, &det));
+        if (!det.model) continue;
+        dc_graph *g = dc_detector_graph(&det);
+        int n = 0;
+        int64_t numel = 0;
+        CHECK_OK(dc_checkpoint_load_matching(path, g, &n, &numel));
+        CHECK_MSG(n == backbone_tensors, "%s: %d tensors loaded, the backbone has %d", models[mi], n, backbone_tensors);
+        int64_t want = 0;
+        for (int i = 0; i < dc_graph_param_count(g); i++) {
+            const dc_param *p = &dc_graph_params(g)[i];
+            int in_backbone = 0;
+            for (int k = 0; k < dc_graph_param_count(bb); k++) {
+                const dc_param *q = &dc_graph_params(bb)[k];
+                if (strcmp(q->name, p->name) != 0) continue;
+                in_backbone = 1;
+                want += p->numel;
+                CHECK_MSG(memcmp(p->data, q->data, (size_t)p->numel * sizeof(float)) == 0, "%s: %s not loaded",
+                          models[mi], p->name);
+            }
+            if (!in_backbone && p->numel > 0) /* the detector's own layers keep their initialisation */
+                CHECK_MSG(p->data[0] != 0.5f, "%s: %s overwritten", models[mi], p->name);
+        }
+        CHECK(numel == want && want > 0);
+        dc_detector_free(&det);
+    }
+    /* a yolo_mini checkpoint: conv1 has 16 channels there, 24 here; Faster R-CNN stays as it was */
+    dc_detector y, f;
+    CHECK_OK(dc_detector_create("yolo_mini", 64, 10, 0, 1, NULL, &y));
+    CHECK_OK(dc_detector_create("faster_rcnn", 64, 10, 0, 1, NULL, &f));
+    if (y.model && f.model) {
+        dc_checkpoint_meta m = {.num_classes = 10, .revision = DC_YOLO_REVISION};
+        snprintf(m.model, sizeof m.model, "yolo_mini");
+        CHECK_OK(dc_checkpoint_save(other, dc_detector_graph(&y), NULL, &m));
+        const dc_param *p0 = &dc_graph_params(dc_detector_graph(&f))[0];
+        float before = p0->data[0];
+        int n = -1;
+        CHECK_ERR(dc_checkpoint_load_matching(other, dc_detector_graph(&f), &n, NULL), DC_ERR_SHAPE);
+        CHECK(strstr(dc_last_error(), "conv1") != NULL && n == 0 && p0->data[0] == before);
+        /* the mlp shares no name with a detector */
+        dc_graph *mlp = NULL;
+        dc_node logits;
+        CHECK_OK(dc_graph_create(&mlp));
+        if (mlp) {
+            CHECK_OK(dc_model_build(mlp, "mlp", dc_input(mlp, "images", dc_shape3(1, 28, 28)), 10, &logits));
+            CHECK_OK(dc_graph_plan(mlp, 1, NULL));
+            snprintf(m.model, sizeof m.model, "mlp");
+            CHECK_OK(dc_checkpoint_save(other, mlp, NULL, &m));
+            CHECK_ERR(dc_checkpoint_load_matching(other, dc_detector_graph(&f), NULL, NULL), DC_ERR_FORMAT);
+            dc_graph_free(mlp);
+        }
+    }
+    dc_detector_free(&y);
+    dc_detector_free(&f);
+    dc_graph_free(bb);
 }
 
 /* dettrain --resume: three epochs straight against one epoch, then a resume for the other two,

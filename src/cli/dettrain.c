@@ -39,6 +39,8 @@ static const char *DETTRAIN_HELP =
     "                      own flags: deepc dettrain --model rcnn --help)         [yolo_mini]\n"
     "  --data DIR          data set directory                                     [/work/detdata]\n"
     "  --out DIR           run directory (created)\n"
+    "  --init-from FILE    start the layers FILE shares by name from it: a pre-trained backbone\n"
+    "                      (deepc train --model det_backbone; frcnn_mini's, yolo_s8's, yolo_s16's)\n"
     "  --resume FILE       continue an interrupted run from RUN/last.safetensors, with the\n"
     "                      same command otherwise (same --out, --epochs, --batch, --seed)\n"
     "  --epochs N          [10]\n"
@@ -92,6 +94,7 @@ int dc_cli_dettrain(int argc, char **argv) {
         else if (!strcmp(a, "--data")) c.data_dir = v;
         else if (!strcmp(a, "--out")) c.out_dir = v;
         else if (!strcmp(a, "--resume")) c.resume = v;
+        else if (!strcmp(a, "--init-from")) c.init_from = v;
         else if (!strcmp(a, "--optimizer")) opt_name = v;
         else if (!strcmp(a, "--schedule")) {
             if (!strcmp(v, "constant")) c.schedule = DC_SCHED_CONSTANT;

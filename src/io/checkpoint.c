@@ -125,6 +125,40 @@ static dc_status find_tensor(const dc_st_file *f, const char *path, const char *
     return DC_OK;
 }
 
+dc_status dc_checkpoint_load_matching(const char *path, dc_graph *g, int *loaded, int64_t *loaded_numel) {
+    if (loaded) *loaded = 0;
+    if (loaded_numel) *loaded_numel = 0;
+    if (!path || !g) return DC_ERR(DC_ERR_ARG, "dc_checkpoint_load_matching: NULL argument");
+    if (!dc_graph_params(g)) return DC_ERR(DC_ERR_STATE, "%s: plan the graph before loading a checkpoint into it", path);
+    dc_st_file *f = NULL;
+    DC_TRY(dc_safetensors_read(path, &f));
+    dc_status s = check_format(f, path);
+    int n = 0;
+    int64_t numel = 0;
+    for (int pass = 0; pass < 2 && s == DC_OK; pass++) { /* validate, then copy */
+        n = 0;
+        numel = 0;
+        for (int i = 0; s == DC_OK && i < dc_graph_param_count(g); i++) {
+            const dc_param *p = &dc_graph_params(g)[i];
+            dc_shape got;
+            const float *src;
+            if (dc_st_get(f, p->name, &got, &src) != DC_OK) continue;
+            s = find_tensor(f, path, p->name, p->shape, &src);
+            if (s != DC_OK) break;
+            if (pass == 1) memcpy(p->data, src, (size_t)dc_shape_numel(p->shape) * sizeof(float));
+            n++;
+            numel += dc_shape_numel(p->shape);
+        }
+        if (s == DC_OK && n == 0)
+            s = DC_ERR(DC_ERR_FORMAT, "%s shares no tensor name with this network (another model's checkpoint?)", path);
+    }
+    if (s == DC_OK) dc_error_clear(); /* the lookups of the names the file lacks */
+    dc_st_free(f);
+    if (s == DC_OK && loaded) *loaded = n;
+    if (s == DC_OK && loaded_numel) *loaded_numel = numel;
+    return s;
+}
+
 /* The i-th destination of a load: parameters first, then the optimizer's state tensors. */
 static dc_status load_target(const dc_graph *g, dc_optim *opt, int i, const char **name, dc_shape *shape,
                              float **data) {

@@ -1,6 +1,7 @@
 /* zoo.c — the model zoo: one short builder per network and one registry line per builder.
  * Builders use only the public layer API, so each reads like the network's diagram. */
 #include "deepc.h"
+#include "detect/frcnn.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -200,6 +201,15 @@ static dc_status build_resnet18(dc_graph *g, dc_node x, int classes, dc_node *lo
     return build_resnet(g, x, classes, w, b, 4, logits);
 }
 
+/* det_backbone: the detectors' stride-8 backbone (dc_frcnn_backbone: frcnn_mini, yolo_s8, yolo_s16)
+ * with global average pooling and FC 10, so that it can be pre-trained on Fashion-MNIST
+ * classification and given to `deepc dettrain --init-from`, as the detection papers start from
+ * ImageNet classifiers.  Its layer names are the detectors'. */
+static dc_status build_det_backbone(dc_graph *g, dc_node x, int classes, dc_node *logits) {
+    *logits = dc_linear(g, dc_flatten(g, dc_global_avgpool(g, dc_frcnn_backbone(g, x))), classes, "cls_fc");
+    return dc_graph_status(g);
+}
+
 /* ---------------------------------------------------------------- ImageNet definitions (3x224x224) */
 
 static dc_node conv_relu(dc_graph *g, dc_node x, int oc, int k, int stride, int pad, int groups, const char *name) {
@@ -390,6 +400,9 @@ static const dc_model_entry dc_models[] = {
      build_resnet20, NULL, 0, 0.0f},
     {{"resnet18", "ResNet-18 (CIFAR style): 4 stages x 2 BasicBlocks (64..512), projection shortcuts", 1, 28, 28, 10},
      build_resnet18, NULL, 0, 0.0f},
+    {{"det_backbone", "the detectors' stride-8 backbone (6 conv3x3 24-96, BatchNorm) + global average pool + FC, "
+      "for pre-training (deepc dettrain --init-from)", 1, 28, 28, 10},
+     build_det_backbone, NULL, 0, 0.0f},
     {{"alexnet", "AlexNet (2012), two groups, LRN, overlapping 3/2 pooling, Dropout; ImageNet", 3, 224, 224, 1000},
      build_alexnet, NULL, 0, 0.0f},
     {{"vgg16_imagenet", "VGG-16 (configuration D), FC 4096-4096; ImageNet", 3, 224, 224, 1000}, build_vgg16_imagenet, NULL, 0, 0.0f},

@@ -81,7 +81,7 @@ static void job_free(job *j) {
 }
 
 static dc_status write_run_txt(const dc_det_train_config *c, const char *train_json, const char *val_json,
-                               const job *j) {
+                               const job *j, int init_n, int64_t init_numel) {
     char path[1100];
     snprintf(path, sizeof path, "%s/run.txt", c->out_dir);
     FILE *f = fopen(path, "w");
@@ -100,6 +100,8 @@ static dc_status write_run_txt(const dc_det_train_config *c, const char *train_j
             (double)c->warmup_epochs);
     fprintf(f, "epochs: %d\nbatch: %d\nthreads: %d\nseed: %llu\nweight_decay: %g\nflip: %s\n", c->epochs, c->batch,
             c->threads, (unsigned long long)c->seed, (double)c->weight_decay, c->flip ? "yes" : "no");
+    if (c->init_from)
+        fprintf(f, "init_from: %s (%d tensors, %lld numbers)\n", c->init_from, init_n, (long long)init_numel);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     return DC_OK;
@@ -219,6 +221,9 @@ static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, j
     dc_graph_opts go = {.pool = j->pool, .seed = c->seed, .weight_decay = c->weight_decay, .share_grads = 1};
     DC_TRY(dc_detector_create(c->model, j->train->h, j->train->classes, j->train->max_obj, c->batch, &go, &j->net));
     dc_graph *g = dc_detector_graph(&j->net);
+    int init_n = 0;
+    int64_t init_numel = 0;
+    if (c->init_from) DC_TRY(dc_checkpoint_load_matching(c->init_from, g, &init_n, &init_numel));
     DC_TRY(dc_optim_create(&c->optim, dc_graph_params(g), dc_graph_param_count(g), j->pool, &j->opt));
     DC_TRY(dc_detbatcher_create(j->train, c->batch, 1, c->flip, &j->batcher));
 
@@ -236,13 +241,16 @@ static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, j
         if (start_epoch == 0) {
             fprintf(j->csv, "epoch,lr,train_loss,val_AP,val_AP50,val_AP75,epoch_seconds,train_images_per_s,"
                             "val_seconds,val_mask_AP,val_mask_AP50\n");
-            DC_TRY(write_run_txt(c, train_json, val_json, j));
+            DC_TRY(write_run_txt(c, train_json, val_json, j, init_n, init_numel));
         }
     }
     if (!c->quiet)
         printf("%s: %lld parameters, %d classes; train %lld images, val %lld; %s lr %g, batch %d, %d threads\n",
                j->net.model, (long long)dc_graph_trainable_numel(g), dc_detector_classes(&j->net), (long long)j->train->n,
                (long long)j->val->n, dc_optim_name(c->optim.kind), (double)c->optim.lr, c->batch, c->threads);
+    if (!c->quiet && c->init_from)
+        printf("initialised %d tensors (%lld numbers, BatchNorm statistics included) from %s\n", init_n,
+               (long long)init_numel, c->init_from);
     fflush(stdout);
 
     float *xb = dc_detector_images(&j->net);

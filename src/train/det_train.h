@@ -18,6 +18,8 @@ typedef struct dc_det_train_config {
     const char *train_json;   /* overrides DIR/train.json                                       */
     const char *val_json;     /* overrides DIR/val.json                                         */
     const char *out_dir;      /* run directory (NULL: nothing written)                          */
+    const char *init_from;    /* start the layers this checkpoint shares by name (a pre-trained
+                                 det_backbone: deepc train --model det_backbone) from its values  */
     const char *resume;       /* continue from this checkpoint (RUN/last.safetensors): parameters,
                                  optimizer state and epoch count; the same command otherwise    */
     dc_optim_config optim;    /* Adam, lr 1e-3                                                  */
