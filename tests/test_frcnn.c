@@ -349,6 +349,16 @@ TEST(frcnn_resume_matches_uninterrupted_run) {
         snprintf(b, sizeof b, "%s/%s", resumed, files[k]);
         CHECK_MSG(dc_test_files_equal(a, b), "%s differs after the resume", files[k]);
     }
+    /* metrics.csv: the header and one line per epoch, the resumed epochs appended */
+    snprintf(b, sizeof b, "%s/metrics.csv", resumed);
+    FILE *f = fopen(b, "r");
+    int lines = 0, ch, first = -1;
+    while (f && (ch = fgetc(f)) != EOF) {
+        if (first < 0) first = ch;
+        lines += ch == '\n';
+    }
+    if (f) fclose(f);
+    CHECK_MSG(lines == 4 && first == 'e', "metrics.csv: %d lines, first byte %c", lines, first);
     c.model = "mask_rcnn";
     CHECK_ERR(dc_det_train_run(&c, &r), DC_ERR_ARG);
     CHECK(strstr(dc_last_error(), "faster_rcnn") != NULL);

@@ -238,11 +238,10 @@ static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, j
         snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
         j->csv = fopen(path, start_epoch > 0 ? "a" : "w");
         if (!j->csv) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-        if (start_epoch == 0) {
+        if (fseek(j->csv, 0, SEEK_END) == 0 && ftell(j->csv) == 0) /* a new file (also when resuming elsewhere) */
             fprintf(j->csv, "epoch,lr,train_loss,val_AP,val_AP50,val_AP75,epoch_seconds,train_images_per_s,"
                             "val_seconds,val_mask_AP,val_mask_AP50\n");
-            DC_TRY(write_run_txt(c, train_json, val_json, j, init_n, init_numel));
-        }
+        if (start_epoch == 0) DC_TRY(write_run_txt(c, train_json, val_json, j, init_n, init_numel));
     }
     if (!c->quiet)
         printf("%s: %lld parameters, %d classes; train %lld images, val %lld; %s lr %g, batch %d, %d threads\n",
