@@ -339,6 +339,10 @@ TEST(frcnn_resume_matches_uninterrupted_run) {
     c.epochs = 1; /* the "interrupted" run: the step schedule does not depend on --epochs */
     CHECK_OK(dc_det_train_run(&c, &r));
     snprintf(last, sizeof last, "%s/last.safetensors", resumed);
+    snprintf(b, sizeof b, "%s/metrics.csv", resumed); /* as if killed after the next epoch's line */
+    FILE *extra = fopen(b, "a");
+    CHECK(extra != NULL);
+    if (extra) fputs("2,0.0001,1,0,0,0,1,1,1,-1,-1\n", extra), fclose(extra);
     c.epochs = 3;
     c.resume = last;
     CHECK_OK(dc_det_train_run(&c, &r));
