@@ -2,6 +2,7 @@
  * metadata, 0-d to 4-d shapes), atomic replacement on failed writes, and every corrupt-file case the
  * reader must reject with DC_ERR_FORMAT and a message.  Files go into the test's temporary directory. */
 #include "test.h"
+#include "io/atomic.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 
@@ -303,4 +304,30 @@ TEST(safetensors_rejects_corrupt_files) {
     /* A directory is not a checkpoint. */
     CHECK_ERR(dc_safetensors_read(dc_test_tmp_dir(), &r), DC_ERR_IO);
     CHECK_ERR(dc_safetensors_read(NULL, &r), DC_ERR_ARG);
+}
+
+/* A resumed run's logs: the header stays, rows go by one column's value; a missing file stays missing. */
+TEST(csv_keep_rows_below_cuts_a_log) {
+    char path[600], back[256];
+    snprintf(path, sizeof path, "%s/keep.csv", dc_test_tmp_dir());
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs("step,epoch,loss\n10,0.5,2.0\n20,1.0,1.5\n30,1.5,1.2\n40,2.25,1.0", f); /* no final newline */
+    fclose(f);
+    CHECK_OK(dc_csv_keep_rows_below(path, 1, 1.0));
+    f = fopen(path, "r");
+    size_t n = f ? fread(back, 1, sizeof back - 1, f) : 0;
+    back[n] = '\0';
+    if (f) fclose(f);
+    CHECK_MSG(!strcmp(back, "step,epoch,loss\n10,0.5,2.0\n"), "kept: [%s]", back);
+    CHECK_OK(dc_csv_keep_rows_below(path, 0, 0.0)); /* only the header */
+    f = fopen(path, "r");
+    n = f ? fread(back, 1, sizeof back - 1, f) : 0;
+    back[n] = '\0';
+    if (f) fclose(f);
+    CHECK(!strcmp(back, "step,epoch,loss\n"));
+    snprintf(path, sizeof path, "%s/no-such-log.csv", dc_test_tmp_dir());
+    CHECK_OK(dc_csv_keep_rows_below(path, 0, 3.0));
+    CHECK(access(path, F_OK) != 0);
 }

@@ -80,3 +80,51 @@ dc_status dc_mkdir_p(const char *dir) {
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return DC_ERR(DC_ERR_IO, "'%s' exists and is not a directory", dir);
     return DC_OK;
 }
+
+dc_status dc_csv_keep_rows_below(const char *path, int col, double below) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno == ENOENT ? DC_OK : DC_ERR(DC_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    char *text = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (n + 4096 + 1 > cap) {
+            char *t = realloc(text, cap = 2 * cap + 4096 + 1);
+            if (!t) {
+                free(text);
+                fclose(f);
+                return DC_ERR(DC_ERR_NOMEM, "reading '%s'", path);
+            }
+            text = t;
+        }
+        got = fread(text + n, 1, 4096, f);
+        n += got;
+    } while (got > 0);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        return DC_ERR(DC_ERR_IO, "cannot read '%s'", path);
+    }
+    text[n] = '\0';
+    size_t kept = 0; /* rows kept are moved to the front of text */
+    for (size_t at = 0, row = 0; at < n; row++) {
+        char *end = memchr(text + at, '\n', n - at);
+        size_t len = end ? (size_t)(end - (text + at)) + 1 : n - at;
+        const char *field = text + at;
+        for (int k = 0; k < col && field; k++) {
+            field = memchr(field, ',', (size_t)(text + at + len - field));
+            if (field) field++;
+        }
+        char *stop = NULL;
+        double v = field ? strtod(field, &stop) : 0.0;
+        if (row == 0 || (field && stop != field && v < below)) {
+            memmove(text + kept, text + at, len);
+            kept += len;
+        }
+        at += len;
+    }
+    dc_chunk c = {text, kept};
+    dc_status s = dc_file_write_atomic(path, &c, 1);
+    free(text);
+    return s;
+}

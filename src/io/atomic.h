@@ -14,6 +14,11 @@ typedef struct dc_chunk {
  * untouched, and DC_ERR_IO names the path, the step and the system's reason. */
 dc_status dc_file_write_atomic(const char *path, const dc_chunk *chunks, int n);
 
+/* For a resumed run's logs: rewrite the CSV file at path (atomically, as above) keeping its header
+ * and the rows whose field `col` (0-based) is a number below `below`, so that rows an interrupted
+ * run wrote after its last checkpoint go.  A missing file is left missing. */
+dc_status dc_csv_keep_rows_below(const char *path, int col, double below);
+
 /* mkdir -p: create dir and its missing parents (mode 0755).  DC_ERR_IO names the component that
  * could not be created, or says that dir exists but is not a directory. */
 dc_status dc_mkdir_p(const char *dir);

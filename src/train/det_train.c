@@ -153,47 +153,6 @@ static void batch_proposals(job *j, int64_t b, const int *flips) {
     }
 }
 
-/* A resumed run's metrics.csv keeps its header and the lines of epochs 1..epochs: an interrupted
- * run may have written the line of an epoch whose checkpoint it did not reach. */
-static dc_status metrics_keep_epochs(const char *path, int epochs) {
-    FILE *f = fopen(path, "r");
-    if (!f) return DC_OK; /* none yet: a new one is started */
-    char *text = NULL;
-    size_t n = 0, cap = 0;
-    int ch;
-    while ((ch = fgetc(f)) != EOF) {
-        if (n + 2 > cap) {
-            char *t = realloc(text, cap = cap ? 2 * cap : 4096);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return DC_ERR(DC_ERR_NOMEM, "reading '%s'", path);
-            }
-            text = t;
-        }
-        text[n++] = (char)ch;
-    }
-    fclose(f);
-    if (!text) return DC_OK;
-    text[n] = '\0';
-    FILE *o = fopen(path, "w");
-    if (!o) {
-        free(text);
-        return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    for (char *line = text; *line;) {
-        char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
-        long epoch = strtol(line, NULL, 10); /* 0 for the header */
-        if (epoch <= epochs) fwrite(line, 1, len, o);
-        line += len;
-    }
-    free(text);
-    int bad = ferror(o);
-    if (fclose(o) != 0 || bad) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    return DC_OK;
-}
-
 /* --resume: the checkpoint's parameters, optimizer state and epoch count; the best validation AP50
  * so far from the run directory's best.safetensors.  It must be the same model and batch (the
  * schedule counts steps per epoch), and fewer epochs than --epochs. */
@@ -277,7 +236,7 @@ static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, j
     if (c->resume) DC_TRY(resume(c, j, best_path, &start_epoch, &best, r));
     if (c->out_dir) {
         snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
-        if (start_epoch > 0) DC_TRY(metrics_keep_epochs(path, start_epoch));
+        if (start_epoch > 0) DC_TRY(dc_csv_keep_rows_below(path, 0, start_epoch + 0.5)); /* epochs done */
         j->csv = fopen(path, start_epoch > 0 ? "a" : "w");
         if (!j->csv) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
         if (fseek(j->csv, 0, SEEK_END) == 0 && ftell(j->csv) == 0) /* a new file (also when resuming elsewhere) */

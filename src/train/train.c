@@ -341,11 +341,13 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     }
     if (c->out_dir) {
         snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
+        if (start_epoch > 0) DC_TRY(dc_csv_keep_rows_below(path, 0, start_epoch + 0.5)); /* epochs done */
         j->csv = fopen(path, start_epoch > 0 ? "a" : "w");
         if (!j->csv) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
         if (start_epoch == 0)
             fprintf(j->csv, "epoch,lr,train_loss,train_acc,val_loss,val_acc,epoch_seconds,train_images_per_s\n");
         snprintf(path, sizeof path, "%s/steps.csv", c->out_dir);
+        if (start_epoch > 0) DC_TRY(dc_csv_keep_rows_below(path, 1, start_epoch)); /* by the epoch column */
         j->steps = fopen(path, start_epoch > 0 ? "a" : "w");
         if (!j->steps) return DC_ERR(DC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
         if (fseek(j->steps, 0, SEEK_END) == 0 && ftell(j->steps) == 0) /* new file (also when resuming an older run) */
