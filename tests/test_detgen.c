@@ -4,6 +4,7 @@
  * configurations.  Items come from memory (fast, synthetic) except in one small run on the real
  * Fashion-MNIST files. */
 #include "test.h"
+#include "io/atomic.h"
 #include "data/coco.h"
 #include "data/detgen.h"
 #include "detect/cocoeval.h"

@@ -4,6 +4,7 @@
  * every message names the file, the element and its byte offset.  It does not read images up front,
  * does not keep unknown fields and does not stream (files over 1 GiB are refused). */
 #include "data/coco.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <math.h>
@@ -853,39 +854,6 @@ dc_status dc_coco_parse(const char *text, size_t len, const char *origin, const 
         return st;
     }
     *out = c;
-    return DC_OK;
-}
-
-dc_status dc_read_file(const char *path, size_t max_bytes, char **text, size_t *len) {
-    *text = NULL;
-    if (len) *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return DC_ERR(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return DC_ERR(DC_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > (uint64_t)max_bytes) {
-        fclose(f);
-        return DC_ERR(DC_ERR_FORMAT, "%s: %lld bytes, more than the %zu accepted", path, (long long)st.st_size, max_bytes);
-    }
-    size_t n = (size_t)st.st_size;
-    char *buf = malloc(n + 1);
-    if (!buf) {
-        fclose(f);
-        return DC_ERR(DC_ERR_NOMEM, "%s: %zu bytes", path, n);
-    }
-    size_t got = fread(buf, 1, n, f);
-    int err = ferror(f);
-    fclose(f);
-    if (got != n || err) {
-        free(buf);
-        return DC_ERR(DC_ERR_IO, "%s: read %zu of %zu bytes", path, got, n);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    if (len) *len = n;
     return DC_OK;
 }
 

@@ -118,7 +118,5 @@ dc_status dc_coco_image_path(const dc_coco *c, int64_t i, char *buf, size_t n);
 /* Read image i (PNG or PGM/PPM); its size must match the JSON's width and height. */
 dc_status dc_coco_image_read(const dc_coco *c, int64_t i, dc_image *out);
 
-/* Read a whole file into a NUL-terminated buffer (caller frees); refuses files above max_bytes. */
-dc_status dc_read_file(const char *path, size_t max_bytes, char **text, size_t *len);
 
 #endif

@@ -76,6 +76,12 @@ float *dc_detector_images(dc_detector *det) {
 
 int dc_detector_classes(const dc_detector *det) { return det->kind == DC_DETECTOR_YOLO ? det->yolo.C : det->frcnn.C; }
 
+int dc_detector_revision(const dc_detector *det) { return det->kind == DC_DETECTOR_YOLO ? DC_YOLO_REVISION : 0; }
+
+dc_status dc_detector_check_revision(const char *model, int revision, const char *path) {
+    return dc_yolo_model_stride(model) > 0 ? dc_yolo_model_check_revision(model, revision, path) : DC_OK;
+}
+
 void dc_detector_set_seed(dc_detector *det, uint64_t seed) {
     dc_graph_set_seed(dc_detector_graph(det), seed);
     if (det->kind == DC_DETECTOR_FRCNN) dc_rng_seed(&det->frcnn.rng, dc_seed_mix(seed, 0x5a3, 7));
@@ -185,7 +191,7 @@ dc_status dc_detector_load(const char *ckpt, const char *model, int side, int64_
         return DC_ERR(DC_ERR_ARG, "%s holds model '%s', not '%s'", ckpt, m->model, model);
     if (m->num_classes < 1 || m->num_classes > 100000)
         return DC_ERR(DC_ERR_FORMAT, "%s: class count %d in the metadata outside 1..100000", ckpt, m->num_classes);
-    if (dc_yolo_model_stride(canon) > 0) DC_TRY(dc_yolo_model_check_revision(canon, m->revision, ckpt));
+    DC_TRY(dc_detector_check_revision(canon, m->revision, ckpt));
     int stride = dc_detector_stride(canon);
     if (side < stride || side % stride != 0)
         return DC_ERR(DC_ERR_SHAPE, "%s: input side %d is not a multiple of %d", canon, side, stride);

@@ -45,6 +45,11 @@ dc_graph *dc_detector_graph(dc_detector *det);
 /* The image input buffer: [max_batch, 1, side, side]. */
 float *dc_detector_images(dc_detector *det);
 int dc_detector_classes(const dc_detector *det);
+/* The output revision a checkpoint of det records (DC_YOLO_REVISION for YOLO, 0: none), and the
+ * check of a checkpoint's recorded one against this build's (dc_yolo_model_check_revision; any
+ * revision passes for the two-stage detectors). */
+int dc_detector_revision(const dc_detector *det);
+dc_status dc_detector_check_revision(const char *model, int revision, const char *path);
 /* Seed everything random in training from `seed`: the graph's (dropout) and the two-stage
  * detectors' anchor and RoI sampling.  The training job calls it at the start of each epoch, so a
  * resumed run draws what an uninterrupted one would. */

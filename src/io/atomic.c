@@ -81,31 +81,44 @@ dc_status dc_mkdir_p(const char *dir) {
     return DC_OK;
 }
 
-dc_status dc_csv_keep_rows_below(const char *path, int col, double below) {
+dc_status dc_read_file(const char *path, size_t max_bytes, char **text, size_t *len) {
+    *text = NULL;
+    if (len) *len = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return errno == ENOENT ? DC_OK : DC_ERR(DC_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    char *text = NULL;
-    size_t n = 0, cap = 0, got;
-    do {
-        if (n + 4096 + 1 > cap) {
-            char *t = realloc(text, cap = 2 * cap + 4096 + 1);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return DC_ERR(DC_ERR_NOMEM, "reading '%s'", path);
-            }
-            text = t;
-        }
-        got = fread(text + n, 1, 4096, f);
-        n += got;
-    } while (got > 0);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        return DC_ERR(DC_ERR_IO, "cannot read '%s'", path);
+    if (!f) return DC_ERR(DC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return DC_ERR(DC_ERR_IO, "%s: not a regular file", path);
     }
-    text[n] = '\0';
+    if ((uint64_t)st.st_size > (uint64_t)max_bytes) {
+        fclose(f);
+        return DC_ERR(DC_ERR_FORMAT, "%s: %lld bytes, more than the %zu accepted", path, (long long)st.st_size, max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        fclose(f);
+        return DC_ERR(DC_ERR_NOMEM, "%s: %zu bytes", path, n);
+    }
+    size_t got = fread(buf, 1, n, f);
+    int err = ferror(f);
+    fclose(f);
+    if (got != n || err) {
+        free(buf);
+        return DC_ERR(DC_ERR_IO, "%s: read %zu of %zu bytes", path, got, n);
+    }
+    buf[n] = '\0';
+    *text = buf;
+    if (len) *len = n;
+    return DC_OK;
+}
+
+dc_status dc_csv_keep_rows_below(const char *path, int col, double below) {
+    if (access(path, F_OK) != 0 && errno == ENOENT) return DC_OK;
+    char *text = NULL;
+    size_t n = 0;
+    DC_TRY(dc_read_file(path, (size_t)1 << 30, &text, &n));
     size_t kept = 0; /* rows kept are moved to the front of text */
     for (size_t at = 0, row = 0; at < n; row++) {
         char *end = memchr(text + at, '\n', n - at);

@@ -1,4 +1,5 @@
-/* atomic.h — writing a file so that a crash never leaves a half-written one in its place. */
+/* atomic.h — files: writing one so that a crash never leaves a half-written one in its place,
+ * reading one whole, and cutting a resumed run's CSV log. */
 #ifndef DC_IO_ATOMIC_H
 #define DC_IO_ATOMIC_H
 
@@ -13,6 +14,9 @@ typedef struct dc_chunk {
  * fsync the directory.  On any failure the temporary is removed, an existing file at path is left
  * untouched, and DC_ERR_IO names the path, the step and the system's reason. */
 dc_status dc_file_write_atomic(const char *path, const dc_chunk *chunks, int n);
+
+/* Read a whole file into a NUL-terminated buffer (caller frees); refuses files above max_bytes. */
+dc_status dc_read_file(const char *path, size_t max_bytes, char **text, size_t *len);
 
 /* For a resumed run's logs: rewrite the CSV file at path (atomically, as above) keeping its header
  * and the rows whose field `col` (0-based) is a number below `below`, so that rows an interrupted

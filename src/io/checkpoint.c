@@ -38,17 +38,12 @@ dc_status dc_checkpoint_save(const char *path, const dc_graph *g, dc_optim *opt,
     snprintf(classes, sizeof classes, "%d", mm.num_classes);
     snprintf(batch, sizeof batch, "%d", mm.batch);
     snprintf(revision, sizeof revision, "%d", mm.revision);
-    /* the optional entries last: revision (when > 0), model_text (when given) */
-    const char *meta[] = {"format", "deepc-checkpoint-1", "model", mm.model, "optimizer", mm.optimizer,
-                          "epoch", epoch, "step", step, "val_acc", val, "lr", lr, "seed", seed,
-                          "num_classes", classes, "batch", batch, "revision", revision, "model_text", mm.model_text};
-    int n_meta = (int)(sizeof meta / sizeof meta[0]) / 2 - 2;
-    if (mm.revision > 0) n_meta++;
-    if (mm.model_text) {
-        meta[2 * n_meta] = "model_text";
-        meta[2 * n_meta + 1] = mm.model_text;
-        n_meta++;
-    }
+    const char *meta[2 * 12] = {"format", "deepc-checkpoint-1", "model", mm.model, "optimizer", mm.optimizer,
+                                "epoch", epoch, "step", step, "val_acc", val, "lr", lr, "seed", seed,
+                                "num_classes", classes, "batch", batch};
+    int n_meta = 10; /* the pairs above; then the optional entries */
+    if (mm.revision > 0) meta[2 * n_meta] = "revision", meta[2 * n_meta + 1] = revision, n_meta++;
+    if (mm.model_text) meta[2 * n_meta] = "model_text", meta[2 * n_meta + 1] = mm.model_text, n_meta++;
     dc_status s = dc_safetensors_write(path, t, n, meta, n_meta);
     free(t);
     return s;
@@ -143,8 +138,10 @@ dc_status dc_checkpoint_load_matching(const char *path, dc_graph *g, int *loaded
             dc_shape got;
             const float *src;
             if (dc_st_get(f, p->name, &got, &src) != DC_OK) continue;
-            s = find_tensor(f, path, p->name, p->shape, &src);
-            if (s != DC_OK) break;
+            if (!dc_shape_equal(got, p->shape)) {
+                s = find_tensor(f, path, p->name, p->shape, &src); /* the shape error, naming both */
+                break;
+            }
             if (pass == 1) memcpy(p->data, src, (size_t)dc_shape_numel(p->shape) * sizeof(float));
             n++;
             numel += dc_shape_numel(p->shape);

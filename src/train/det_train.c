@@ -168,7 +168,7 @@ static dc_status resume(const dc_det_train_config *c, job *j, const char *best_p
     if (m.epoch >= c->epochs)
         return DC_ERR(DC_ERR_ARG, "--resume %s has %d epochs done; --epochs %d leaves none to run", c->resume, m.epoch,
                       c->epochs);
-    if (j->net.kind == DC_DETECTOR_YOLO) DC_TRY(dc_yolo_model_check_revision(m.model, m.revision, c->resume));
+    DC_TRY(dc_detector_check_revision(m.model, m.revision, c->resume));
     if (strcmp(m.optimizer, dc_optim_name(c->optim.kind)) != 0)
         return DC_ERR(DC_ERR_ARG, "--resume %s was trained with %s, not %s", c->resume, m.optimizer,
                       dc_optim_name(c->optim.kind));
@@ -347,8 +347,8 @@ static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, j
         }
         if (c->out_dir) {
             dc_checkpoint_meta m = {.epoch = e + 1, .step = dc_optim_steps(j->opt), .val_acc = ap50, .lr = lr,
-                                    .seed = c->seed, .num_classes = dc_detector_classes(&j->net), .batch = c->batch};
-            if (j->net.kind == DC_DETECTOR_YOLO) m.revision = DC_YOLO_REVISION;
+                                    .seed = c->seed, .num_classes = dc_detector_classes(&j->net), .batch = c->batch,
+                                    .revision = dc_detector_revision(&j->net)};
             snprintf(m.model, sizeof m.model, "%s", j->net.model);
             snprintf(m.optimizer, sizeof m.optimizer, "%s", dc_optim_name(c->optim.kind));
             if (improved) DC_TRY(dc_checkpoint_save(best_path, g, NULL, &m));
