@@ -279,6 +279,54 @@ TEST(dropout_keeps_expected_scale_and_is_identity_at_inference) {
     dc_graph_free(g);
 }
 
+/* The dropout mask is a function of (pass key, element index): the kernel run in pieces gives the
+ * mask of one call, also across the 2^32-element boundary where the index's high word changes,
+ * and a 2-thread graph draws the mask of a 1-thread one. */
+TEST(dropout_mask_does_not_depend_on_the_split_or_the_threads) {
+    enum { N = 3000 };
+    static float x[N], m1[N], y1[N], m2[N], y2[N];
+    for (int i = 0; i < N; i++) x[i] = 1.0f + (float)i;
+    const uint64_t key = 0x0123456789ABCDEFull;
+    const int64_t first = ((int64_t)1 << 32) - 1000; /* straddles the high-word change */
+    dc_dropout_forward(N, 0.4f, key, first, x, m1, y1);
+    dc_dropout_forward(700, 0.4f, key, first, x, m2, y2);
+    dc_dropout_forward(N - 700, 0.4f, key, first + 700, x + 700, m2 + 700, y2 + 700);
+    int kept = 0, same_masks_after_boundary = 1;
+    for (int i = 0; i < N; i++) {
+        CHECK(m1[i] == m2[i] && y1[i] == y2[i]);
+        float u = dc_dropout_uniform(key, first + i);
+        CHECK(u >= 0.0f && u < 1.0f);
+        CHECK(m1[i] == (u >= 0.4f ? 1.0f / 0.6f : 0.0f));
+        CHECK(y1[i] == x[i] * m1[i]);
+        kept += m1[i] != 0.0f;
+        /* the elements past the boundary do not repeat those before it */
+        if (i >= 1000 && i < 2000 && m1[i] != m1[i - 1000]) same_masks_after_boundary = 0;
+    }
+    CHECK(!same_masks_after_boundary);
+    CHECK_NEAR(kept / (double)N, 0.6, 0.03);
+
+    float *out[2];
+    for (int threads = 1; threads <= 2; threads++) {
+        dc_pool *pool = NULL;
+        if (threads > 1) CHECK_OK(dc_pool_create(threads, &pool));
+        dc_graph *g;
+        CHECK_OK(dc_graph_create(&g));
+        dc_node in = dc_input(g, "x", dc_shape1(1000));
+        dc_node d = dc_dropout(g, in, 0.5f);
+        dc_graph_opts o = {.pool = pool, .seed = 5};
+        CHECK_OK(dc_graph_plan(g, 200, &o));
+        for (int i = 0; i < 200000; i++) dc_graph_data(g, in)[i] = 1.0f;
+        CHECK_OK(dc_graph_forward(g, 200, 1));
+        out[threads - 1] = malloc(200000 * sizeof(float));
+        memcpy(out[threads - 1], dc_graph_data(g, d), 200000 * sizeof(float));
+        dc_graph_free(g);
+        dc_pool_free(pool);
+    }
+    CHECK(memcmp(out[0], out[1], 200000 * sizeof(float)) == 0);
+    free(out[0]);
+    free(out[1]);
+}
+
 TEST(weight_decay_adds_half_lambda_w_squared) {
     dc_graph *g;
     CHECK_OK(dc_graph_create(&g));

@@ -137,15 +137,34 @@ static dc_status dropout_infer(dc_graph *g, dc_node_rec *n) {
 static int64_t dropout_saved(const dc_graph *g, const dc_node_rec *n, int64_t batch) {
     return batch * dc_sample_numel(n); /* the mask, already scaled by 1/(1-p) */
 }
+typedef struct {
+    float p;
+    uint64_t key;
+    const float *x;
+    float *mask, *y;
+    int64_t n;
+} dropout_job;
+static void dropout_task(void *v, int tid, int nt) {
+    const dropout_job *j = v;
+    int64_t lo, hi;
+    dc_split_range(j->n, nt, tid, &lo, &hi);
+    if (hi > lo) dc_dropout_forward(hi - lo, j->p, j->key, lo, j->x + lo, j->mask + lo, j->y + lo);
+}
 static dc_status dropout_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
     const float *x = dc_in(g, n, 0)->out;
-    if (train) dc_dropout_forward(N_ELEMS(n, batch), n->p, &g->rng, x, n->saved, n->out);
-    else memcpy(n->out, x, (size_t)N_ELEMS(n, batch) * sizeof(float));
+    if (!train) {
+        memcpy(n->out, x, (size_t)N_ELEMS(n, batch) * sizeof(float));
+        return DC_OK;
+    }
+    /* one draw per pass keys the whole mask; threads take index ranges of it */
+    dropout_job j = {n->p, dc_rng_next(&g->rng), x, n->saved, n->out, N_ELEMS(n, batch)};
+    if (g->pool && j.n >= PAR_MIN_ELEMS) dc_pool_run(g->pool, dropout_task, &j);
+    else dropout_task(&j, 0, 1);
     return DC_OK;
 }
 static void dropout_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     dc_node_rec *x = dc_in(g, n, 0);
-    if (x->grad) dc_dropout_backward(N_ELEMS(n, batch), n->saved, n->grad, x->grad);
+    if (x->grad) ew2(g, dc_dropout_backward, N_ELEMS(n, batch), n->saved, n->grad, x->grad);
 }
 
 /* ---------------------------------------------------------------- batchnorm */

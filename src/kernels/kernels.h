@@ -55,9 +55,12 @@ double dc_mse_forward(int64_t rows, int64_t cols, const float *y, const float *t
 void dc_mse_backward(int64_t rows, int64_t cols, const float *y, const float *t, int64_t t_cols, float scale,
                      float *dy);
 
-/* Inverted dropout.  Forward (training) draws mask_i = (u_i >= p) / (1 - p) and y = x * mask;
- * backward dx += dy * mask.                                                               [n] */
-void dc_dropout_forward(int64_t n, float p, dc_rng *rng, const float *x, float *mask, float *y);
+/* Inverted dropout.  Forward (training) keeps element i with probability 1 - p:
+ * mask_i = (u_i >= p) / (1 - p), y = x * mask, where u_i = dc_dropout_uniform(key, first + i) is a
+ * hash of the element's index under a per-pass key (one draw of the graph's generator), so any
+ * split of [0, n) over threads gives the same mask.  Backward dx += dy * mask.          [n] */
+float dc_dropout_uniform(uint64_t key, int64_t index);
+void dc_dropout_forward(int64_t n, float p, uint64_t key, int64_t first, const float *x, float *mask, float *y);
 void dc_dropout_backward(int64_t n, const float *mask, const float *dy, float *dx);
 
 /* BatchNorm over channel axis C of x [N, C, S] (S = product of spatial dims, 1 for [N, C]); each

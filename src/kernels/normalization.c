@@ -6,11 +6,47 @@
 
 #include <math.h>
 
-void dc_dropout_forward(int64_t n, float p, dc_rng *rng, const float *x, float *mask, float *y) {
-    float keep = 1.0f / (1.0f - p);
-    for (int64_t i = 0; i < n; i++) {
-        mask[i] = dc_rng_uniform(rng) >= p ? keep : 0.0f;
-        y[i] = x[i] * mask[i];
+/* The 24 high bits of a 32-bit integer hash of (index, key), as a float in [0, 1).  Two rounds of
+ * xor-shift-multiply mixing (the multipliers are odd constants with good avalanche); the index's
+ * high word enters through the key, so masks of more than 2^32 elements do not repeat.  Written
+ * as plain integer arithmetic on one element so the loop below vectorises (8 lanes with AVX2). */
+static inline uint32_t dropout_hash(uint32_t lo, uint32_t key) {
+    uint32_t h = lo * 0x9E3779B9u + key;
+    h ^= h >> 16;
+    h *= 0x7FEB352Du;
+    h ^= h >> 15;
+    h *= 0x846CA68Bu;
+    h ^= h >> 16;
+    return h;
+}
+
+static inline uint32_t dropout_key(uint64_t key, int64_t index) {
+    return (uint32_t)key ^ ((uint32_t)(key >> 32) + (uint32_t)((uint64_t)index >> 32) * 0x85EBCA6Bu);
+}
+
+float dc_dropout_uniform(uint64_t key, int64_t index) {
+    return (float)(dropout_hash((uint32_t)index, dropout_key(key, index)) >> 8) * (1.0f / 16777216.0f);
+}
+
+void dc_dropout_forward(int64_t n, float p, uint64_t key, int64_t first, const float *x, float *mask, float *y) {
+    const float keep = 1.0f / (1.0f - p);
+    /* u >= p  <=>  (h >> 8) >= ceil(p * 2^24): compare integers, no float conversion per element */
+    const uint32_t cut = (uint32_t)ceilf(p * 16777216.0f);
+    int64_t i = 0;
+    while (i < n) {
+        /* runs that keep the index's high word fixed, so the inner loop is pure 32-bit work */
+        int64_t g = first + i;
+        int64_t run = (int64_t)0x100000000 - (int64_t)((uint64_t)g & 0xFFFFFFFFu);
+        if (run > n - i) run = n - i;
+        const uint32_t k = dropout_key(key, g), lo = (uint32_t)g;
+        const float *xs = x + i;
+        float *ms = mask + i, *ys = y + i;
+        for (int64_t j = 0; j < run; j++) {
+            float m = (dropout_hash(lo + (uint32_t)j, k) >> 8) >= cut ? keep : 0.0f;
+            ms[j] = m;
+            ys[j] = xs[j] * m;
+        }
+        i += run;
     }
 }
 
