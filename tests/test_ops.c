@@ -3,6 +3,7 @@
 #include "gradcheck.h"
 #include "test.h"
 #include "kernels/kernels.h"
+#include "graph/graph.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +326,85 @@ TEST(dropout_mask_does_not_depend_on_the_split_or_the_threads) {
     CHECK(memcmp(out[0], out[1], 200000 * sizeof(float)) == 0);
     free(out[0]);
     free(out[1]);
+}
+
+/* Written gradients (dc_node_rec.grad_assign).  Each op that writes its input's gradient when it
+ * is that input's only consumer must give the gradient it adds when the buffer is shared: the same
+ * network once with the op reading x directly (x's gradient is written, not zeroed) and once
+ * through an identity Reshape (a view: the buffer is zeroed and added to), compared bit for bit. */
+typedef dc_node (*wrap_fn)(dc_graph *, dc_node);
+static dc_node wrap_none(dc_graph *g, dc_node x) { (void)g; return x; }
+static dc_node wrap_view(dc_graph *g, dc_node x) { return dc_reshape(g, x, dc_node_shape(g, x)); }
+typedef dc_node (*assign_builder)(dc_graph *, dc_node, wrap_fn);
+static dc_node ab_linear(dc_graph *g, dc_node x, wrap_fn w) { return dc_linear(g, w(g, x), 7, "fc"); }
+static dc_node ab_relu(dc_graph *g, dc_node x, wrap_fn w) { return dc_relu(g, w(g, x)); }
+static dc_node ab_dropout(dc_graph *g, dc_node x, wrap_fn w) { return dc_dropout(g, w(g, x), 0.3f); }
+static dc_node ab_bn(dc_graph *g, dc_node x, wrap_fn w) { return dc_batchnorm(g, w(g, x), "bn"); }
+static dc_node ab_lrn(dc_graph *g, dc_node x, wrap_fn w) { return dc_lrn(g, w(g, x), 5, 0.5f, 0.75f, 2.0f); }
+static dc_node ab_add(dc_graph *g, dc_node x, wrap_fn w) {
+    return dc_add(g, w(g, dc_relu(g, x)), w(g, dc_sigmoid(g, x)));
+}
+static dc_node ab_conv3(dc_graph *g, dc_node x, wrap_fn w) { return dc_conv2d(g, w(g, x), 32, 3, 1, 1, "c"); }
+static dc_node ab_conv3_small(dc_graph *g, dc_node x, wrap_fn w) { return dc_conv2d(g, w(g, x), 8, 3, 1, 1, "c"); }
+static dc_node ab_conv3_s2(dc_graph *g, dc_node x, wrap_fn w) { return dc_conv2d(g, w(g, x), 16, 3, 2, 1, "c"); }
+static dc_node ab_conv1(dc_graph *g, dc_node x, wrap_fn w) { return dc_conv2d(g, w(g, x), 16, 1, 1, 0, "c"); }
+
+static void grads_through(assign_builder b, wrap_fn w, int C, int hw, float *dx, int *assigned) {
+    enum { B = 3 };
+    dc_graph *g;
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input_grad(g, "x", dc_shape3(C, hw, hw));
+    dc_node y = dc_flatten(g, b(g, x, w));
+    dc_node t = dc_input(g, "t", dc_node_shape(g, y));
+    dc_node l = dc_mse(g, y, t);
+    dc_graph_opts o = {.seed = 3};
+    CHECK_OK(dc_graph_plan(g, B, &o));
+    dc_rng r;
+    dc_rng_seed(&r, 9);
+    int64_t nx = B * dc_shape_numel(dc_node_shape(g, x)), nt = B * dc_shape_numel(dc_node_shape(g, t));
+    dc_test_fill(&r, dc_graph_data(g, x), nx, 1.0f, 0.01f);
+    dc_test_fill(&r, dc_graph_data(g, t), nt, 1.0f, 0.0f);
+    for (int pass = 0; pass < 2; pass++) { /* the second pass finds the first one's gradients in the buffers */
+        CHECK_OK(dc_graph_forward(g, B, 1));
+        dc_graph_zero_grad(g);
+        CHECK_OK(dc_graph_backward(g, l));
+    }
+    memcpy(dx, dc_graph_grad(g, x), (size_t)nx * sizeof(float));
+    /* how many buffers the ops wrote instead of adding to */
+    *assigned = 0;
+    for (int i = 0; i < g->n_nodes; i++) *assigned += g->nodes[i].grad_assign;
+    dc_graph_free(g);
+}
+
+TEST(written_gradients_equal_accumulated_ones) {
+    static const struct { const char *name; assign_builder b; int C, hw; } cases[] = {
+        {"linear", ab_linear, 3, 5},  {"relu", ab_relu, 3, 5},          {"dropout", ab_dropout, 3, 5},
+        {"batchnorm", ab_bn, 4, 5},   {"lrn", ab_lrn, 6, 4},            {"add", ab_add, 3, 5},
+        {"conv3x3 32->32 (Winograd dX)", ab_conv3, 32, 20},             {"conv3x3 8->8 (direct dX)", ab_conv3_small, 8, 28},
+        {"conv3x3 4->8 (direct dX, flipped)", ab_conv3_small, 4, 28},   {"conv3x3 stride 2 (col2im dX)", ab_conv3_s2, 8, 9},
+        {"conv1x1", ab_conv1, 8, 5},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int64_t n = 3 * (int64_t)cases[k].C * cases[k].hw * cases[k].hw;
+        float *a = malloc((size_t)n * sizeof(float)), *b = malloc((size_t)n * sizeof(float));
+        int written, written_view;
+        grads_through(cases[k].b, wrap_none, cases[k].C, cases[k].hw, a, &written);
+        grads_through(cases[k].b, wrap_view, cases[k].C, cases[k].hw, b, &written_view);
+        /* direct: the op writes x's (or, for add, its inputs') gradient; through views nothing is
+         * written but what the mse loss feeds (its input is a flatten view: none) */
+        CHECK(written >= 1);
+        CHECK(written_view < written);
+        int same = 1, nonzero = 0;
+        for (int64_t i = 0; i < n; i++) {
+            same &= a[i] == b[i];
+            nonzero += a[i] != 0.0f;
+        }
+        if (!same || !nonzero) fprintf(stderr, "  case %s: same %d, nonzero %d of %lld\n", cases[k].name, same, nonzero, (long long)n);
+        CHECK(same);
+        CHECK(nonzero > 0);
+        free(a);
+        free(b);
+    }
 }
 
 TEST(weight_decay_adds_half_lambda_w_squared) {

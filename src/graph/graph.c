@@ -324,12 +324,26 @@ static int slot_by_size(const void *a, const void *b) {
  * largest first, at the lowest offset clear of every placed buffer that is live at the same time. */
 static dc_status plan_grads(dc_graph *g, int64_t max_batch, int share) {
     int nn = g->n_nodes, ns = 0;
-    for (int i = 0; i < nn; i++) g->nodes[i].grad_from = nn;
+    /* grad_assign counts the edges into each buffer owner first, then keeps 1 only for an owner with
+     * one edge, from a node (not a Reshape view of it) whose op writes gradients: that op's backward
+     * then writes the buffer, so it needs no zeroing (see dc_op_assigns_grad). */
+    for (int i = 0; i < nn; i++) g->nodes[i].grad_from = nn, g->nodes[i].grad_assign = 0;
     for (int i = 0; i < nn; i++)
         for (int k = 0; k < g->nodes[i].n_in; k++) {
             int o = grad_owner(g, g->nodes[i].in[k]);
             if (g->nodes[o].grad_from == nn || g->nodes[o].grad_from < i) g->nodes[o].grad_from = i;
+            g->nodes[o].grad_assign++;
         }
+    for (int i = 0; i < nn; i++) {
+        dc_node_rec *n = &g->nodes[i];
+        int edges = n->grad_assign;
+        n->grad_assign = 0;
+        if (edges != 1 || n->grad_from == nn || n->scalar) continue;
+        const dc_node_rec *c = &g->nodes[n->grad_from];
+        int direct = 0;
+        for (int k = 0; k < c->n_in; k++) direct += c->in[k] == i;
+        n->grad_assign = direct == 1 && dc_op_assigns_grad(c->op) && !c->mixes_rows && c->rows_of == n->rows_of;
+    }
     grad_slot *slot = calloc((size_t)nn, sizeof *slot);
     free(g->zero_order);
     g->zero_order = malloc((size_t)nn * sizeof *g->zero_order);
@@ -526,7 +540,7 @@ static void zero_parallel(dc_pool *pool, unsigned char *p, size_t bytes) {
 /* Zero node i's gradient for `batch` examples, if the current backward pass reaches it. */
 static void zero_grad_buffer(dc_graph *g, int i, int64_t batch) {
     const dc_node_rec *n = &g->nodes[i];
-    if (!g->marks[i]) return;
+    if (!g->marks[i] || n->grad_assign) return;
     int64_t numel = n->scalar ? 1 : dc_node_rows(g, n, batch) * dc_sample_numel(n);
     zero_parallel(g->pool, (unsigned char *)n->grad, (size_t)numel * sizeof(float));
 }

@@ -75,6 +75,8 @@ typedef struct dc_node_rec {
     int aliases_input;    /* Reshape: out/grad are input 0's                                    */
     int grad_from;        /* backward step (node index) before which grad is zeroed: the last
                              consumer's index, or n_nodes when nothing consumes the node         */
+    int grad_assign;      /* 1: the only consumer writes this gradient with = (dc_op_assigns_grad),
+                             so it is not zeroed; its backward must then write every element   */
     double loss;          /* losses: mean loss of the last forward                              */
     double t_fwd, t_bwd;  /* profiling: accumulated seconds                                     */
 } dc_node_rec;
@@ -154,6 +156,10 @@ DC_DECLARE_OP(smooth_l1)
     {str, dc_op_##name##_infer, dc_op_##name##_saved, dc_op_##name##_forward,                    \
      dc_op_##name##_backward, dc_op_##name##_flops, dc_op_##name##_workspace}
 extern const dc_op_def dc_op_table[DC_OP_COUNT];
+/* 1 for the ops whose backward honours dc_node_rec.grad_assign of their inputs: they write such an
+ * input's gradient (every element) instead of adding to it, which spares the graph zeroing the
+ * buffer and the op reading it.  The others always add, into a zeroed buffer. */
+int dc_op_assigns_grad(dc_op op);
 
 /* Builder internals used by nn/. */
 dc_node dc_graph_add_node(dc_graph *g, dc_op op, const dc_node *inputs, int n_in, const char *name,

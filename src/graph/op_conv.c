@@ -330,6 +330,7 @@ typedef struct dx_job {
     int64_t N, NP, nb, slot;
     const float *W, *dres;
     float *col, *dx;
+    int accumulate; /* 0: dx is written (zeroed chunk by chunk here), not added to */
 } dx_job;
 
 static void dx_task(void *ctx, int tid, int nt) {
@@ -345,7 +346,9 @@ static void dx_task(void *ctx, int tid, int nt) {
         for (int grp = 0; grp < c->groups; grp++)
             dc_gemm_st(j->gemm, tid, 1, 0, K, len, OCg, 1.0f, j->W + grp * OCg * K, K,
                        j->dres + grp * OCg * j->NP + n0 * P, j->NP, 0.0f, col + grp * K * len, len);
-        dc_col2im(c, len, 0, (n1 - n0) * c->C, col, j->dx + n0 * c->C * c->H * c->W);
+        float *dx = j->dx + n0 * c->C * c->H * c->W;
+        if (!j->accumulate) memset(dx, 0, (size_t)((n1 - n0) * c->C * c->H * c->W) * sizeof(float));
+        dc_col2im(c, len, 0, (n1 - n0) * c->C, col, dx);
     }
 }
 
@@ -374,11 +377,11 @@ static void dconv_run_task(void *ctx, int tid, int nt) {
 }
 
 /* y (+)= conv(x) by the direct path; geo is the forward geometry, or the transposed one with
- * flip = 1 (then w is the forward filter, and y = dx is accumulated). */
+ * flip = 1 (then w is the forward filter, and y = dx); y is added to when accumulate. */
 static void dconv(dc_graph *g, const dc_conv_geom *geo, int64_t batch, const float *x, const float *w, int flip,
-                  const float *b, float *work, float *y) {
+                  const float *b, int accumulate, float *work, float *y) {
     float *xp = work, *wt = work + round16(batch * geo->C * dc_dconv_plane(geo));
-    dconv_job j = {geo, batch, x, b, xp, wt, y, flip};
+    dconv_job j = {geo, batch, x, b, xp, wt, y, accumulate};
     dc_dconv_weights(geo, w, flip, wt);
     dc_pool_run(g->pool, dconv_pad_task, &j);
     dc_pool_run(g->pool, dconv_run_task, &j);
@@ -437,7 +440,7 @@ static void backward_direct(dc_graph *g, dc_node_rec *n, const dc_conv_geom *c, 
     if (dx) {
         float *wt = w + dbw_wt_off(c, batch, nt);
         dc_dconv_weights(&f, dc_pdata(g, n, 0), 1, wt);
-        dconv_job d = {&f, batch, NULL, NULL, j.dyp, wt, dx, 1};
+        dconv_job d = {&f, batch, NULL, NULL, j.dyp, wt, dx, !x->grad_assign};
         dc_pool_run(g->pool, dconv_run_task, &d);
     }
 }
@@ -454,7 +457,7 @@ dc_status dc_op_conv2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int t
         return DC_OK;
     }
     if (use_dconv(&c)) {
-        dconv(g, &c, batch, x->out, W, 0, n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, g->work, n->out);
+        dconv(g, &c, batch, x->out, W, 0, n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, 0, g->work, n->out);
         return DC_OK;
     }
     for (int grp = 0; grp < c.groups; grp++) {
@@ -485,10 +488,10 @@ static void backward_gemm(dc_graph *g, dc_node_rec *n, const dc_conv_geom *cp, i
             dw_gemm(g, &c, x->out, grp, OCg, K, batch, dres + grp * OCg * NP, dW + grp * OCg * K, part);
     const dc_conv_geom f = flip_geom(&c);
     if (dx && dx_by_flip(&c) && use_dconv(&f)) {
-        dconv(g, &f, batch, n->grad, W, 1, NULL, col, dx);
+        dconv(g, &f, batch, n->grad, W, 1, NULL, !x->grad_assign, col, dx);
     } else if (dx) {
         const int64_t nb = dx_chunk_images(&c);
-        dx_job d = {g->gemm, &c, batch, NP, nb, col_slot(&c, batch), W, dres, col, dx};
+        dx_job d = {g->gemm, &c, batch, NP, nb, col_slot(&c, batch), W, dres, col, dx, !x->grad_assign};
         dc_pool_run(g->pool, dx_task, &d);
     }
 }
@@ -520,6 +523,6 @@ void dc_op_conv2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     }
     if (wdx) {
         const dc_conv_geom f = flip_geom(&c);
-        wino_conv(g, &f, batch, n->grad, dc_pdata(g, n, 0), 1, NULL, 1, x->grad);
+        wino_conv(g, &f, batch, n->grad, dc_pdata(g, n, 0), 1, NULL, !x->grad_assign, x->grad);
     }
 }

@@ -37,7 +37,7 @@ typedef struct {
     int64_t items, C, S; /* items = batch * C planes of S positions */
     const float *x, *y, *dy;
     float *out, *pw, *inv, *dx;
-    int backward;
+    int backward, assign; /* assign: write dx (the input's grad_assign) */
 } lrn_task;
 
 static void lrn_range(void *ctx, int tid, int nthreads) {
@@ -50,7 +50,7 @@ static void lrn_range(void *ctx, int tid, int nthreads) {
         int64_t off = e * t->C * t->S;
         if (t->backward)
             dc_lrn_backward(t->C, t->S, c0, c1, n->lrn_size, n->lrn_alpha, n->lrn_beta, t->x + off, t->y + off,
-                            t->pw + off, t->inv + off, t->dy + off, t->dx + off);
+                            t->pw + off, t->inv + off, t->dy + off, t->dx + off, !t->assign);
         else
             dc_lrn_forward(t->C, t->S, c0, c1, n->lrn_size, n->lrn_alpha, n->lrn_beta, n->lrn_k, t->x + off,
                            t->out + off, t->pw + off, t->inv + off);
@@ -63,7 +63,7 @@ static void lrn_run(dc_graph *g, dc_node_rec *n, int64_t batch, int backward) {
     int64_t C = n->shape.dim[0], S = dc_sample_numel(n) / C;
     lrn_task t = {.n = n, .items = batch * C, .C = C, .S = S, .x = x->out, .y = n->out, .dy = n->grad,
                   .out = n->out, .pw = n->saved, .inv = n->saved + n->saved_floats / 2, .dx = x->grad,
-                  .backward = backward};
+                  .backward = backward, .assign = x->grad_assign};
     if (g->pool && t.items > 1 && batch * C * S >= LRN_PAR_MIN) dc_pool_run(g->pool, lrn_range, &t);
     else lrn_range(&t, 0, 1);
 }

@@ -39,7 +39,9 @@ static void linear_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     /* dB += column sums of dY */
     if (n->n_params > 1) dc_bias_backward(batch, out, n->grad, dc_pgrad(g, n, 1));
     /* dX += dY·Wᵀ  [batch, in] — skipped when nothing upstream needs it (e.g. the input images) */
-    if (x->needs_grad) dc_gemm(g->gemm, 0, 1, batch, in, out, 1.0f, n->grad, out, dc_pdata(g, n, 0), out, 1.0f, x->grad, in);
+    if (x->needs_grad)
+        dc_gemm(g->gemm, 0, 1, batch, in, out, 1.0f, n->grad, out, dc_pdata(g, n, 0), out, x->grad_assign ? 0.0f : 1.0f,
+                x->grad, in);
 }
 
 static int64_t linear_flops(const dc_graph *g, const dc_node_rec *n) {
@@ -95,7 +97,8 @@ static dc_status relu_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int tr
 }
 static void relu_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     dc_node_rec *x = dc_in(g, n, 0);
-    if (x->grad) ew2(g, dc_relu_backward, N_ELEMS(n, batch), x->out, n->grad, x->grad);
+    if (x->grad) ew2(g, x->grad_assign ? dc_relu_backward_set : dc_relu_backward, N_ELEMS(n, batch), x->out, n->grad,
+                     x->grad);
 }
 static dc_status sigmoid_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
     ew1(g, dc_sigmoid_forward, N_ELEMS(n, batch), dc_in(g, n, 0)->out, n->out);
@@ -164,7 +167,9 @@ static dc_status dropout_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int
 }
 static void dropout_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     dc_node_rec *x = dc_in(g, n, 0);
-    if (x->grad) ew2(g, dc_dropout_backward, N_ELEMS(n, batch), n->saved, n->grad, x->grad);
+    if (x->grad)
+        ew2(g, x->grad_assign ? dc_dropout_backward_set : dc_dropout_backward, N_ELEMS(n, batch), n->saved, n->grad,
+            x->grad);
 }
 
 /* ---------------------------------------------------------------- batchnorm */
@@ -200,7 +205,7 @@ static void bn_task(void *v, int tid, int nt) {
     const float *x = dc_in(g, n, 0)->out;
     if (j->backward)
         dc_batchnorm_backward(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), n->saved, n->saved + C, n->grad,
-                              dc_in(g, n, 0)->grad, dc_pgrad(g, n, 0), dc_pgrad(g, n, 1));
+                              dc_in(g, n, 0)->grad, !dc_in(g, n, 0)->grad_assign, dc_pgrad(g, n, 0), dc_pgrad(g, n, 1));
     else if (j->train)
         dc_batchnorm_forward_train(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), dc_pdata(g, n, 1), n->eps,
                                    n->momentum, dc_pdata(g, n, 2), dc_pdata(g, n, 3), n->saved, n->saved + C, n->out);
@@ -240,7 +245,7 @@ static dc_status add_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int tra
 static void add_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     for (int i = 0; i < 2; i++) {
         dc_node_rec *x = dc_in(g, n, i);
-        if (x->grad) ew1(g, dc_accumulate, N_ELEMS(n, batch), n->grad, x->grad);
+        if (x->grad) ew1(g, x->grad_assign ? dc_copy : dc_accumulate, N_ELEMS(n, batch), n->grad, x->grad);
     }
 }
 
@@ -339,6 +344,16 @@ static void loss_sum_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
 }
 
 /* ---------------------------------------------------------------- the table */
+int dc_op_assigns_grad(dc_op op) {
+    switch (op) {
+    case DC_OP_LINEAR: case DC_OP_RELU: case DC_OP_DROPOUT: case DC_OP_BATCHNORM: case DC_OP_ADD:
+    case DC_OP_CONV2D: case DC_OP_LRN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 _Static_assert(DC_OP_SMOOTH_L1 + 1 == DC_OP_COUNT, "add the new op to dc_op_table");
 const dc_op_def dc_op_table[DC_OP_COUNT] = {
     [DC_OP_INPUT]         = {"input", NULL, NULL, input_forward, NULL, NULL, NULL},

@@ -5,6 +5,7 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <string.h>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define DC_HAVE_AVX2_EXP 1
@@ -37,6 +38,10 @@ void dc_relu_forward(int64_t n, const float *x, float *y) {
 
 void dc_relu_backward(int64_t n, const float *x, const float *dy, float *dx) {
     for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void dc_relu_backward_set(int64_t n, const float *x, const float *dy, float *dx) {
+    for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 void dc_sigmoid_forward(int64_t n, const float *x, float *y) {
@@ -100,3 +105,5 @@ void dc_add_forward(int64_t n, const float *a, const float *b, float *y) {
 void dc_accumulate(int64_t n, const float *dy, float *dx) {
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
 }
+
+void dc_copy(int64_t n, const float *src, float *dst) { memcpy(dst, src, (size_t)n * sizeof(float)); }

@@ -13,6 +13,7 @@
 /* y = max(x, 0);  dx += dy * (x > 0)                                   x,y,dx,dy: [n] */
 void dc_relu_forward(int64_t n, const float *x, float *y);
 void dc_relu_backward(int64_t n, const float *x, const float *dy, float *dx);
+void dc_relu_backward_set(int64_t n, const float *x, const float *dy, float *dx); /* dx = ..., not += */
 /* y = 1 / (1 + e^-x);  dx += dy * y * (1 - y)                          [n] */
 void dc_sigmoid_forward(int64_t n, const float *x, float *y);     /* AVX2 exp where available */
 void dc_sigmoid_forward_ref(int64_t n, const float *x, float *y); /* libm expf                */
@@ -27,6 +28,7 @@ void dc_bias_backward(int64_t rows, int64_t cols, const float *dy, float *db);
 /* y = a + b;  da += dy, db += dy                                       [n] */
 void dc_add_forward(int64_t n, const float *a, const float *b, float *y);
 void dc_accumulate(int64_t n, const float *dy, float *dx);
+void dc_copy(int64_t n, const float *src, float *dst);
 
 /* Row softmax, max subtracted: y_ij = e^(x_ij - m_i) / sum_k e^(x_ik - m_i)      [rows, cols] */
 void dc_softmax_forward(int64_t rows, int64_t cols, const float *x, float *y);
@@ -62,6 +64,7 @@ void dc_mse_backward(int64_t rows, int64_t cols, const float *y, const float *t,
 float dc_dropout_uniform(uint64_t key, int64_t index);
 void dc_dropout_forward(int64_t n, float p, uint64_t key, int64_t first, const float *x, float *mask, float *y);
 void dc_dropout_backward(int64_t n, const float *mask, const float *dy, float *dx);
+void dc_dropout_backward_set(int64_t n, const float *mask, const float *dy, float *dx); /* dx = dy * mask */
 
 /* BatchNorm over channel axis C of x [N, C, S] (S = product of spatial dims, 1 for [N, C]); each
  * call handles channels [c0, c1) (so threads can split the channels).
@@ -77,10 +80,10 @@ void dc_batchnorm_forward_eval(int64_t N, int64_t C, int64_t S, int64_t c0, int6
                                const float *beta, float eps, const float *running_mean,
                                const float *running_var, float *y);
 /* dgamma += sum dy xhat; dbeta += sum dy;
- * dx += gamma rstd / M (M dy - sum dy - xhat sum(dy xhat)), M = N*S.                             */
+ * dx += gamma rstd / M (M dy - sum dy - xhat sum(dy xhat)), M = N*S (dx = ... when !accumulate).  */
 void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
                            const float *gamma,
                            const float *mean, const float *rstd, const float *dy, float *dx,
-                           float *dgamma, float *dbeta);
+                           int accumulate, float *dgamma, float *dbeta);
 
 #endif

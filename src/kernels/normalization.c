@@ -54,6 +54,10 @@ void dc_dropout_backward(int64_t n, const float *mask, const float *dy, float *d
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * mask[i];
 }
 
+void dc_dropout_backward_set(int64_t n, const float *mask, const float *dy, float *dx) {
+    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * mask[i];
+}
+
 /* sum of x[0..S) in 8 lanes */
 static double lane_sum(const float *x, int64_t S) {
     float acc[8] = {0};
@@ -144,7 +148,7 @@ void dc_batchnorm_forward_eval(int64_t N, int64_t C, int64_t S, int64_t c0, int6
 
 void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
                            const float *gamma, const float *mean, const float *rstd, const float *dy, float *dx,
-                           float *dgamma, float *dbeta) {
+                           int accumulate, float *dgamma, float *dbeta) {
     int64_t M = N * S;
     for (int64_t c = c0; c < c1; c++) {
         double sdy = 0.0, sdyx = 0.0;
@@ -158,10 +162,10 @@ void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t 
         for (int64_t n = 0; n < N; n++) {
             const float *xp = x + (n * C + c) * S, *dp = dy + (n * C + c) * S;
             float *dxp = dx + (n * C + c) * S;
-            for (int64_t k = 0; k < S; k++) {
-                float xhat = (xp[k] - mu) * r;
-                dxp[k] += k1 * (dp[k] - m1 - xhat * m2);
-            }
+            if (accumulate)
+                for (int64_t k = 0; k < S; k++) dxp[k] += k1 * (dp[k] - m1 - (xp[k] - mu) * r * m2);
+            else
+                for (int64_t k = 0; k < S; k++) dxp[k] = k1 * (dp[k] - m1 - (xp[k] - mu) * r * m2);
         }
     }
 }

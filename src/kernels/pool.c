@@ -235,7 +235,7 @@ void dc_lrn_forward(int64_t C, int64_t S, int64_t c0, int64_t c1, int size, floa
 
 void dc_lrn_backward(int64_t C, int64_t S, int64_t j0, int64_t j1, int size, float alpha, float beta,
                      const float *x, const float *y, const float *pw, const float *inv, const float *dy,
-                     float *dx) {
+                     float *dx, int accumulate) {
     const float coef = 2.0f * alpha * beta / (float)size;
     const int before = size / 2, after = (size - 1) / 2;
     float acc[LRN_CHUNK];
@@ -251,7 +251,10 @@ void dc_lrn_backward(int64_t C, int64_t S, int64_t j0, int64_t j1, int size, flo
             }
             const float *xj = x + j * S + i0, *gj = dy + j * S + i0, *pj = pw + j * S + i0;
             float *dj = dx + j * S + i0;
-            for (int64_t i = 0; i < n; i++) dj[i] += gj[i] * pj[i] - coef * xj[i] * acc[i];
+            if (accumulate)
+                for (int64_t i = 0; i < n; i++) dj[i] += gj[i] * pj[i] - coef * xj[i] * acc[i];
+            else
+                for (int64_t i = 0; i < n; i++) dj[i] = gj[i] * pj[i] - coef * xj[i] * acc[i];
         }
     }
 }

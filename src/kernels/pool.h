@@ -50,9 +50,10 @@ void dc_global_avgpool_backward(int64_t planes, int64_t hw, const float *dy, flo
 void dc_lrn_forward(int64_t C, int64_t S, int64_t c0, int64_t c1, int size, float alpha, float beta, float k,
                     const float *x, float *y, float *pw, float *inv);
 /* Exact derivative, for input channels [j0, j1) of one example:
- *   dx_j += dy_j pw_j - (2 alpha beta / size) x_j sum_{c: j in window(c)} dy_c y_c inv_c          */
+ *   dx_j += dy_j pw_j - (2 alpha beta / size) x_j sum_{c: j in window(c)} dy_c y_c inv_c
+ * (dx_j = ... when !accumulate).                                                                */
 void dc_lrn_backward(int64_t C, int64_t S, int64_t j0, int64_t j1, int size, float alpha, float beta,
                      const float *x, const float *y, const float *pw, const float *inv, const float *dy,
-                     float *dx);
+                     float *dx, int accumulate);
 
 #endif
