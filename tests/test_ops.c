@@ -344,6 +344,14 @@ static dc_node ab_lrn(dc_graph *g, dc_node x, wrap_fn w) { return dc_lrn(g, w(g,
 static dc_node ab_add(dc_graph *g, dc_node x, wrap_fn w) {
     return dc_add(g, w(g, dc_relu(g, x)), w(g, dc_sigmoid(g, x)));
 }
+static dc_node ab_maxpool(dc_graph *g, dc_node x, wrap_fn w) { return dc_maxpool2d(g, w(g, x), 2, 2); }
+static dc_node ab_maxpool_overlap(dc_graph *g, dc_node x, wrap_fn w) { return dc_maxpool2d(g, w(g, x), 3, 2); }
+static dc_node ab_avgpool(dc_graph *g, dc_node x, wrap_fn w) { return dc_avgpool2d(g, w(g, x), 3, 2); }
+static dc_node ab_gap(dc_graph *g, dc_node x, wrap_fn w) { return dc_global_avgpool(g, w(g, x)); }
+static dc_node ab_concat(dc_graph *g, dc_node x, wrap_fn w) {
+    dc_node parts[2] = {w(g, dc_relu(g, x)), w(g, dc_sigmoid(g, x))};
+    return dc_concat(g, parts, 2);
+}
 static dc_node ab_conv3(dc_graph *g, dc_node x, wrap_fn w) { return dc_conv2d(g, w(g, x), 32, 3, 1, 1, "c"); }
 static dc_node ab_conv3_small(dc_graph *g, dc_node x, wrap_fn w) { return dc_conv2d(g, w(g, x), 8, 3, 1, 1, "c"); }
 static dc_node ab_conv3_s2(dc_graph *g, dc_node x, wrap_fn w) { return dc_conv2d(g, w(g, x), 16, 3, 2, 1, "c"); }
@@ -382,7 +390,9 @@ TEST(written_gradients_equal_accumulated_ones) {
         {"batchnorm", ab_bn, 4, 5},   {"lrn", ab_lrn, 6, 4},            {"add", ab_add, 3, 5},
         {"conv3x3 32->32 (Winograd dX)", ab_conv3, 32, 20},             {"conv3x3 8->8 (direct dX)", ab_conv3_small, 8, 28},
         {"conv3x3 4->8 (direct dX, flipped)", ab_conv3_small, 4, 28},   {"conv3x3 stride 2 (col2im dX)", ab_conv3_s2, 8, 9},
-        {"conv1x1", ab_conv1, 8, 5},
+        {"conv1x1", ab_conv1, 8, 5},                                    {"maxpool 2/2", ab_maxpool, 3, 6},
+        {"maxpool 3/2", ab_maxpool_overlap, 3, 7},                {"avgpool 3/2", ab_avgpool, 3, 7},
+        {"global avgpool", ab_gap, 4, 5},                               {"concat", ab_concat, 3, 4},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         int64_t n = 3 * (int64_t)cases[k].C * cases[k].hw * cases[k].hw;

@@ -158,7 +158,8 @@ DC_DECLARE_OP(smooth_l1)
 extern const dc_op_def dc_op_table[DC_OP_COUNT];
 /* 1 for the ops whose backward honours dc_node_rec.grad_assign of their inputs: they write such an
  * input's gradient (every element) instead of adding to it, which spares the graph zeroing the
- * buffer and the op reading it.  The others always add, into a zeroed buffer. */
+ * buffer and the op reading it (pooling, which scatters, zeroes its own planes just before).  The
+ * others always add, into a zeroed buffer. */
 int dc_op_assigns_grad(dc_op op);
 
 /* Builder internals used by nn/. */

@@ -44,7 +44,8 @@ typedef struct {
     int backward;
 } concat_task;
 
-/* Examples [lo, hi) of this thread: y[e, off_i : off_i + len_i] = x_i[e]  (or dx_i[e] += dy[e, slice]). */
+/* Examples [lo, hi) of this thread: y[e, off_i : off_i + len_i] = x_i[e]  (or dx_i[e] += dy[e, slice],
+ * = when x_i's gradient is written: grad_assign). */
 static void concat_range(void *ctx, int tid, int nthreads) {
     const concat_task *t = ctx;
     dc_node_rec *n = t->n;
@@ -55,6 +56,7 @@ static void concat_range(void *ctx, int tid, int nthreads) {
         int64_t len = dc_sample_numel(x);
         for (int64_t e = lo; e < hi; e++) {
             if (!t->backward) memcpy(n->out + e * total + off, x->out + e * len, (size_t)len * sizeof(float));
+            else if (x->grad && x->grad_assign) memcpy(x->grad + e * len, n->grad + e * total + off, (size_t)len * sizeof(float));
             else if (x->grad) dc_accumulate(len, n->grad + e * total + off, x->grad + e * len);
         }
         off += len;

@@ -7,6 +7,8 @@
 #include "graph/graph.h"
 #include "kernels/pool.h"
 
+#include <string.h>
+
 #define SB 96
 /* Below this many input elements per call the planes run on the calling thread only. */
 #define POOL_PAR_MIN 32768
@@ -54,6 +56,8 @@ typedef struct {
     const float *x, *dy;
     float *y, *dx;
     int32_t *argmax;
+    int assign; /* backward: the input's gradient is written (grad_assign): zero this range's planes first,
+                   while they are about to be touched anyway, instead of the graph zeroing it all earlier */
 } pool_task;
 
 static void pool_run_range(void *ctx, int tid, int nthreads) {
@@ -62,6 +66,8 @@ static void pool_run_range(void *ctx, int tid, int nthreads) {
     dc_split_range(t->planes, nthreads, tid, &lo, &hi);
     int64_t np = hi - lo, i = lo * t->in, o = lo * t->out;
     if (np <= 0) return;
+    if (t->assign && (t->kind == MAX_BWD || t->kind == AVG_BWD || t->kind == GAP_BWD))
+        memset(t->dx + i, 0, (size_t)(np * t->in) * sizeof(float));
     switch (t->kind) {
     case MAX_FWD: dc_maxpool2d_forward(&t->geo, np, t->x + i, t->y + o, t->argmax + o); break;
     case MAX_BWD: dc_maxpool2d_backward(&t->geo, np, t->argmax + o, t->dy + o, t->dx + i); break;
@@ -80,7 +86,7 @@ static void pool_run(dc_graph *g, pool_task *t) {
 static pool_task task_of(dc_graph *g, dc_node_rec *n, int64_t batch, pool_kind kind) {
     dc_node_rec *x = dc_in(g, n, 0);
     pool_task t = {.kind = kind, .planes = batch * x->shape.dim[0], .x = x->out, .y = n->out, .dy = n->grad,
-                   .dx = x->grad, .argmax = (int32_t *)n->saved};
+                   .dx = x->grad, .argmax = (int32_t *)n->saved, .assign = x->grad_assign};
     t.in = x->shape.dim[1] * x->shape.dim[2];
     t.out = n->shape.dim[1] * n->shape.dim[2];
     if (kind != GAP_FWD && kind != GAP_BWD) t.geo = geom_of(g, n);

@@ -347,7 +347,8 @@ static void loss_sum_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
 int dc_op_assigns_grad(dc_op op) {
     switch (op) {
     case DC_OP_LINEAR: case DC_OP_RELU: case DC_OP_DROPOUT: case DC_OP_BATCHNORM: case DC_OP_ADD:
-    case DC_OP_CONV2D: case DC_OP_LRN:
+    case DC_OP_CONV2D: case DC_OP_LRN: case DC_OP_MAXPOOL2D: case DC_OP_AVGPOOL2D: case DC_OP_GLOBAL_AVGPOOL:
+    case DC_OP_CONCAT:
         return 1;
     default:
         return 0;
