@@ -139,29 +139,6 @@ static void progress_bar(int epoch, int epochs, int64_t done, int64_t total, dou
     fflush(stderr);
 }
 
-static dc_status read_text_file(const char *path, char **out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return DC_ERR(DC_ERR_IO, "cannot open model file '%s': %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > ((size_t)64 << 20)) { free(buf); fclose(f); return DC_ERR(DC_ERR_FORMAT, "%s: model file over 64 MiB", path); }
-            char *nb = realloc(buf, cap);
-            if (!nb) { free(buf); fclose(f); return DC_ERR(DC_ERR_NOMEM, "reading %s", path); }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, 4096, f);
-        n += r;
-        if (r < 4096) break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *out = buf;
-    return DC_OK;
-}
-
 static dc_status validate_config(const dc_train_config *c) {
     if (!c->model_file) DC_TRY(dc_model_check(c->model));
     if (c->epochs < 0 || c->epochs > 100000) return DC_ERR(DC_ERR_ARG, "--epochs %d outside 0..100000", c->epochs);
@@ -291,7 +268,7 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     memset(&header, 0, sizeof header);
     if (c->model_file) {
         DC_TRY(dc_model_file_header(c->model_file, &header));
-        DC_TRY(read_text_file(c->model_file, &j->model_text));
+        DC_TRY(dc_read_file(c->model_file, (size_t)64 << 20, &j->model_text, NULL));
     }
     if (c->out_dir) DC_TRY(dc_mkdir_p(c->out_dir)); /* before the data: fail fast on a bad path */
 
