@@ -5,6 +5,7 @@
  * counts.  It does not test speed (bench/ does) or whole models (test_train.c). */
 #include "gradcheck.h"
 #include "test.h"
+#include "kernels/pool.h"
 
 #include <float.h>
 #include <math.h>
@@ -382,6 +383,43 @@ TEST(pool_matches_reference_many_geometries) {
                 free(rdx);
                 dc_graph_free(g);
             }
+}
+
+/* The fast max-pool paths (2x2/2, 3x3/1, the row-vectorised generic one) against the one-window
+ * reference on data full of ties, with NaN and -inf sprinkled in: the same values and argmax. */
+TEST(maxpool_fast_paths_match_reference_with_ties_nan_and_inf) {
+    static const int geo[][4] = { /* k, s, p, ceil */
+        {3, 1, 1, 0}, {3, 1, 0, 0}, {2, 2, 0, 0}, {2, 2, 0, 1}, {3, 2, 1, 0}, {3, 2, 0, 1}, {2, 1, 0, 0}, {5, 1, 2, 0},
+    };
+    static const int64_t sizes[][2] = {{1, 1}, {2, 3}, {7, 7}, {28, 28}, {13, 31}, {4, 1}};
+    dc_rng r;
+    dc_rng_seed(&r, 77);
+    const int64_t planes = 3;
+    for (size_t gi = 0; gi < sizeof geo / sizeof geo[0]; gi++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            const int k = geo[gi][0], s = geo[gi][1], p = geo[gi][2];
+            dc_pool2d_geom g = {.H = sizes[si][0], .W = sizes[si][1], .kh = k, .kw = k, .sh = s, .sw = s, .ph = p, .pw = p};
+            g.OH = dc_pool_out_size(g.H, k, s, p, geo[gi][3]);
+            g.OW = dc_pool_out_size(g.W, k, s, p, geo[gi][3]);
+            if (g.OH < 1 || g.OW < 1) continue;
+            const int64_t in = planes * g.H * g.W, out = planes * g.OH * g.OW;
+            float *x = malloc((size_t)in * sizeof(float)), *y1 = malloc((size_t)out * sizeof(float)),
+                  *y2 = malloc((size_t)out * sizeof(float));
+            int32_t *a1 = malloc((size_t)out * sizeof(int32_t)), *a2 = malloc((size_t)out * sizeof(int32_t));
+            for (int64_t i = 0; i < in; i++) {
+                uint64_t u = dc_rng_below(&r, 100);
+                x[i] = u < 2 ? NAN : u < 6 ? -INFINITY : (float)(u % 4); /* four values: ties everywhere */
+            }
+            if (sizes[si][0] == 2) for (int64_t i = 0; i < in; i++) x[i] = -INFINITY; /* all-(-inf) windows */
+            dc_maxpool2d_forward(&g, planes, x, y1, a1);
+            dc_maxpool2d_forward_ref(&g, planes, x, y2, a2);
+            int bad = 0;
+            for (int64_t i = 0; i < out; i++)
+                bad += a1[i] != a2[i] || !(y1[i] == y2[i] || (y1[i] != y1[i] && y2[i] != y2[i]));
+            CHECK_MSG(bad == 0, "k%d s%d p%d on %lldx%lld: %d of %lld outputs differ", k, s, p, (long long)g.H,
+                      (long long)g.W, bad, (long long)out);
+            free(x), free(y1), free(y2), free(a1), free(a2);
+        }
 }
 
 TEST(pool_output_sizes) {

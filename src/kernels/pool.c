@@ -100,6 +100,16 @@ static void maxpool_plane(const dc_pool2d_geom *g, const float *x, float *y, int
             const float *r = x + h * W;
             for (int dw = 0; dw < kw; dw++) {
                 int32_t off = (int32_t)(h * W + dw - pw);
+                if (sw == 1) { /* contiguous loads: the loop vectorises (GoogLeNet's 3x3/1 branch pools) */
+                    const float *rs = r + dw - pw;
+                    for (int64_t ow = owa; ow < owb; ow++) {
+                        float v = rs[ow];
+                        int take = v > yr[ow] || v != v;
+                        yr[ow] = take ? v : yr[ow];
+                        ar[ow] = take ? off + (int32_t)ow : ar[ow];
+                    }
+                    continue;
+                }
                 for (int64_t ow = owa; ow < owb; ow++) {
                     float v = r[ow * sw - pw + dw];
                     int take = v > yr[ow] || v != v;
@@ -111,13 +121,69 @@ static void maxpool_plane(const dc_pool2d_geom *g, const float *x, float *y, int
     }
 }
 
+/* The 3x3 window at stride 1 (GoogLeNet's branch pools, padding 1 keeps the size), through a copy of
+ * the plane with a -inf border of width p in a stack buffer: every window is then whole, and each
+ * output row is one loop over the columns with all nine taps unrolled inside, so the running maximum
+ * and its index stay in registers (the generic path stores them back after every tap).  -inf
+ * padding never wins the strict comparison, and the index starts at the window's first real element,
+ * as in max_one: the same values and argmax as the reference, ties and NaN included. */
+#define MAX3_PLANE_FLOATS 16384 /* padded plane on the stack: 64 KiB (up to about 126x126) */
+static int max3_ok(const dc_pool2d_geom *g) {
+    return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->ph == g->pw && g->ph <= 1 &&
+           g->OH == g->H + 2 * g->ph - 2 && g->OW == g->W + 2 * g->pw - 2 && (g->H + 2) * (g->W + 2) <= MAX3_PLANE_FLOATS;
+}
+static void maxpool_plane_3x3s1(const dc_pool2d_geom *g, const float *x, float *y, int32_t *am) {
+    float pad[MAX3_PLANE_FLOATS];
+    int32_t first_col[MAX3_PLANE_FLOATS / 3];
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, p = g->ph, PW = W + 2 * p;
+    if (p) { /* the border only: the first and last padded rows, then each row's two edge cells */
+        for (int64_t w = 0; w < PW; w++) pad[w] = pad[(H + 1) * PW + w] = -INFINITY;
+        for (int64_t h = 1; h <= H; h++) pad[h * PW] = pad[h * PW + PW - 1] = -INFINITY;
+    }
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t w = 0; w < W; w++) pad[(h + p) * PW + w + p] = x[h * W + w];
+    for (int64_t ow = 0; ow < OW; ow++) first_col[ow] = (int32_t)imax64(ow - p, 0);
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const float *r0 = pad + oh * PW, *r1 = r0 + PW, *r2 = r1 + PW;
+        const int32_t top = (int32_t)((oh - p) * W - p); /* index of tap (0, 0) at ow = 0 */
+        const int32_t first_row = (int32_t)(imax64(oh - p, 0) * W), w1 = (int32_t)W, w2 = (int32_t)(2 * W);
+        float *yr = y + oh * OW;
+        int32_t *ar = am + oh * OW;
+        for (int64_t ow = 0; ow < OW; ow++) {
+            float m = -INFINITY, v;
+            int32_t b = first_row + first_col[ow], t = top + (int32_t)ow;
+            int take;
+#define DC_MAX3_TAP(row, dw, off)                      \
+    v = row[ow + dw];                                  \
+    take = (v > m) | (v != v);                         \
+    m = take ? v : m;                                  \
+    b = take ? t + (off) + (dw) : b;
+            DC_MAX3_TAP(r0, 0, 0) DC_MAX3_TAP(r0, 1, 0) DC_MAX3_TAP(r0, 2, 0)
+            DC_MAX3_TAP(r1, 0, w1) DC_MAX3_TAP(r1, 1, w1) DC_MAX3_TAP(r1, 2, w1)
+            DC_MAX3_TAP(r2, 0, w2) DC_MAX3_TAP(r2, 1, w2) DC_MAX3_TAP(r2, 2, w2)
+#undef DC_MAX3_TAP
+            yr[ow] = m;
+            ar[ow] = b;
+        }
+    }
+}
+
 void dc_maxpool2d_forward(const dc_pool2d_geom *geo, int64_t planes, const float *x, float *y, int32_t *argmax) {
     const int64_t in = geo->H * geo->W, out = geo->OH * geo->OW;
     int fast = geo->kh == 2 && geo->kw == 2 && geo->sh == 2 && geo->sw == 2 && geo->ph == 0 && geo->pw == 0;
+    int three = !fast && max3_ok(geo);
     for (int64_t p = 0; p < planes; p++) {
         if (fast) maxpool_plane_2x2(geo, x + p * in, y + p * out, argmax + p * out);
+        else if (three) maxpool_plane_3x3s1(geo, x + p * in, y + p * out, argmax + p * out);
         else maxpool_plane(geo, x + p * in, y + p * out, argmax + p * out);
     }
+}
+
+void dc_maxpool2d_forward_ref(const dc_pool2d_geom *geo, int64_t planes, const float *x, float *y, int32_t *argmax) {
+    const int64_t in = geo->H * geo->W, out = geo->OH * geo->OW;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t oh = 0; oh < geo->OH; oh++)
+            for (int64_t ow = 0; ow < geo->OW; ow++) max_one(geo, x + p * in, oh, ow, y + p * out, argmax + p * out);
 }
 
 void dc_maxpool2d_backward(const dc_pool2d_geom *geo, int64_t planes, const int32_t *argmax, const float *dy,

@@ -29,6 +29,8 @@ int64_t dc_pool_out_size(int64_t in, int k, int s, int p, int ceil_mode);
  * receives the index h*W + w of the winner inside its plane.
  *   y = max over the window;  dx[argmax] += dy                                                   */
 void dc_maxpool2d_forward(const dc_pool2d_geom *geo, int64_t planes, const float *x, float *y, int32_t *argmax);
+/* The same, one window at a time with bounds checks: the reference the fast paths are tested against. */
+void dc_maxpool2d_forward_ref(const dc_pool2d_geom *geo, int64_t planes, const float *x, float *y, int32_t *argmax);
 void dc_maxpool2d_backward(const dc_pool2d_geom *geo, int64_t planes, const int32_t *argmax, const float *dy,
                            float *dx);
 
