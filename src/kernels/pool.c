@@ -121,40 +121,49 @@ static void maxpool_plane(const dc_pool2d_geom *g, const float *x, float *y, int
     }
 }
 
-/* The 3x3 window at stride 1 (GoogLeNet's branch pools, padding 1 keeps the size), through a copy of
- * the plane with a -inf border of width p in a stack buffer: every window is then whole, and each
- * output row is one loop over the columns with all nine taps unrolled inside, so the running maximum
- * and its index stay in registers (the generic path stores them back after every tap).  -inf
- * padding never wins the strict comparison, and the index starts at the window's first real element,
- * as in max_one: the same values and argmax as the reference, ties and NaN included. */
+/* The 3x3 window at stride 1 or 2 with padding 0 or 1 (GoogLeNet's pools: 3x3/1 in the Inception
+ * branches, 3x3/2 between stages), through a copy of the plane with a -inf border in a stack buffer:
+ * every window is then whole, and each output row is one loop over the columns with all nine taps
+ * unrolled inside, so the running maximum and its index stay in registers (the generic path stores
+ * them back after every tap).  -inf padding never wins the strict comparison, and the index starts
+ * at the window's first real element, as in max_one: the same values and argmax as the reference,
+ * ties and NaN included. */
 #define MAX3_PLANE_FLOATS 16384 /* padded plane on the stack: 64 KiB (up to about 126x126) */
 static int max3_ok(const dc_pool2d_geom *g) {
-    return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->ph == g->pw && g->ph <= 1 &&
-           g->OH == g->H + 2 * g->ph - 2 && g->OW == g->W + 2 * g->pw - 2 && (g->H + 2) * (g->W + 2) <= MAX3_PLANE_FLOATS;
+    const int64_t PH = (g->OH - 1) * g->sh + 3, PW = (g->OW - 1) * g->sw + 3;
+    return g->kh == 3 && g->kw == 3 && g->sh == g->sw && (g->sh == 1 || g->sh == 2) && g->ph == g->pw &&
+           g->ph <= 1 && PH * PW <= MAX3_PLANE_FLOATS;
 }
-static void maxpool_plane_3x3s1(const dc_pool2d_geom *g, const float *x, float *y, int32_t *am) {
+static inline void maxpool_plane_3x3(const dc_pool2d_geom *g, const int S, const float *x, float *y, int32_t *am) {
     float pad[MAX3_PLANE_FLOATS];
     int32_t first_col[MAX3_PLANE_FLOATS / 3];
-    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, p = g->ph, PW = W + 2 * p;
-    if (p) { /* the border only: the first and last padded rows, then each row's two edge cells */
-        for (int64_t w = 0; w < PW; w++) pad[w] = pad[(H + 1) * PW + w] = -INFINITY;
-        for (int64_t h = 1; h <= H; h++) pad[h * PW] = pad[h * PW + PW - 1] = -INFINITY;
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, p = g->ph;
+    const int64_t PH = (OH - 1) * S + 3, PW = (OW - 1) * S + 3; /* what the windows cover */
+    const int64_t HC = imin64(H, PH - p), WC = imin64(W, PW - p); /* the rows and columns windows reach */
+    if (p == 1 && PH == H + 2 && PW == W + 2) { /* exactly one cell of border: fill only that */
+        for (int64_t w = 0; w < PW; w++) pad[w] = pad[(PH - 1) * PW + w] = -INFINITY;
+        for (int64_t h = 1; h < PH - 1; h++) pad[h * PW] = pad[h * PW + PW - 1] = -INFINITY;
+    } else {
+        for (int64_t i = 0; i < PH * PW; i++) pad[i] = -INFINITY;
     }
-    for (int64_t h = 0; h < H; h++)
-        for (int64_t w = 0; w < W; w++) pad[(h + p) * PW + w + p] = x[h * W + w];
-    for (int64_t ow = 0; ow < OW; ow++) first_col[ow] = (int32_t)imax64(ow - p, 0);
+    for (int64_t h = 0; h < HC; h++) {
+        const float *xr = x + h * W;
+        float *pr = pad + (h + p) * PW + p;
+        for (int64_t w = 0; w < WC; w++) pr[w] = xr[w];
+    }
+    for (int64_t ow = 0; ow < OW; ow++) first_col[ow] = (int32_t)imax64(ow * S - p, 0);
     for (int64_t oh = 0; oh < OH; oh++) {
-        const float *r0 = pad + oh * PW, *r1 = r0 + PW, *r2 = r1 + PW;
-        const int32_t top = (int32_t)((oh - p) * W - p); /* index of tap (0, 0) at ow = 0 */
-        const int32_t first_row = (int32_t)(imax64(oh - p, 0) * W), w1 = (int32_t)W, w2 = (int32_t)(2 * W);
+        const float *r0 = pad + oh * S * PW, *r1 = r0 + PW, *r2 = r1 + PW;
+        const int32_t top = (int32_t)((oh * S - p) * W - p); /* index of tap (0, 0) at ow = 0 */
+        const int32_t first_row = (int32_t)(imax64(oh * S - p, 0) * W), w1 = (int32_t)W, w2 = (int32_t)(2 * W);
         float *yr = y + oh * OW;
         int32_t *ar = am + oh * OW;
         for (int64_t ow = 0; ow < OW; ow++) {
             float m = -INFINITY, v;
-            int32_t b = first_row + first_col[ow], t = top + (int32_t)ow;
+            int32_t b = first_row + first_col[ow], t = top + (int32_t)(ow * S);
             int take;
 #define DC_MAX3_TAP(row, dw, off)                      \
-    v = row[ow + dw];                                  \
+    v = row[ow * S + dw];                              \
     take = (v > m) | (v != v);                         \
     m = take ? v : m;                                  \
     b = take ? t + (off) + (dw) : b;
@@ -167,6 +176,12 @@ static void maxpool_plane_3x3s1(const dc_pool2d_geom *g, const float *x, float *
         }
     }
 }
+static void maxpool_plane_3x3s1(const dc_pool2d_geom *g, const float *x, float *y, int32_t *am) {
+    maxpool_plane_3x3(g, 1, x, y, am);
+}
+static void maxpool_plane_3x3s2(const dc_pool2d_geom *g, const float *x, float *y, int32_t *am) {
+    maxpool_plane_3x3(g, 2, x, y, am);
+}
 
 void dc_maxpool2d_forward(const dc_pool2d_geom *geo, int64_t planes, const float *x, float *y, int32_t *argmax) {
     const int64_t in = geo->H * geo->W, out = geo->OH * geo->OW;
@@ -174,7 +189,8 @@ void dc_maxpool2d_forward(const dc_pool2d_geom *geo, int64_t planes, const float
     int three = !fast && max3_ok(geo);
     for (int64_t p = 0; p < planes; p++) {
         if (fast) maxpool_plane_2x2(geo, x + p * in, y + p * out, argmax + p * out);
-        else if (three) maxpool_plane_3x3s1(geo, x + p * in, y + p * out, argmax + p * out);
+        else if (three && geo->sh == 1) maxpool_plane_3x3s1(geo, x + p * in, y + p * out, argmax + p * out);
+        else if (three) maxpool_plane_3x3s2(geo, x + p * in, y + p * out, argmax + p * out);
         else maxpool_plane(geo, x + p * in, y + p * out, argmax + p * out);
     }
 }
