@@ -144,6 +144,26 @@ int main(int argc, char **argv) {
     }
     double infer_ips = (double)nbat * batch / el;
 
+    /* per-layer inference time over a few profiled batches: the layers above 1% of it */
+    dc_graph_set_profile(g, 1);
+    const int ibat = 5;
+    double ti0 = now_s();
+    for (int k = 0; k < ibat; k++) {
+        LOAD_BATCH(k);
+        dc_graph_forward_to(g, logits, batch, 0);
+    }
+    double tinf = now_s() - ti0, iacc = 0.0;
+    dc_graph_set_profile(g, 0);
+    printf("per-layer inference time (ms per batch of %d, %d profiled batches; layers under 1%% left out):\n", batch, ibat);
+    for (int n = 0; n < dc_graph_node_count(g); n++) {
+        double f, b;
+        dc_graph_node_time(g, n, &f, &b);
+        iacc += f;
+        if (f < 0.01 * tinf) continue;
+        printf("  %-14s %-14s %9.4f %6.1f%%\n", dc_node_name(g, n), dc_node_op_name(g, n), 1e3 * f / ibat, 100.0 * f / tinf);
+    }
+    printf("  %-14s %-14s %9.4f %6.1f%%\n", "other", "copy/rest", 1e3 * (tinf - iacc) / ibat, 100.0 * (tinf - iacc) / tinf);
+
     /* ---- latency, batch 1 */
     double lat[200];
     for (int k = 0; k < 210; k++) {
