@@ -2,7 +2,8 @@
  *
  * What it does: the forward and backward math of those ops over ranges of [H, W] planes, written so
  * the compiler vectorises the hot loops (interior max-pool windows row by row, LRN sums in stack
- * chunks), with a direct path for the common 2x2/2 max pool.
+ * chunks), with direct paths for the common 2x2/2 and 3x3 (stride 1 or 2) max pools and a
+ * one-window reference (dc_maxpool2d_forward_ref) they are tested against.
  * What it deliberately does not do: threads (the graph glue splits planes), allocation, argument
  * validation (the graph's shape functions reject bad geometry before a kernel can run).
  */
