@@ -60,6 +60,25 @@ static dc_status same_shape_infer(dc_graph *g, dc_node_rec *n) {
  * enough to pay for the wake-up (below that one thread is faster). */
 #define PAR_MIN_ELEMS 65536
 
+/* fn(ctx, lo, hi) over fixed contiguous ranges of [0, n): one per thread of the pool when n is large. */
+typedef void (*range_fn)(const void *ctx, int64_t lo, int64_t hi);
+typedef struct {
+    range_fn fn;
+    const void *ctx;
+    int64_t n;
+} range_job;
+static void range_task(void *v, int tid, int nt) {
+    const range_job *j = v;
+    int64_t lo, hi;
+    dc_split_range(j->n, nt, tid, &lo, &hi);
+    if (hi > lo) j->fn(j->ctx, lo, hi);
+}
+static void run_ranges(dc_graph *g, int64_t n, range_fn fn, const void *ctx) {
+    range_job j = {fn, ctx, n};
+    if (g->pool && n >= PAR_MIN_ELEMS) dc_pool_run(g->pool, range_task, &j);
+    else range_task(&j, 0, 1);
+}
+
 typedef void (*unary_kernel)(int64_t n, const float *a, float *b);
 typedef void (*binary_kernel)(int64_t n, const float *a, const float *b, float *c);
 typedef struct {
@@ -67,28 +86,19 @@ typedef struct {
     binary_kernel k2;
     const float *a, *b;
     float *c;
-    int64_t n;
 } ew_job;
-
-static void ew_task(void *v, int tid, int nt) {
+static void ew_range(const void *v, int64_t lo, int64_t hi) {
     const ew_job *j = v;
-    int64_t lo, hi;
-    dc_split_range(j->n, nt, tid, &lo, &hi);
-    if (hi <= lo) return;
     if (j->k1) j->k1(hi - lo, j->a + lo, j->c + lo);
     else j->k2(hi - lo, j->a + lo, j->b + lo, j->c + lo);
 }
 
 /* c = k(a) or c = k(a, b), element-wise over n, on the pool when large. */
-static void ew_run(dc_graph *g, ew_job j) {
-    if (g->pool && j.n >= PAR_MIN_ELEMS) dc_pool_run(g->pool, ew_task, &j);
-    else ew_task(&j, 0, 1);
-}
 static void ew1(dc_graph *g, unary_kernel k, int64_t n, const float *a, float *c) {
-    ew_run(g, (ew_job){k, NULL, a, NULL, c, n});
+    run_ranges(g, n, ew_range, &(ew_job){k, NULL, a, NULL, c});
 }
 static void ew2(dc_graph *g, binary_kernel k, int64_t n, const float *a, const float *b, float *c) {
-    ew_run(g, (ew_job){NULL, k, a, b, c, n});
+    run_ranges(g, n, ew_range, &(ew_job){NULL, k, a, b, c});
 }
 
 static dc_status relu_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
@@ -145,13 +155,10 @@ typedef struct {
     uint64_t key;
     const float *x;
     float *mask, *y;
-    int64_t n;
 } dropout_job;
-static void dropout_task(void *v, int tid, int nt) {
+static void dropout_range(const void *v, int64_t lo, int64_t hi) {
     const dropout_job *j = v;
-    int64_t lo, hi;
-    dc_split_range(j->n, nt, tid, &lo, &hi);
-    if (hi > lo) dc_dropout_forward(hi - lo, j->p, j->key, lo, j->x + lo, j->mask + lo, j->y + lo);
+    dc_dropout_forward(hi - lo, j->p, j->key, lo, j->x + lo, j->mask + lo, j->y + lo);
 }
 static dc_status dropout_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
     const float *x = dc_in(g, n, 0)->out;
@@ -160,9 +167,8 @@ static dc_status dropout_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int
         return DC_OK;
     }
     /* one draw per pass keys the whole mask; threads take index ranges of it */
-    dropout_job j = {n->p, dc_rng_next(&g->rng), x, n->saved, n->out, N_ELEMS(n, batch)};
-    if (g->pool && j.n >= PAR_MIN_ELEMS) dc_pool_run(g->pool, dropout_task, &j);
-    else dropout_task(&j, 0, 1);
+    dropout_job j = {n->p, dc_rng_next(&g->rng), x, n->saved, n->out};
+    run_ranges(g, N_ELEMS(n, batch), dropout_range, &j);
     return DC_OK;
 }
 static void dropout_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
