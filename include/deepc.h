@@ -200,6 +200,30 @@ typedef struct dc_conv2d_opts {
 } dc_conv2d_opts;
 dc_node dc_conv2d(dc_graph *g, dc_node x, int out_channels, int kernel, int stride, int pad, const char *name);
 dc_node dc_conv2d_ex(dc_graph *g, dc_node x, int out_channels, const char *name, const dc_conv2d_opts *o);
+/* Transposed convolution ("deconvolution"; the adjoint of dc_conv2d, used to upsample, e.g. Mask
+ * R-CNN's 2x2 stride-2 mask head and FCNs).  Input [N, C, H, W]; weight [C, OC/groups, KH, KW] (the
+ * layout of the convolution it transposes, as PyTorch's ConvTranspose2d); bias [OC]; output
+ * [N, OC, OH, OW] with OH = (H - 1)*stride_h - 2*pad_h + dilation_h*(KH-1) + output_pad_h + 1:
+ *   y[n][o][i*sh - ph + a*dh][j*sw - pw + b*dw] += x[n][c][i][j] * w[c][o - group start][a][b]
+ * for every input pixel (i, j) and tap (a, b) that lands inside the output; output_pad (< stride or
+ * dilation) only adds rows/columns at the bottom/right so that a stride-s convolution of the output
+ * gives back H.  Default initialisation: He/Xavier with fan_in = (C/groups)*KH*KW/(sh*sw), the mean
+ * number of terms per output pixel. */
+typedef struct dc_conv_transpose2d_opts {
+    int kh, kw;                  /* kernel size (required)                       */
+    int stride_h, stride_w;      /* 0 means 1                                    */
+    int pad_h, pad_w;            /* removed from each border of the full output  */
+    int output_pad_h, output_pad_w;
+    int dilation_h, dilation_w;  /* 0 means 1                                    */
+    int groups;                  /* 0 means 1; C and OC must be multiples        */
+    int no_bias;
+    dc_init init;
+    float init_value;
+} dc_conv_transpose2d_opts;
+dc_node dc_conv_transpose2d(dc_graph *g, dc_node x, int out_channels, int kernel, int stride, int pad,
+                            const char *name);
+dc_node dc_conv_transpose2d_ex(dc_graph *g, dc_node x, int out_channels, const char *name,
+                               const dc_conv_transpose2d_opts *o);
 
 /* Pooling over [N, C, H, W].  Output size as for convolution, rounded up with ceil_mode (a window
  * must still start inside the input or its left padding).  Max pooling pads with -inf; average

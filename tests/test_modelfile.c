@@ -27,7 +27,7 @@ static int same_graph(const dc_graph *a, const dc_graph *b, const char *what) {
         SAME(x->n_in == y->n_in && memcmp(x->in, y->in, (size_t)x->n_in * sizeof x->in[0]) == 0,
              "%s: node %d (%s) inputs differ", what, i, x->name);
         SAME(x->units == y->units && x->kh == y->kh && x->kw == y->kw && x->sh == y->sh && x->sw == y->sw &&
-                 x->ph == y->ph && x->pw == y->pw && x->dh == y->dh && x->dw == y->dw && x->groups == y->groups &&
+                 x->ph == y->ph && x->pw == y->pw && x->oph == y->oph && x->opw == y->opw && x->dh == y->dh && x->dw == y->dw && x->groups == y->groups &&
                  x->ceil_mode == y->ceil_mode && x->count_include_pad == y->count_include_pad,
              "%s: node %d (%s) geometry differs", what, i, x->name);
         SAME(x->p == y->p && x->eps == y->eps && x->momentum == y->momentum && x->lrn_size == y->lrn_size &&
@@ -286,6 +286,57 @@ TEST(modelfile_hand_written_file_builds_the_expected_network) {
     CHECK(t1 && t2 && strcmp(t1, t2) == 0);
     free(t1);
     free(t2);
+    dc_graph_free(b);
+    dc_graph_free(g);
+}
+
+/* A fully convolutional network whose output is a class-score map at the input's resolution: two
+ * transposed convolutions (one with output padding, the last with filters = classes). */
+TEST(modelfile_conv_transpose_layers_round_trip) {
+    const char *text = "[net]\nchannels = 2\nheight = 9\nwidth = 9\nclasses = 3\n"
+                       "[conv2d]\nfilters = 6\nkernel = 3\nstride = 2\npad = 1\n[relu]\n"
+                       "[conv_transpose2d]\nname = up\nfilters = 4\nkernel = 3\nstride = 2\npad = 1\n"
+                       "output_pad = 0\ngroups = 2\n[relu]\n"
+                       "[conv_transpose2d]\nfilters = classes\nkernel_h = 3\nkernel_w = 2\nstride_h = 1\n"
+                       "stride_w = 2\npad_h = 1\noutput_pad_w = 1\nbias = 0\n";
+    dc_graph *g, *b;
+    dc_node logits = DC_NONE, lb = DC_NONE;
+    CHECK_OK(dc_graph_create(&g));
+    dc_node x = dc_input(g, "images", dc_shape3(2, 9, 9));
+    CHECK_OK(dc_model_text_build(g, text, "fcn.cfg", x, 0, &logits));
+    if (logits < 0) {
+        dc_graph_free(g);
+        return;
+    }
+    /* 9 -> conv s2 -> 5 -> up (4)(5-1)*2 - 2 + 2 + 1 = 9 -> (3) rows (9-1) - 2 + 2 + 1 = 9, columns
+     * (9-1)*2 - 0 + (2-1) + 1 + 1 = 19 */
+    const dc_shape up = dc_node_shape(g, dc_graph_find(g, "up")), out = dc_node_shape(g, logits);
+    CHECK(up.dim[0] == 4 && up.dim[1] == 9 && up.dim[2] == 9);
+    CHECK_MSG(out.dim[0] == 3 && out.dim[1] == 9 && out.dim[2] == 19, "output %lldx%lldx%lld", (long long)out.dim[0],
+              (long long)out.dim[1], (long long)out.dim[2]);
+    CHECK(strcmp(dc_node_name(g, logits), "deconv2") == 0 && strcmp(dc_node_op_name(g, logits), "conv_transpose2d") == 0);
+    CHECK(g->nodes[logits].opw == 1 && g->nodes[logits].oph == 0 && g->nodes[logits].n_params == 1);
+    char *t1 = NULL, *t2 = NULL;
+    CHECK_OK(dc_model_text_write(g, logits, &t1));
+    CHECK(t1 && strstr(t1, "[conv_transpose2d]") && strstr(t1, "output_pad_w = 1") && strstr(t1, "filters = classes"));
+    CHECK_OK(dc_graph_create(&b));
+    x = dc_input(b, "images", dc_shape3(2, 9, 9));
+    CHECK_OK(dc_model_text_build(b, t1 ? t1 : "", "fcn-written.cfg", x, 3, &lb));
+    CHECK(same_graph(g, b, "fcn"));
+    CHECK_OK(dc_model_text_write(b, lb, &t2));
+    CHECK(t1 && t2 && strcmp(t1, t2) == 0);
+    /* output padding not below the stride is an error naming the file and line */
+    dc_graph *e;
+    CHECK_OK(dc_graph_create(&e));
+    x = dc_input(e, "images", dc_shape3(2, 9, 9));
+    CHECK_ERR(dc_model_text_build(e, "[net]\nchannels = 2\nheight = 9\nwidth = 9\n[conv_transpose2d]\nfilters = 2\n"
+                                     "kernel = 2\nstride = 2\noutput_pad = 2\n",
+                                  "bad.cfg", x, 0, &lb),
+              DC_ERR_ARG);
+    CHECK(strstr(dc_last_error(), "bad.cfg:5") && strstr(dc_last_error(), "output padding"));
+    free(t1);
+    free(t2);
+    dc_graph_free(e);
     dc_graph_free(b);
     dc_graph_free(g);
 }

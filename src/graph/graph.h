@@ -36,6 +36,7 @@ typedef enum dc_op {
     DC_OP_CHANNELS_LAST,
     DC_OP_SIGMOID_BCE,
     DC_OP_SMOOTH_L1,
+    DC_OP_CONV_TRANSPOSE2D,
     DC_OP_COUNT
 } dc_op;
 
@@ -56,6 +57,7 @@ typedef struct dc_node_rec {
     float eps, momentum;  /* BatchNorm                                                         */
     /* Conv2d / pooling geometry: kernel, stride, padding, dilation, groups, pooling modes     */
     int kh, kw, sh, sw, ph, pw, dh, dw, groups, ceil_mode, count_include_pad;
+    int oph, opw;         /* ConvTranspose2d: output padding                                   */
     int lrn_size;         /* LRN                                                               */
     float lrn_alpha, lrn_beta, lrn_k;
     float weights[DC_MAX_INPUTS]; /* loss_sum: weight of each input loss                        */
@@ -141,6 +143,7 @@ typedef struct dc_op_def {
     int64_t dc_op_##name##_flops(const dc_graph *g, const dc_node_rec *n);                      \
     int64_t dc_op_##name##_workspace(const dc_graph *g, const dc_node_rec *n, int64_t batch);
 DC_DECLARE_OP(conv2d)
+DC_DECLARE_OP(conv_transpose2d)
 DC_DECLARE_OP(maxpool2d)
 DC_DECLARE_OP(avgpool2d)
 DC_DECLARE_OP(global_avgpool)

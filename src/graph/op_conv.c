@@ -1,5 +1,6 @@
 /* op_conv.c — the Conv2d op: shape inference, forward and backward glue around the kernels in
- * kernels/conv.c and the GEMMs of kernels/gemm.c.
+ * kernels/conv.c and the GEMMs of kernels/gemm.c; and ConvTranspose2d, run on the same GEMM paths
+ * (at the end of the file).
  *
  * Forward (one GEMM over the whole mini-batch per group, as in the textbook, with implicit im2col):
  *   res [OC][N*P]       = W_g [OCg][K] · col_g [K][N*P]    (dc_gemm_packed_b: the GEMM's B panels are
@@ -524,5 +525,163 @@ void dc_op_conv2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     if (wdx) {
         const dc_conv_geom f = flip_geom(&c);
         wino_conv(g, &f, batch, n->grad, dc_pdata(g, n, 0), 1, NULL, !x->grad_assign, x->grad);
+    }
+}
+
+/* ---------------------------------------------------------------- ConvTranspose2d
+ * A transposed convolution is the input gradient of the convolution t that maps its output back to
+ * its input: t's input is this op's output y [N][C][H][W] (C = units), t's output is this op's input
+ * x [N][OC][OH][OW], and the weight [OC][C/g][KH][KW] is t's filter, in t's layout.  So, with P the
+ * pixels of x and xres [OC][N*P] the input reordered as t's GEMM result:
+ *   forward  y  = col2im(W_gᵀ · xres_g) + b                (t's dX path: dx_task, chunk by chunk)
+ *   dX       dx (+)= reorder(W_g · col_g(dy))              (t's forward: implicit im2col of dy)
+ *   dW       dW += xres_g · col_g(dy)ᵀ                     (t's dW path: dw_gemm)
+ *   db       db += the sums of dy per channel.
+ * Only the GEMM paths: the usual use, a k x k stride-k upsampling, has no overlap between taps for
+ * the direct or Winograd kernels to exploit.  output_pad < stride keeps t's output size equal to the
+ * input's (dc_conv_out_size(H) = OH), so t is an ordinary convolution geometry. */
+static dc_conv_geom tgeom_of(const dc_graph *g, const dc_node_rec *n) {
+    const dc_node_rec *x = &g->nodes[n->in[0]];
+    dc_conv_geom c = {.C = n->units, .H = n->shape.dim[1], .W = n->shape.dim[2], .OC = x->shape.dim[0],
+                      .OH = x->shape.dim[1], .OW = x->shape.dim[2], .kh = n->kh, .kw = n->kw, .sh = n->sh,
+                      .sw = n->sw, .ph = n->ph, .pw = n->pw, .dh = n->dh, .dw = n->dw, .groups = n->groups};
+    return c;
+}
+
+/* (in - 1)*s - 2p + d(k - 1) + op + 1: the inverse of dc_conv_out_size for op < s. */
+static int64_t tconv_out_size(int64_t in, int k, int s, int p, int d, int op) {
+    return (in - 1) * s - 2 * (int64_t)p + (int64_t)d * (k - 1) + op + 1;
+}
+
+dc_status dc_op_conv_transpose2d_infer(dc_graph *g, dc_node_rec *n) {
+    char sb[96];
+    const dc_node_rec *x = dc_in(g, n, 0);
+    if (x->shape.rank != 3)
+        return DC_ERR(DC_ERR_SHAPE, "conv_transpose2d '%s': input '%s' must be [C, H, W] per example, got %s", n->name,
+                      x->name, dc_shape_str(x->shape, sb, sizeof sb));
+    const int64_t C = x->shape.dim[0], H = x->shape.dim[1], W = x->shape.dim[2], OC = n->units;
+    if (n->kh < 1 || n->kw < 1 || n->sh < 1 || n->sw < 1 || n->dh < 1 || n->dw < 1 || n->ph < 0 || n->pw < 0)
+        return DC_ERR(DC_ERR_ARG,
+                      "conv_transpose2d '%s': kernel %dx%d, stride %dx%d, dilation %dx%d must be >= 1 and padding "
+                      "%dx%d >= 0",
+                      n->name, n->kh, n->kw, n->sh, n->sw, n->dh, n->dw, n->ph, n->pw);
+    if (n->oph < 0 || n->opw < 0 || n->oph >= n->sh || n->opw >= n->sw)
+        return DC_ERR(DC_ERR_ARG, "conv_transpose2d '%s': output padding %dx%d must be >= 0 and below the stride %dx%d",
+                      n->name, n->oph, n->opw, n->sh, n->sw);
+    if (n->groups < 1 || OC < 1 || C % n->groups || OC % n->groups)
+        return DC_ERR(C % (n->groups < 1 ? 1 : n->groups) ? DC_ERR_SHAPE : DC_ERR_ARG,
+                      "conv_transpose2d '%s': %d groups must divide both the %lld input and %lld output channels",
+                      n->name, n->groups, (long long)C, (long long)OC);
+    const int64_t OH = tconv_out_size(H, n->kh, n->sh, n->ph, n->dh, n->oph);
+    const int64_t OW = tconv_out_size(W, n->kw, n->sw, n->pw, n->dw, n->opw);
+    if (OH < 1 || OW < 1 || OH > (1 << 24) || OW > (1 << 24))
+        return DC_ERR(DC_ERR_SHAPE,
+                      "conv_transpose2d '%s': input %lldx%lld with kernel %dx%d, stride %dx%d, padding %dx%d, output "
+                      "padding %dx%d, dilation %dx%d gives output %lldx%lld",
+                      n->name, (long long)H, (long long)W, n->kh, n->kw, n->sh, n->sw, n->ph, n->pw, n->oph, n->opw,
+                      n->dh, n->dw, (long long)OH, (long long)OW);
+    n->shape = dc_shape3(OC, OH, OW);
+    return DC_OK;
+}
+
+int64_t dc_op_conv_transpose2d_saved(const dc_graph *g, const dc_node_rec *n, int64_t batch) { return 0; }
+
+/* xres at 0, t's partial dW products at part_off, then either the dx_task slots (forward) or the
+ * GEMM result of dX (backward) at col_off. */
+int64_t dc_op_conv_transpose2d_workspace(const dc_graph *g, const dc_node_rec *n, int64_t batch) {
+    const dc_conv_geom c = tgeom_of(g, n);
+    const int64_t NP = batch * c.OH * c.OW;
+    const int64_t fwd = col_off(&c, NP) + dc_pool_size(g->pool) * col_slot(&c, batch);
+    const int64_t bwd = col_off(&c, NP) + round16(c.OC * NP);
+    return fwd > bwd ? fwd : bwd;
+}
+
+int64_t dc_op_conv_transpose2d_flops(const dc_graph *g, const dc_node_rec *n) {
+    const dc_conv_geom c = tgeom_of(g, n);
+    return 2 * c.OC * c.OH * c.OW * (c.C / c.groups) * c.kh * c.kw;
+}
+
+/* y[n][c][..] += b[c] for the images of this thread. */
+static void tconv_bias_task(void *ctx, int tid, int nt) {
+    const conv_job *j = ctx;
+    const int64_t C = j->geo->C, HW = j->geo->H * j->geo->W;
+    int64_t lo, hi;
+    dc_split_range(j->N, nt, tid, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++)
+        for (int64_t c = 0; c < C; c++) {
+            float *y = j->dst + (i * C + c) * HW;
+            const float b = j->b[c];
+            for (int64_t p = 0; p < HW; p++) y[p] += b;
+        }
+}
+
+dc_status dc_op_conv_transpose2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    const dc_conv_geom c = tgeom_of(g, n);
+    const int64_t NP = batch * c.OH * c.OW;
+    float *xres = g->work, *col = g->work + col_off(&c, NP);
+    conv_job r = {&c, batch, NP, dc_in(g, n, 0)->out, NULL, xres, NULL};
+    dc_pool_run(g->pool, from_nchw_task, &r);
+    dx_job d = {g->gemm, &c, batch, NP, dx_chunk_images(&c), col_slot(&c, batch), dc_pdata(g, n, 0), xres, col,
+                n->out, 0};
+    dc_pool_run(g->pool, dx_task, &d);
+    if (n->n_params > 1) {
+        conv_job b = {&c, batch, 0, NULL, dc_pdata(g, n, 1), n->out, NULL};
+        dc_pool_run(g->pool, tconv_bias_task, &b);
+    }
+    return DC_OK;
+}
+
+/* dx[n][o][p] (+)= res[o][n*P + p] for the images of this thread. */
+typedef struct tconv_dx_job {
+    const dc_conv_geom *geo;
+    int64_t N, ld;
+    const float *res;
+    float *dx;
+    int accumulate;
+} tconv_dx_job;
+
+static void tconv_dx_task(void *ctx, int tid, int nt) {
+    const tconv_dx_job *j = ctx;
+    const int64_t OC = j->geo->OC, P = j->geo->OH * j->geo->OW;
+    int64_t lo, hi;
+    dc_split_range(j->N, nt, tid, &lo, &hi);
+    if (!j->accumulate) {
+        dc_conv_res_to_nchw(OC, P, j->ld, lo, hi, j->res, NULL, j->dx);
+        return;
+    }
+    for (int64_t i = lo; i < hi; i++)
+        for (int64_t o = 0; o < OC; o++) {
+            const float *s = j->res + o * j->ld + i * P;
+            float *dx = j->dx + (i * OC + o) * P;
+            for (int64_t p = 0; p < P; p++) dx[p] += s[p];
+        }
+}
+
+void dc_op_conv_transpose2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    const dc_conv_geom c = tgeom_of(g, n);
+    dc_node_rec *x = dc_in(g, n, 0);
+    const int64_t NP = batch * c.OH * c.OW, OCg = c.OC / c.groups, K = c.C / c.groups * c.kh * c.kw;
+    const float *W = dc_pdata(g, n, 0), *dy = n->grad;
+    float *dW = dc_pgrad(g, n, 0), *xres = g->work, *part = g->work + part_off(&c, NP);
+    float *res = g->work + col_off(&c, NP);
+    if (n->n_params > 1 && dc_pgrad(g, n, 1)) { /* db over y's channels: t's input geometry */
+        const dc_conv_geom yg = {.OC = c.C, .OH = c.H, .OW = c.W};
+        conv_job r = {&yg, batch, 0, dy, NULL, NULL, dc_pgrad(g, n, 1)};
+        dc_pool_run(g->pool, bias_grad_task, &r);
+    }
+    if (dW) {
+        conv_job r = {&c, batch, NP, x->out, NULL, xres, NULL};
+        dc_pool_run(g->pool, from_nchw_task, &r);
+        for (int grp = 0; grp < c.groups; grp++)
+            dw_gemm(g, &c, dy, grp, OCg, K, batch, xres + grp * OCg * NP, dW + grp * OCg * K, part);
+    }
+    if (x->grad) {
+        for (int grp = 0; grp < c.groups; grp++) {
+            const dc_conv_pack pk = {&c, dy, batch, grp, 0, 0};
+            dc_gemm_packed_b(g->gemm, OCg, NP, K, 1.0f, W + grp * OCg * K, K, 0, dc_conv_pack_col, &pk, 0.0f,
+                             res + grp * OCg * NP, NP);
+        }
+        tconv_dx_job r = {&c, batch, NP, res, x->grad, !x->grad_assign};
+        dc_pool_run(g->pool, tconv_dx_task, &r);
     }
 }

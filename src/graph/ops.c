@@ -354,14 +354,14 @@ int dc_op_assigns_grad(dc_op op) {
     switch (op) {
     case DC_OP_LINEAR: case DC_OP_RELU: case DC_OP_DROPOUT: case DC_OP_BATCHNORM: case DC_OP_ADD:
     case DC_OP_CONV2D: case DC_OP_LRN: case DC_OP_MAXPOOL2D: case DC_OP_AVGPOOL2D: case DC_OP_GLOBAL_AVGPOOL:
-    case DC_OP_CONCAT:
+    case DC_OP_CONCAT: case DC_OP_CONV_TRANSPOSE2D:
         return 1;
     default:
         return 0;
     }
 }
 
-_Static_assert(DC_OP_SMOOTH_L1 + 1 == DC_OP_COUNT, "add the new op to dc_op_table");
+_Static_assert(DC_OP_CONV_TRANSPOSE2D + 1 == DC_OP_COUNT, "add the new op to dc_op_table");
 const dc_op_def dc_op_table[DC_OP_COUNT] = {
     [DC_OP_INPUT]         = {"input", NULL, NULL, input_forward, NULL, NULL, NULL},
     [DC_OP_LINEAR]        = {"linear", linear_infer, NULL, linear_forward, linear_backward, linear_flops, NULL},
@@ -389,4 +389,5 @@ const dc_op_def dc_op_table[DC_OP_COUNT] = {
     [DC_OP_CHANNELS_LAST] = DC_OP_ENTRY("channels_last", channels_last),
     [DC_OP_SIGMOID_BCE]   = DC_OP_ENTRY("sigmoid_bce", sigmoid_bce),
     [DC_OP_SMOOTH_L1]     = DC_OP_ENTRY("smooth_l1", smooth_l1),
+    [DC_OP_CONV_TRANSPOSE2D] = DC_OP_ENTRY("conv_transpose2d", conv_transpose2d),
 };

@@ -28,7 +28,7 @@
 
 enum {
     T_LINEAR, T_CONV2D, T_RELU, T_SIGMOID, T_TANH, T_SOFTMAX, T_DROPOUT, T_BATCHNORM, T_MAXPOOL, T_AVGPOOL,
-    T_GLOBAL_AVGPOOL, T_LRN, T_FLATTEN, T_RESHAPE, T_ADD, T_CONCAT, T_COUNT
+    T_GLOBAL_AVGPOOL, T_LRN, T_FLATTEN, T_RESHAPE, T_ADD, T_CONCAT, T_DECONV, T_COUNT
 };
 
 typedef struct layer_type {
@@ -58,6 +58,9 @@ static const layer_type types[T_COUNT] = {
     [T_RESHAPE] = {"reshape", DC_OP_RESHAPE, "reshape", "shape"},
     [T_ADD] = {"add", DC_OP_ADD, "add", ""},
     [T_CONCAT] = {"concat", DC_OP_CONCAT, "concat", ""},
+    [T_DECONV] = {"conv_transpose2d", DC_OP_CONV_TRANSPOSE2D, "deconv",
+                  "filters kernel kernel_h kernel_w stride stride_h stride_w pad pad_h pad_w output_pad output_pad_h "
+                  "output_pad_w dilation dilation_h dilation_w groups bias init init_value"},
 };
 #define NET_KEYS "name channels height width shape classes output"
 #define COMMON_KEYS "name from"
@@ -436,6 +439,7 @@ typedef struct spec {
     dc_init init;
     float init_value;
     dc_conv2d_opts conv;
+    dc_conv_transpose2d_opts deconv;
     dc_pool2d_opts pool;
     float p, eps, momentum, alpha, beta, k;
     int size;
@@ -514,6 +518,22 @@ static dc_status parse_spec(const parser *P, const section *s, spec *L) {
         o->init_value = L->init_value;
         break;
     }
+    case T_DECONV: {
+        dc_conv_transpose2d_opts *o = &L->deconv;
+        DC_TRY(get_units(P, s, "filters", &L->units, &L->units_classes));
+        DC_TRY(get_pair(P, s, "kernel", 0, 1, &o->kh, &o->kw));
+        DC_TRY(get_pair(P, s, "stride", 1, 0, &o->stride_h, &o->stride_w));
+        DC_TRY(get_pair(P, s, "pad", 0, 0, &o->pad_h, &o->pad_w));
+        DC_TRY(get_pair(P, s, "output_pad", 0, 0, &o->output_pad_h, &o->output_pad_w));
+        DC_TRY(get_pair(P, s, "dilation", 1, 0, &o->dilation_h, &o->dilation_w));
+        DC_TRY(get_int(P, s, "groups", 1, &o->groups));
+        DC_TRY(get_bool(P, s, "bias", 1, &L->bias));
+        DC_TRY(get_init(P, s, L));
+        o->no_bias = !L->bias;
+        o->init = L->init;
+        o->init_value = L->init_value;
+        break;
+    }
     case T_DROPOUT: DC_TRY(get_float(P, s, "p", DROPOUT_P, &L->p)); break;
     case T_BATCHNORM:
         DC_TRY(get_float(P, s, "eps", BN_EPS, &L->eps));
@@ -571,6 +591,7 @@ static dc_node build_one(dc_graph *g, const spec *L, const dc_node *ids, dc_node
         return dc_linear_ex(g, x, units, L->name, &o);
     }
     case T_CONV2D: return dc_conv2d_ex(g, x, (int)units, L->name, &L->conv);
+    case T_DECONV: return dc_conv_transpose2d_ex(g, x, (int)units, L->name, &L->deconv);
     case T_RELU: return dc_relu(g, x);
     case T_SIGMOID: return dc_sigmoid(g, x);
     case T_TANH: return dc_tanh(g, x);
@@ -875,14 +896,16 @@ static void write_layer(sbuf *b, const dc_graph *g, const dc_node_rec *n, int t,
     const dc_param_rec *w = n->n_params > 0 ? &g->params[n->param0] : NULL;
     switch (t) {
     case T_LINEAR:
-    case T_CONV2D: {
+    case T_CONV2D:
+    case T_DECONV: {
         const char *units = t == T_LINEAR ? "units" : "filters";
         if (is_logits) sb_printf(b, "%s = classes\n", units);
         else sb_printf(b, "%s = %lld\n", units, (long long)n->units);
-        if (t == T_CONV2D) {
+        if (t != T_LINEAR) {
             write_pair(b, "kernel", n->kh, n->kw, -1, -1);
             write_pair(b, "stride", n->sh, n->sw, 1, 1);
             write_pair(b, "pad", n->ph, n->pw, 0, 0);
+            if (t == T_DECONV) write_pair(b, "output_pad", n->oph, n->opw, 0, 0);
             write_pair(b, "dilation", n->dh, n->dw, 1, 1);
             if (n->groups != 1) sb_printf(b, "groups = %d\n", n->groups);
         }
@@ -978,7 +1001,8 @@ dc_status dc_model_text_write_ex(const dc_graph *g, dc_node logits, const dc_mod
             }
         }
         const dc_node_rec *in = &g->nodes[input], *out = &g->nodes[logits];
-        int classes_key = logits != input && (out->op == DC_OP_LINEAR || out->op == DC_OP_CONV2D);
+        int classes_key = logits != input && (out->op == DC_OP_LINEAR || out->op == DC_OP_CONV2D ||
+                                               out->op == DC_OP_CONV_TRANSPOSE2D);
         sb_printf(&b, "[net]\n");
         if (o && o->name) sb_printf(&b, "name = %s\n", o->name);
         if (in->shape.rank == 3) {

@@ -859,3 +859,63 @@ void dc_conv2d_ref_backward(const dc_conv_geom *g, int64_t N, const float *x, co
             }
 #undef DY
 }
+
+/* The output pixel of tap (a, b) of input pixel (i, j) of a transposed convolution, or -1 outside. */
+static int64_t tconv_target(const dc_conv_geom *g, int64_t i, int64_t j, int a, int b) {
+    const int64_t h = i * g->sh - g->ph + (int64_t)a * g->dh, v = j * g->sw - g->pw + (int64_t)b * g->dw;
+    return h < 0 || h >= g->H || v < 0 || v >= g->W ? -1 : h * g->W + v;
+}
+
+void dc_conv_transpose2d_ref_forward(const dc_conv_geom *g, int64_t N, const float *x, const float *w,
+                                     const float *b, float *y) {
+    const int64_t Cg = g->C / g->groups, OCg = g->OC / g->groups, HW = g->H * g->W;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < g->C; c++)
+            for (int64_t p = 0; p < HW; p++) y[(n * g->C + c) * HW + p] = b ? b[c] : 0.0f;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < g->OC; o++)
+            for (int64_t i = 0; i < g->OH; i++)
+                for (int64_t j = 0; j < g->OW; j++) {
+                    const float xv = x[((n * g->OC + o) * g->OH + i) * g->OW + j];
+                    for (int64_t c = 0; c < Cg; c++)
+                        for (int a = 0; a < g->kh; a++)
+                            for (int bb = 0; bb < g->kw; bb++) {
+                                const int64_t t = tconv_target(g, i, j, a, bb);
+                                if (t >= 0)
+                                    y[(n * g->C + (o / OCg) * Cg + c) * HW + t] +=
+                                        xv * w[((o * Cg + c) * g->kh + a) * g->kw + bb];
+                            }
+                }
+}
+
+void dc_conv_transpose2d_ref_backward(const dc_conv_geom *g, int64_t N, const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db) {
+    const int64_t Cg = g->C / g->groups, OCg = g->OC / g->groups, HW = g->H * g->W;
+    if (db)
+        for (int64_t c = 0; c < g->C; c++) {
+            double s = 0.0;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t p = 0; p < HW; p++) s += dy[(n * g->C + c) * HW + p];
+            db[c] += (float)s;
+        }
+    for (int64_t o = 0; o < g->OC; o++) {
+        const int64_t c0 = (o / OCg) * Cg;
+        for (int64_t c = 0; c < Cg; c++)
+            for (int a = 0; a < g->kh; a++)
+                for (int bb = 0; bb < g->kw; bb++) {
+                    const float wv = w[((o * Cg + c) * g->kh + a) * g->kw + bb];
+                    double sw = 0.0;
+                    for (int64_t n = 0; n < N; n++)
+                        for (int64_t i = 0; i < g->OH; i++)
+                            for (int64_t j = 0; j < g->OW; j++) {
+                                const int64_t t = tconv_target(g, i, j, a, bb);
+                                if (t < 0) continue;
+                                const float d = dy[(n * g->C + c0 + c) * HW + t];
+                                const int64_t xi = ((n * g->OC + o) * g->OH + i) * g->OW + j;
+                                sw += (double)x[xi] * d;
+                                if (dx) dx[xi] += wv * d;
+                            }
+                    if (dw) dw[((o * Cg + c) * g->kh + a) * g->kw + bb] += (float)sw;
+                }
+    }
+}

@@ -87,6 +87,20 @@ void dc_conv2d_ref_forward(const dc_conv_geom *g, int64_t N, const float *x, con
 void dc_conv2d_ref_backward(const dc_conv_geom *g, int64_t N, const float *x, const float *w, const float *dy,
                             float *dx, float *dw, float *db);
 
+/* Reference transposed convolution by its definition (a scatter), for the tests of the
+ * ConvTranspose2d op.  The geometry is that of the convolution it transposes: the transposed
+ * convolution's input x is [N][OC][OH][OW], its output y [N][C][H][W], its weight w [OC][Cg][KH][KW]:
+ *   y[n][(o/OCg)*Cg + c][i*sh - ph + a*dh][j*sw - pw + b*dw] += x[n][o][i][j] * w[o][c][a][b]
+ * over every (o, i, j, c, a, b) whose target lies inside y, after y[n][c'][..] = b[c'] (b may be NULL).
+ * Backward, with dy [N][C][H][W] (any of dx, dw, db may be NULL; all are added to):
+ *   dx[n][o][i][j] += sum_{c,a,b} w[o][c][a][b] * dy[n][(o/OCg)*Cg + c][i*sh - ph + a*dh][j*sw - pw + b*dw]
+ *   dw[o][c][a][b] += sum_{n,i,j} x[n][o][i][j] * dy[n][(o/OCg)*Cg + c][...]
+ *   db[c']         += sum_{n,h,v} dy[n][c'][h][v]                                   (double sums) */
+void dc_conv_transpose2d_ref_forward(const dc_conv_geom *g, int64_t N, const float *x, const float *w,
+                                     const float *b, float *y);
+void dc_conv_transpose2d_ref_backward(const dc_conv_geom *g, int64_t N, const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw, float *db);
+
 /* ---- Direct stride-1 convolution over zero-padded planes ("padded-width" implicit GEMM).
  * The input is copied once into zero-padded planes xp [N][C][Sp] (plane row length Wp = W + 2pw,
  * Hp = H + 2ph rows, then zeros up to Sp).  In a plane, output pixel (i, j) sits at q = i*Wp + j
