@@ -540,3 +540,73 @@ TEST(yolo_s8_on_the_two_stage_backbone) {
     dc_detector_free(&fr);
     CHECK_ERR(dc_detector_create("yolo_s8", 60, 10, 0, 2, &go, &det), DC_ERR_SHAPE);
 }
+
+/* Mask R-CNN's mask head: the current one upsamples the 14x14 RoIAlign maps to 28x28 with a 2x2
+ * stride-2 transposed convolution (as the paper) and records DC_MASK_RCNN_REVISION in its
+ * checkpoints; a checkpoint without a revision is of the first head (14x14 maps, no transposed
+ * convolution) and loads into that head; an unknown revision is refused with the file's name. */
+TEST(mask_rcnn_mask_head_revisions) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/mask_rev.safetensors", dc_test_tmp_dir());
+    dc_graph_opts go = {.seed = 2};
+    for (int rev = 0; rev < 2; rev++) { /* rev 0: the first head; 1: the current one */
+        dc_detector det, back;
+        CHECK_OK(dc_detector_create_rev("mask_rcnn", rev ? -1 : 0, 32, 10, 3, 1, &go, &det));
+        if (!det.model) return;
+        dc_graph *g = dc_detector_graph(&det);
+        const int side = rev ? 28 : 14;
+        const dc_shape ls = dc_node_shape(g, det.frcnn.mask_logits), ts = dc_node_shape(g, det.frcnn.mask_tgt);
+        CHECK_MSG(ls.dim[0] == 10 && ls.dim[1] == side && ls.dim[2] == side && dc_shape_equal(ls, ts),
+                  "revision %d: logits %lldx%lld", rev, (long long)ls.dim[1], (long long)ls.dim[2]);
+        CHECK((dc_graph_find(g, "mask.deconv") >= 0) == rev);
+        CHECK(dc_detector_revision(&det) == (rev ? DC_MASK_RCNN_REVISION : 0));
+        dc_checkpoint_meta m = {.num_classes = 10, .revision = dc_detector_revision(&det)};
+        snprintf(m.model, sizeof m.model, "mask_rcnn");
+        CHECK_OK(dc_checkpoint_save(path, g, NULL, &m));
+        dc_checkpoint_meta lm;
+        CHECK_OK(dc_detector_load(path, "mask_rcnn", 32, 1, NULL, &back, &lm));
+        if (back.model) {
+            const dc_shape bs = dc_node_shape(dc_detector_graph(&back), back.frcnn.mask_logits);
+            CHECK_MSG(bs.dim[1] == side && lm.revision == m.revision, "revision %d loaded as %lldx%lld", rev,
+                      (long long)bs.dim[1], (long long)bs.dim[2]);
+            /* the loaded parameters are the saved ones */
+            const dc_param *a = dc_graph_params(g), *b = dc_graph_params(dc_detector_graph(&back));
+            int same = dc_graph_param_count(g) == dc_graph_param_count(dc_detector_graph(&back));
+            for (int i = 0; same && i < dc_graph_param_count(g); i++)
+                same = a[i].numel == b[i].numel && memcmp(a[i].data, b[i].data, (size_t)a[i].numel * 4) == 0;
+            CHECK(same);
+            dc_detector_free(&back);
+        }
+        if (rev) { /* a revision this build does not know */
+            m.revision = 7;
+            CHECK_OK(dc_checkpoint_save(path, g, NULL, &m));
+            CHECK_ERR(dc_detector_load(path, "mask_rcnn", 32, 1, NULL, &back, &lm), DC_ERR_FORMAT);
+            CHECK(strstr(dc_last_error(), "mask_rev.safetensors") && strstr(dc_last_error(), "revision 7"));
+        }
+        dc_detector_free(&det);
+    }
+    /* --resume from a checkpoint of the first head is refused (its parameters do not fit), naming it */
+    const char *dir = dc_test_det_tiny();
+    dc_detector old;
+    if (!dir || dc_detector_create_rev("mask_rcnn", 0, 64, 10, 3, 8, &go, &old) != DC_OK) return;
+    dc_checkpoint_meta m = {.num_classes = 10, .epoch = 1, .batch = 8};
+    snprintf(m.model, sizeof m.model, "mask_rcnn");
+    snprintf(m.optimizer, sizeof m.optimizer, "adam");
+    CHECK_OK(dc_checkpoint_save(path, dc_detector_graph(&old), NULL, &m));
+    dc_detector_free(&old);
+    char json[700];
+    snprintf(json, sizeof json, "%s/train.json", dir);
+    dc_det_train_config c;
+    dc_det_train_config_defaults(&c);
+    c.model = "mask_rcnn";
+    c.train_json = c.val_json = json;
+    c.resume = path;
+    c.epochs = 2;
+    c.threads = 1;
+    c.batch = 8;
+    c.quiet = 1;
+    c.progress = 0;
+    dc_det_train_result r;
+    CHECK_ERR(dc_det_train_run(&c, &r), DC_ERR_FORMAT);
+    CHECK(strstr(dc_last_error(), "mask_rev.safetensors") && strstr(dc_last_error(), "revision 0"));
+}

@@ -40,6 +40,12 @@ void dc_detector_free(dc_detector *det) {
 
 dc_status dc_detector_create(const char *name, int side, int C, int max_obj, int64_t max_batch, const dc_graph_opts *go,
                              dc_detector *det) {
+    return dc_detector_create_rev(name, -1, side, C, max_obj, max_batch, go, det);
+}
+
+/* revision -1: this build's current networks. */
+dc_status dc_detector_create_rev(const char *name, int revision, int side, int C, int max_obj, int64_t max_batch,
+                                 const dc_graph_opts *go, dc_detector *det) {
     if (!det) return DC_ERR(DC_ERR_ARG, "dc_detector_create: NULL output");
     memset(det, 0, sizeof *det);
     DC_TRY(dc_detector_check(name, &det->model));
@@ -49,6 +55,7 @@ dc_status dc_detector_create(const char *name, int side, int C, int max_obj, int
         det->kind = DC_DETECTOR_YOLO;
         return dc_yolo_net_create(det->model, side, 2, C, max_obj, max_batch, go, &det->yolo);
     }
+    if (o.mask && revision == 0) o.mask_upsample = 0; /* the first mask head */
     det->kind = DC_DETECTOR_FRCNN;
     DC_TRY(dc_frcnn_net_create(&o, side, C, max_obj > 0, max_batch, go, &det->frcnn));
     if (max_obj > 0) {
@@ -76,10 +83,18 @@ float *dc_detector_images(dc_detector *det) {
 
 int dc_detector_classes(const dc_detector *det) { return det->kind == DC_DETECTOR_YOLO ? det->yolo.C : det->frcnn.C; }
 
-int dc_detector_revision(const dc_detector *det) { return det->kind == DC_DETECTOR_YOLO ? DC_YOLO_REVISION : 0; }
+int dc_detector_revision(const dc_detector *det) {
+    if (det->kind == DC_DETECTOR_YOLO) return DC_YOLO_REVISION;
+    return det->frcnn.o.mask_upsample ? DC_MASK_RCNN_REVISION : 0;
+}
 
 dc_status dc_detector_check_revision(const char *model, int revision, const char *path) {
-    return dc_yolo_model_stride(model) > 0 ? dc_yolo_model_check_revision(model, revision, path) : DC_OK;
+    if (dc_yolo_model_stride(model) > 0) return dc_yolo_model_check_revision(model, revision, path);
+    if (model && !strcmp(model, DC_MASK_RCNN_MODEL) && revision != 0 && revision != DC_MASK_RCNN_REVISION)
+        return DC_ERR(DC_ERR_FORMAT, "%s: mask_rcnn checkpoint of mask-head revision %d; this deepc reads %d (and "
+                                     "checkpoints without one, of the first 14x14 head)",
+                      path, revision, DC_MASK_RCNN_REVISION);
+    return DC_OK;
 }
 
 void dc_detector_set_seed(dc_detector *det, uint64_t seed) {
@@ -196,7 +211,7 @@ dc_status dc_detector_load(const char *ckpt, const char *model, int side, int64_
     if (side < stride || side % stride != 0)
         return DC_ERR(DC_ERR_SHAPE, "%s: input side %d is not a multiple of %d", canon, side, stride);
     dc_graph_opts go = {.pool = pool};
-    DC_TRY(dc_detector_create(canon, side, m->num_classes, 0, batch, &go, det));
+    DC_TRY(dc_detector_create_rev(canon, m->revision, side, m->num_classes, 0, batch, &go, det));
     dc_status s = dc_checkpoint_load(ckpt, dc_detector_graph(det), NULL, NULL);
     if (s != DC_OK) dc_detector_free(det);
     return s;

@@ -40,14 +40,19 @@ int dc_detector_stride(const char *name);
 /* Build and plan.  max_obj > 0: a training network for targets of max_obj rows; 0: inference. */
 dc_status dc_detector_create(const char *name, int side, int C, int max_obj, int64_t max_batch, const dc_graph_opts *go,
                              dc_detector *det);
+/* The same, for the network of a checkpoint that recorded `revision` (mask_rcnn without one gets
+ * its first, 14x14 mask head; see DC_MASK_RCNN_REVISION). */
+dc_status dc_detector_create_rev(const char *name, int revision, int side, int C, int max_obj, int64_t max_batch,
+                                 const dc_graph_opts *go, dc_detector *det);
 void dc_detector_free(dc_detector *det);
 dc_graph *dc_detector_graph(dc_detector *det);
 /* The image input buffer: [max_batch, 1, side, side]. */
 float *dc_detector_images(dc_detector *det);
 int dc_detector_classes(const dc_detector *det);
-/* The output revision a checkpoint of det records (DC_YOLO_REVISION for YOLO, 0: none), and the
- * check of a checkpoint's recorded one against this build's (dc_yolo_model_check_revision; any
- * revision passes for the two-stage detectors). */
+/* The output revision a checkpoint of det records (DC_YOLO_REVISION for YOLO, DC_MASK_RCNN_REVISION
+ * for mask_rcnn's current head, 0: none), and the check of a checkpoint's recorded one against this
+ * build's (dc_yolo_model_check_revision; mask_rcnn: none or DC_MASK_RCNN_REVISION; any revision
+ * for faster_rcnn and fast_rcnn). */
 int dc_detector_revision(const dc_detector *det);
 dc_status dc_detector_check_revision(const char *model, int revision, const char *path);
 /* Seed everything random in training from `seed`: the graph's (dropout) and the two-stage

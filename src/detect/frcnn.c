@@ -41,6 +41,7 @@ dc_frcnn_opts dc_frcnn_opts_default(int rpn) {
     o.box_align = 0;
     o.mask_size = 14;
     o.mask_ch = 32;
+    o.mask_upsample = 0;
     return o;
 }
 
@@ -51,12 +52,15 @@ dc_status dc_frcnn_model_check(const char *name, dc_frcnn_opts *o) {
             *o = dc_frcnn_opts_default(!fast);
             o->mask = mask;
             o->box_align = mask; /* Mask R-CNN replaces RoI pooling by RoIAlign in the whole head */
+            o->mask_upsample = mask;
         }
         return DC_OK;
     }
     return DC_ERR(DC_ERR_ARG, "unknown two-stage model '%s' (known: faster_rcnn, fast_rcnn, mask_rcnn)",
                   name ? name : "(null)");
 }
+
+int dc_frcnn_mask_side(const dc_frcnn_opts *o) { return o->mask_upsample ? 2 * o->mask_size : o->mask_size; }
 
 /* ------------------------------------------------------------------ the network */
 static dc_node conv_bn_relu(dc_graph *g, dc_node x, int oc, int stride, const char *name) {
@@ -153,17 +157,19 @@ static dc_status build(dc_frcnn_net *net) {
         l[nl++] = net->box_loss;
         if (o->rpn) l[nl++] = net->rpn_loss;
     }
-    if (o->mask) { /* Mask R-CNN: RoIAlign M x M, two 3x3 convolutions, one M x M logit map per class */
-        const int M = o->mask_size;
+    if (o->mask) { /* Mask R-CNN: RoIAlign M x M, two 3x3 convolutions, [a 2x2 stride-2 transposed
+                      * convolution,] one MO x MO logit map per class */
+        const int M = o->mask_size, MO = dc_frcnn_mask_side(o);
         net->mask_rois = dc_input_rows(g, "mask_rois", dc_shape1(5), net->max_mask_rois);
         dc_node m = dc_roi_align(g, net->feat, net->mask_rois, M, M, 1.0f / DC_FRCNN_STRIDE, 2, 1, "mask_align");
         m = dc_relu(g, dc_conv2d(g, m, o->mask_ch, 3, 1, 1, "mask.conv1"));
         m = dc_relu(g, dc_conv2d(g, m, o->mask_ch, 3, 1, 1, "mask.conv2"));
+        if (o->mask_upsample) m = dc_relu(g, dc_conv_transpose2d(g, m, o->mask_ch, 2, 2, 0, "mask.deconv"));
         net->mask_logits = dc_conv2d(g, m, C, 1, 1, 0, "mask.logits");
         DC_TRY(dc_graph_status(g));
         net->mask_end = net->mask_logits + 1;
         if (net->train) {
-            dc_shape ms = dc_shape3(C, M, M);
+            dc_shape ms = dc_shape3(C, MO, MO);
             net->mask_tgt = dc_input_rows_like(g, "mask.targets", ms, net->mask_rois);
             net->mask_w = dc_input_rows_like(g, "mask.weights", ms, net->mask_rois);
             net->mask_loss = dc_sigmoid_bce(g, net->mask_logits, net->mask_tgt, net->mask_w, "mask.loss");
@@ -292,7 +298,7 @@ void dc_mask_paste(const float *prob, int M, const float *box, int side, uint8_t
 /* Mask RoIs and targets of image k: its nf foreground RoIs (the first of net->s_rois), each with
  * the mask of its matched ground truth on the channel of its class. */
 static void mask_rows(dc_frcnn_net *net, int64_t k, int64_t nf, const uint8_t *const *masks, int64_t *total) {
-    const int M = net->o.mask_size, C = net->C;
+    const int M = dc_frcnn_mask_side(&net->o), C = net->C;
     const int64_t per = (int64_t)C * M * M;
     float *mr = dc_graph_data(net->g, net->mask_rois), *tg = dc_graph_data(net->g, net->mask_tgt);
     float *tw = dc_graph_data(net->g, net->mask_w);
@@ -434,7 +440,8 @@ dc_status dc_frcnn_forward_train(dc_frcnn_net *net, int64_t b, const float *gt_b
             float *mr = dc_graph_data(g, net->mask_rois);
             mr[0] = mr[1] = mr[2] = 0.0f;
             mr[3] = mr[4] = (float)net->side;
-            int64_t per = (int64_t)net->C * net->o.mask_size * net->o.mask_size;
+            const int MO = dc_frcnn_mask_side(&net->o);
+            int64_t per = (int64_t)net->C * MO * MO;
             memset(dc_graph_data(g, net->mask_tgt), 0, (size_t)per * sizeof(float));
             memset(dc_graph_data(g, net->mask_w), 0, (size_t)per * sizeof(float));
             mask_total = 1;
@@ -460,7 +467,7 @@ dc_status dc_frcnn_forward_train(dc_frcnn_net *net, int64_t b, const float *gt_b
 static dc_status detect_masks(dc_frcnn_net *net, int64_t b, const float *boxes, const int32_t *classes,
                               const int64_t *n, dc_rle *masks) {
     dc_graph *g = net->g;
-    const int M = net->o.mask_size, side = net->side;
+    const int M = dc_frcnn_mask_side(&net->o), side = net->side;
     const int64_t cap = 100, per = (int64_t)net->C * M * M;
     float *mr = dc_graph_data(g, net->mask_rois);
     int64_t total = 0;

@@ -21,9 +21,9 @@
  * training" of the paper, as in py-faster-rcnn and torchvision.  The four losses are summed.
  * Fast R-CNN: the same without the RPN; the proposals come from outside (selective search), given
  * per image.  Mask R-CNN: Faster R-CNN with RoIAlign 7x7 instead of RoI max pooling for the box
- * head, plus a mask branch on the foreground RoIs (RoIAlign 14x14, two 3x3 convolutions, one 14x14
- * logit map per class; per-pixel sigmoid cross-entropy on the map of the object's class;
- * docs/detection.md).
+ * head, plus a mask branch on the foreground RoIs (RoIAlign 14x14, two 3x3 convolutions, a 2x2
+ * stride-2 transposed convolution to 28x28 as in the paper, one 28x28 logit map per class;
+ * per-pixel sigmoid cross-entropy on the map of the object's class; docs/detection.md).
  *
  * Inference: the top 150 proposals per image (NMS 0.7) go through the head; every class c >= 1 gets
  * its score p_c and its own decoded box, clipped to the image; boxes below the score threshold go,
@@ -41,6 +41,10 @@
 #define DC_FRCNN_MODEL "faster_rcnn"
 #define DC_FAST_RCNN_MODEL "fast_rcnn"
 #define DC_MASK_RCNN_MODEL "mask_rcnn"
+/* Mask R-CNN's checkpoints record their mask head: 2 = upsampled to 2M x 2M by a transposed
+ * convolution (mask_upsample); none (0) = the first head, M x M maps straight from the convolutions,
+ * which dettest and detect still build for such a checkpoint. */
+#define DC_MASK_RCNN_REVISION 2
 
 typedef struct dc_frcnn_opts {
     int rpn;                       /* 1: Faster R-CNN (RPN proposals); 0: Fast R-CNN (given)      */
@@ -62,6 +66,8 @@ typedef struct dc_frcnn_opts {
                                       for the box head: Mask R-CNN's (1 for mask_rcnn)           */
     int mask_size;                 /* RoIAlign and mask side M: 14                                */
     int mask_ch;                   /* channels of the mask head's two 3x3 convolutions: 32        */
+    int mask_upsample;             /* 1: a 2x2 stride-2 transposed convolution (mask_ch, ReLU) after
+                                      them, so the maps are 2M x 2M (the paper's); 0: M x M        */
 } dc_frcnn_opts;
 dc_frcnn_opts dc_frcnn_opts_default(int rpn);
 
@@ -72,6 +78,8 @@ dc_node dc_frcnn_backbone(dc_graph *g, dc_node x);
 /* DC_OK when name is a two-stage model ("faster_rcnn", "fast_rcnn", "mask_rcnn"); *o (may be NULL)
  * gets its default options. */
 dc_status dc_frcnn_model_check(const char *name, dc_frcnn_opts *o);
+/* The side of the mask head's maps: mask_size, doubled with mask_upsample. */
+int dc_frcnn_mask_side(const dc_frcnn_opts *o);
 
 /* A planned network.  Graph order: backbone, RPN and its losses, then the RoI input `rois` and
  * everything after it, so that dc_graph_forward_until(rois) / dc_graph_forward_from(rois) split a
