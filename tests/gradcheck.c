@@ -77,3 +77,12 @@ int dc_gradcheck(dc_graph *g, dc_node loss, int64_t batch, const dc_node *inputs
     }
     return bad;
 }
+
+int64_t dc_test_mismatch(const float *got, const float *want, int64_t n, double rel) {
+    double scale = 1.0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs(want[i]) > scale) scale = fabs(want[i]);
+    for (int64_t i = 0; i < n; i++)
+        if (!(fabs((double)got[i] - want[i]) <= rel * scale)) return i;
+    return -1;
+}

@@ -14,5 +14,8 @@ int dc_gradcheck(dc_graph *g, dc_node loss, int64_t batch, const dc_node *inputs
                  double atol, int max_probe);
 /* Fill buf[0..n) with normal(0, std) values, keeping |v| >= min_abs (away from kinks such as ReLU's). */
 void dc_test_fill(dc_rng *r, float *buf, int64_t n, float std, float min_abs);
+/* The first i with |got[i] - want[i]| > rel * max(1, max_j |want[j]|) (NaN counts), or -1: a float
+ * kernel against a double-accumulating reference, within rel of the reference's scale. */
+int64_t dc_test_mismatch(const float *got, const float *want, int64_t n, double rel);
 
 #endif

@@ -34,17 +34,8 @@ static dc_conv_geom tgeom(const tcfg *c, dc_shape out) {
     return g;
 }
 
-static double max_abs(const float *a, int64_t n) {
-    double m = 0.0;
-    for (int64_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
-    return m;
-}
-
 static void check_close(const char *what, const tcfg *c, const float *got, const float *want, int64_t n) {
-    double tol = 1e-4 * (max_abs(want, n) > 1.0 ? max_abs(want, n) : 1.0);
-    int64_t bad = -1;
-    for (int64_t i = 0; i < n && bad < 0; i++)
-        if (!(fabs((double)got[i] - want[i]) <= tol)) bad = i;
+    const int64_t bad = dc_test_mismatch(got, want, n, 1e-4);
     CHECK_MSG(bad < 0,
               "%s mismatch at %lld: %.7g vs reference %.7g (C%d %dx%d -> OC%d k%dx%d s%dx%d p%dx%d op%dx%d d%dx%d g%d "
               "bias%d N%d)",

@@ -503,7 +503,8 @@ static dc_status parse_spec(const parser *P, const section *s, spec *L) {
         DC_TRY(get_bool(P, s, "bias", 1, &L->bias));
         DC_TRY(get_init(P, s, L));
         break;
-    case T_CONV2D: {
+    case T_CONV2D:
+    case T_DECONV: { /* the same keys; a transposed convolution adds output_pad */
         dc_conv2d_opts *o = &L->conv;
         DC_TRY(get_units(P, s, "filters", &L->units, &L->units_classes));
         DC_TRY(get_pair(P, s, "kernel", 0, 1, &o->kh, &o->kw));
@@ -516,22 +517,14 @@ static dc_status parse_spec(const parser *P, const section *s, spec *L) {
         o->no_bias = !L->bias;
         o->init = L->init;
         o->init_value = L->init_value;
-        break;
-    }
-    case T_DECONV: {
-        dc_conv_transpose2d_opts *o = &L->deconv;
-        DC_TRY(get_units(P, s, "filters", &L->units, &L->units_classes));
-        DC_TRY(get_pair(P, s, "kernel", 0, 1, &o->kh, &o->kw));
-        DC_TRY(get_pair(P, s, "stride", 1, 0, &o->stride_h, &o->stride_w));
-        DC_TRY(get_pair(P, s, "pad", 0, 0, &o->pad_h, &o->pad_w));
-        DC_TRY(get_pair(P, s, "output_pad", 0, 0, &o->output_pad_h, &o->output_pad_w));
-        DC_TRY(get_pair(P, s, "dilation", 1, 0, &o->dilation_h, &o->dilation_w));
-        DC_TRY(get_int(P, s, "groups", 1, &o->groups));
-        DC_TRY(get_bool(P, s, "bias", 1, &L->bias));
-        DC_TRY(get_init(P, s, L));
-        o->no_bias = !L->bias;
-        o->init = L->init;
-        o->init_value = L->init_value;
+        if (L->t == T_DECONV) {
+            dc_conv_transpose2d_opts *d = &L->deconv;
+            *d = (dc_conv_transpose2d_opts){.kh = o->kh, .kw = o->kw, .stride_h = o->stride_h, .stride_w = o->stride_w,
+                                            .pad_h = o->pad_h, .pad_w = o->pad_w, .dilation_h = o->dilation_h,
+                                            .dilation_w = o->dilation_w, .groups = o->groups, .no_bias = o->no_bias,
+                                            .init = o->init, .init_value = o->init_value};
+            DC_TRY(get_pair(P, s, "output_pad", 0, 0, &d->output_pad_h, &d->output_pad_w));
+        }
         break;
     }
     case T_DROPOUT: DC_TRY(get_float(P, s, "p", DROPOUT_P, &L->p)); break;
