@@ -13,6 +13,48 @@ int dc_cli_bad(const char *cmd, const char *what, const char *arg);
 int dc_cli_long(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out);
 int dc_cli_float(const char *cmd, const char *flag, const char *v, double lo, double hi, double *out);
 
+/* The training flags that `deepc dettrain`'s two jobs (the detectors' and R-CNN's) share: --model,
+ * --data, --out, --optimizer, --schedule, --epochs, --batch (at least min_batch), --threads,
+ * --seed, --limit, --val-limit, --lr, --warmup, --weight-decay.  The caller fills the defaults
+ * (lr < 0: the optimizer's own), parses each flag with a value through dc_cli_train_flag, then
+ * checks --out and builds the optimizer with dc_cli_train_optim. */
+#include "deepc.h"
+typedef struct dc_cli_train_flags {
+    const char *model, *data_dir, *out_dir, *optimizer;
+    dc_schedule schedule;
+    int epochs, batch, threads;
+    uint64_t seed;
+    int64_t train_limit, val_limit;
+    double lr;
+    float warmup_epochs, weight_decay;
+} dc_cli_train_flags;
+/* 1: flag a (with value v) is one of them and is stored; 0: it is not; -1: its value is bad (the
+ * message is printed; exit with 2). */
+int dc_cli_train_flag(const char *cmd, const char *a, const char *v, int min_batch, dc_cli_train_flags *f);
+/* --out is required; the optimizer by name with f->lr (Adam 1e-3, the others 1e-2 when not given).
+ * Returns 0, or the exit status after printing the error. */
+int dc_cli_train_optim(const char *cmd, const dc_cli_train_flags *f, dc_optim_config *optim);
+/* From and into a job's configuration with fields of the same names (dc_det_train_config,
+ * dc_rcnn_train_config); the optimizer starts as Adam at its default rate. */
+#define DC_CLI_TRAIN_FLAGS_OF(c)                                                                     \
+    {(c).model, (c).data_dir, (c).out_dir, "adam", (c).schedule, (c).epochs, (c).batch, (c).threads, \
+     (c).seed, (c).train_limit, (c).val_limit, -1.0, (c).warmup_epochs, (c).weight_decay}
+#define DC_CLI_TRAIN_FLAGS_STORE(f, c)                                                               \
+    do {                                                                                             \
+        (c).model = (f).model;                                                                       \
+        (c).data_dir = (f).data_dir;                                                                 \
+        (c).out_dir = (f).out_dir;                                                                   \
+        (c).schedule = (f).schedule;                                                                 \
+        (c).epochs = (f).epochs;                                                                     \
+        (c).batch = (f).batch;                                                                       \
+        (c).threads = (f).threads;                                                                   \
+        (c).seed = (f).seed;                                                                         \
+        (c).train_limit = (f).train_limit;                                                           \
+        (c).val_limit = (f).val_limit;                                                               \
+        (c).warmup_epochs = (f).warmup_epochs;                                                       \
+        (c).weight_decay = (f).weight_decay;                                                         \
+    } while (0)
+
 /* R-CNN (rcnn.c): `deepc proposals`, and the functions behind `deepc dettrain/dettest/detect
  * --model rcnn` (they take the flags after the subcommand, --model included). */
 int dc_cli_proposals(int argc, char **argv);

@@ -80,42 +80,23 @@ int dc_cli_dettrain(int argc, char **argv) {
     if (is_rcnn(argc, argv)) return dc_cli_rcnn_train(argc, argv);
     dc_det_train_config c;
     dc_det_train_config_defaults(&c);
-    const char *opt_name = "adam";
-    double lr = -1.0;
+    dc_cli_train_flags f = DC_CLI_TRAIN_FLAGS_OF(c);
     for (int i = 0; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        double x;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETTRAIN_HELP, stdout); return 0; }
         else if (!strcmp(a, "--no-flip")) { c.flip = 0; i--; continue; }
         else if (!strcmp(a, "--quiet")) { c.quiet = 1; i--; continue; }
         else if (!v) return dc_cli_bad(cmd, "missing value for", a);
-        else if (!strcmp(a, "--model")) c.model = v;
-        else if (!strcmp(a, "--data")) c.data_dir = v;
-        else if (!strcmp(a, "--out")) c.out_dir = v;
-        else if (!strcmp(a, "--resume")) c.resume = v;
+        int k = dc_cli_train_flag(cmd, a, v, 1, &f);
+        if (k < 0) return 2;
+        if (k) continue;
+        if (!strcmp(a, "--resume")) c.resume = v;
         else if (!strcmp(a, "--init-from")) c.init_from = v;
-        else if (!strcmp(a, "--optimizer")) opt_name = v;
-        else if (!strcmp(a, "--schedule")) {
-            if (!strcmp(v, "constant")) c.schedule = DC_SCHED_CONSTANT;
-            else if (!strcmp(v, "step")) c.schedule = DC_SCHED_STEP;
-            else if (!strcmp(v, "cosine")) c.schedule = DC_SCHED_COSINE;
-            else return dc_cli_bad(cmd, "unknown --schedule (constant, step, cosine):", v);
-        } else if (!strcmp(a, "--epochs")) { if (dc_cli_long(cmd, a, v, 0, 100000, &n)) return 2; c.epochs = (int)n; }
-        else if (!strcmp(a, "--batch")) { if (dc_cli_long(cmd, a, v, 1, 4096, &n)) return 2; c.batch = (int)n; }
-        else if (!strcmp(a, "--threads")) { if (dc_cli_long(cmd, a, v, 1, 256, &n)) return 2; c.threads = (int)n; }
-        else if (!strcmp(a, "--seed")) { if (dc_cli_long(cmd, a, v, 0, 2147483647L, &n)) return 2; c.seed = (uint64_t)n; }
-        else if (!strcmp(a, "--limit")) { if (dc_cli_long(cmd, a, v, 1, 2147483647L, &n)) return 2; c.train_limit = n; }
-        else if (!strcmp(a, "--val-limit")) { if (dc_cli_long(cmd, a, v, 1, 2147483647L, &n)) return 2; c.val_limit = n; }
-        else if (!strcmp(a, "--lr")) { if (dc_cli_float(cmd, a, v, 1e-9, 10.0, &x)) return 2; lr = x; }
-        else if (!strcmp(a, "--warmup")) { if (dc_cli_float(cmd, a, v, 0.0, 1000.0, &x)) return 2; c.warmup_epochs = (float)x; }
-        else if (!strcmp(a, "--weight-decay")) { if (dc_cli_float(cmd, a, v, 0.0, 1.0, &x)) return 2; c.weight_decay = (float)x; }
         else return dc_cli_bad(cmd, "unknown option", a);
     }
-    if (!c.out_dir) return dc_cli_bad(cmd, "--out DIR is required", NULL);
-    dc_optim_kind kind;
-    if (dc_optim_parse(opt_name, &kind) != DC_OK) return dc_cli_fail(cmd);
-    c.optim = dc_optim_defaults(kind, lr > 0 ? (float)lr : kind == DC_OPTIM_ADAM ? 1e-3f : 1e-2f);
+    int st = dc_cli_train_optim(cmd, &f, &c.optim);
+    if (st) return st;
+    DC_CLI_TRAIN_FLAGS_STORE(f, c);
     dc_det_train_result r;
     if (dc_det_train_run(&c, &r) != DC_OK) return dc_cli_fail(cmd);
     return 0;
