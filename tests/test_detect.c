@@ -76,6 +76,52 @@ static int64_t nms_brute(int64_t n, const float *boxes, const float *scores, con
     return k;
 }
 
+/* The column NMS kernel against the plain one, keep mask for keep mask: boxes on a coarse grid (so
+ * IoUs hit the threshold exactly), duplicates, empty and inverted boxes, one class or three,
+ * thresholds 0, 0.5, 0.7, 1 and negative ones (where a non-overlapping pair also suppresses), counts
+ * that are not multiples of 8, with and without an early stop. */
+TEST(nms_column_kernel_matches_reference) {
+    dc_rng r;
+    dc_rng_seed(&r, 12);
+    const float thr[] = {0.5f, 0.7f, 0.0f, 1.0f, -0.1f, 0.3f};
+    const int64_t counts[] = {1, 2, 7, 9, 31, 64, 301};
+    int64_t cases = 0, differ = 0;
+    for (int t = 0; t < 6; t++)
+        for (int k = 0; k < 7; k++) {
+            const int64_t n = counts[k];
+            float *b = malloc((size_t)n * 4 * sizeof(float)), *scratch = malloc((size_t)dc_nms_scratch_floats(n) * 4);
+            int32_t *cls = malloc((size_t)n * sizeof(int32_t));
+            uint8_t *got = malloc((size_t)n), *want = malloc((size_t)n);
+            for (int64_t i = 0; i < n; i++) {
+                float x = (float)dc_rng_below(&r, 8) * 4.0f, y = (float)dc_rng_below(&r, 8) * 4.0f;
+                float w = (float)dc_rng_below(&r, 5) * 4.0f, h = (float)dc_rng_below(&r, 5) * 4.0f; /* 0: empty */
+                if (i % 13 == 5) w = -4.0f; /* inverted */
+                b[4 * i] = x, b[4 * i + 1] = y, b[4 * i + 2] = x + w, b[4 * i + 3] = y + h;
+                if (i % 7 == 3 && i > 0) memcpy(b + 4 * i, b + 4 * (i - 1), 4 * sizeof(float)); /* duplicate */
+                cls[i] = (int32_t)dc_rng_below(&r, 3);
+            }
+            for (int with_cls = 0; with_cls < 2; with_cls++)
+                for (int64_t max_keep = 0; max_keep <= 4; max_keep += 4) {
+                    const int32_t *c = with_cls ? cls : NULL;
+                    memset(got, 7, (size_t)n);
+                    dc_nms_sorted_ref(n, b, c, thr[t], max_keep, want);
+                    dc_nms_sorted(n, b, c, thr[t], max_keep, got, scratch);
+                    cases++;
+                    if (memcmp(got, want, (size_t)n) != 0) {
+                        differ++;
+                        CHECK_MSG(0, "threshold %g, %lld boxes, classes %d, max_keep %lld: keep masks differ",
+                                  (double)thr[t], (long long)n, with_cls, (long long)max_keep);
+                    }
+                }
+            free(b);
+            free(scratch);
+            free(cls);
+            free(got);
+            free(want);
+        }
+    CHECK(cases == 6 * 7 * 4 && differ == 0);
+}
+
 TEST(nms_matches_brute_force_with_ties_and_classes) {
     dc_rng r;
     dc_rng_seed(&r, 5);

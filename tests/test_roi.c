@@ -19,6 +19,45 @@ static void pool1(const float *roi, float scale, int ph, int pw, float *y, int32
     dc_roi_pool_forward(&geo, roi, 0, 1, MAP, y, arg);
 }
 
+/* The per-RoI-bounds kernel against the per-bin reference, bit for bit (values and argmax): random
+ * RoIs (inside, across the border, outside, degenerate), maps with ties, NaN and -inf, bin grids
+ * 1x1 to 7x5 and one beyond the kernel's 64 (the reference path), ranges starting mid-RoI as a
+ * thread's would. */
+TEST(roi_pool_kernel_matches_reference) {
+    dc_rng r;
+    dc_rng_seed(&r, 21);
+    const int grids[][2] = {{7, 7}, {1, 1}, {2, 3}, {7, 5}, {65, 2}};
+    for (int gi = 0; gi < 5; gi++) {
+        const dc_roi_geom geo = {.N = 2, .C = 3, .H = 9, .W = 11, .ph = grids[gi][0], .pw = grids[gi][1],
+                                 .spatial_scale = 0.125f};
+        enum { R = 40 };
+        const int64_t nx = geo.N * geo.C * geo.H * geo.W, ny = R * geo.C * geo.ph * geo.pw;
+        float *x = malloc((size_t)nx * sizeof(float)), rois[5 * R];
+        float *y = malloc((size_t)ny * sizeof(float)), *yr = malloc((size_t)ny * sizeof(float));
+        int32_t *a = malloc((size_t)ny * sizeof(int32_t)), *ar = malloc((size_t)ny * sizeof(int32_t));
+        for (int64_t i = 0; i < nx; i++) x[i] = (float)dc_rng_below(&r, 5); /* ties */
+        x[7] = NAN, x[40] = -INFINITY, x[nx - 3] = NAN;
+        for (int k = 0; k < R; k++) {
+            float x1 = dc_rng_uniform(&r) * 120.0f - 20.0f, y1 = dc_rng_uniform(&r) * 100.0f - 20.0f;
+            float w = k % 9 == 0 ? 0.0f : dc_rng_uniform(&r) * 70.0f, h = dc_rng_uniform(&r) * 60.0f;
+            float q[5] = {(float)(k % 2), x1, y1, x1 + w, y1 + h};
+            memcpy(rois + 5 * k, q, sizeof q);
+        }
+        const int64_t planes = R * geo.C, cut = planes / 2 + 1; /* a split inside a RoI's channels */
+        memset(y, 0x7f, (size_t)ny * sizeof(float));
+        dc_roi_pool_forward(&geo, rois, 0, cut, x, y, a);
+        dc_roi_pool_forward(&geo, rois, cut, planes, x, y, a);
+        dc_roi_pool_forward_ref(&geo, rois, 0, planes, x, yr, ar);
+        CHECK_MSG(memcmp(y, yr, (size_t)ny * sizeof(float)) == 0 && memcmp(a, ar, (size_t)ny * sizeof(int32_t)) == 0,
+                  "bins %dx%d: the kernel differs from the reference", geo.ph, geo.pw);
+        free(x);
+        free(y);
+        free(yr);
+        free(a);
+        free(ar);
+    }
+}
+
 TEST(roi_pool_hand_cases) {
     float y[4];
     int32_t a[4];

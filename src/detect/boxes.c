@@ -123,8 +123,9 @@ dc_status dc_nms(int64_t n, const float *boxes, const float *scores, const int32
     float *sorted = malloc((size_t)n * 4 * sizeof *sorted);
     int32_t *cls = classes ? malloc((size_t)n * sizeof *cls) : NULL;
     uint8_t *mask = malloc((size_t)n);
+    float *scratch = malloc((size_t)dc_nms_scratch_floats(n) * sizeof *scratch);
     dc_status st = DC_OK;
-    if (!order || !sorted || !mask || (classes && !cls)) {
+    if (!order || !sorted || !mask || !scratch || (classes && !cls)) {
         st = DC_ERR(DC_ERR_NOMEM, "dc_nms: buffers for %lld boxes", (long long)n);
         goto done;
     }
@@ -134,7 +135,7 @@ dc_status dc_nms(int64_t n, const float *boxes, const float *scores, const int32
         memcpy(sorted + 4 * i, boxes + 4 * order[i], 4 * sizeof(float));
         if (cls) cls[i] = classes[order[i]];
     }
-    dc_nms_sorted(n, sorted, cls, iou_thresh, max_keep, mask);
+    dc_nms_sorted(n, sorted, cls, iou_thresh, max_keep, mask, scratch);
     int64_t k = 0;
     for (int64_t i = 0; i < n && (max_keep <= 0 || k < max_keep); i++)
         if (mask[i]) keep[k++] = order[i];
@@ -144,6 +145,7 @@ done:
     free(sorted);
     free(cls);
     free(mask);
+    free(scratch);
     return st;
 }
 

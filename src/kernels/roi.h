@@ -49,6 +49,9 @@ const char *dc_rois_check(const dc_roi_geom *geo, int64_t R, const float *rois, 
 /* rois [R, 5]; x [N, C, H, W]; y, argmax [R, C, ph, pw]: planes p0 <= p < p1 (p = r*C + c). */
 void dc_roi_pool_forward(const dc_roi_geom *geo, const float *rois, int64_t p0, int64_t p1, const float *x,
                          float *y, int32_t *argmax);
+/* The same outputs, computed per bin exactly as roi.h states (the tests compare the two). */
+void dc_roi_pool_forward_ref(const dc_roi_geom *geo, const float *rois, int64_t p0, int64_t p1, const float *x,
+                             float *y, int32_t *argmax);
 /* rois [R, 5]; argmax, dy [R, C, ph, pw]; dx [N, C, H, W] accumulated for channels c0 <= c < c1. */
 void dc_roi_pool_backward(const dc_roi_geom *geo, int64_t R, const float *rois, int64_t c0, int64_t c1,
                           const int32_t *argmax, const float *dy, float *dx);
