@@ -59,8 +59,14 @@ void dc_roi_pool_backward(const dc_roi_geom *geo, int64_t R, const float *rois, 
 /* rois [R, 5]; x [N, C, H, W]; y [R, C, ph, pw]: planes p0 <= p < p1. */
 void dc_roi_align_forward(const dc_roi_geom *geo, const float *rois, int64_t p0, int64_t p1, const float *x,
                           float *y);
+/* The same by the rule, point by point (the tests compare the fast kernel against it bit for bit). */
+void dc_roi_align_forward_ref(const dc_roi_geom *geo, const float *rois, int64_t p0, int64_t p1, const float *x,
+                              float *y);
 /* rois [R, 5]; dy [R, C, ph, pw]; dx [N, C, H, W] accumulated for channels c0 <= c < c1. */
 void dc_roi_align_backward(const dc_roi_geom *geo, int64_t R, const float *rois, int64_t c0, int64_t c1,
                            const float *dy, float *dx);
+/* The same by the rule, point by point (the tests compare the fast kernel against it bit for bit). */
+void dc_roi_align_backward_ref(const dc_roi_geom *geo, int64_t R, const float *rois, int64_t c0, int64_t c1,
+                               const float *dy, float *dx);
 
 #endif
