@@ -49,6 +49,13 @@ int dc_cli_float(const char *cmd, const char *flag, const char *v, double lo, do
     return 0;
 }
 
+int dc_cli_progress_flag(const char *a, int *progress) {
+    if (!strcmp(a, "--progress")) *progress = 1;
+    else if (!strcmp(a, "--no-progress")) *progress = 0;
+    else return 0;
+    return 1;
+}
+
 int dc_cli_train_flag(const char *cmd, const char *a, const char *v, int min_batch, dc_cli_train_flags *f) {
     long n;
     double x;

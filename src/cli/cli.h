@@ -28,6 +28,9 @@ typedef struct dc_cli_train_flags {
     double lr;
     float warmup_epochs, weight_decay;
 } dc_cli_train_flags;
+/* --progress / --no-progress (a bar on stderr; default -1: when stderr is a terminal): 1 when a is
+ * one of them, stored in *progress. */
+int dc_cli_progress_flag(const char *a, int *progress);
 /* 1: flag a (with value v) is one of them and is stored; 0: it is not; -1: its value is bad (the
  * message is printed; exit with 2). */
 int dc_cli_train_flag(const char *cmd, const char *a, const char *v, int min_batch, dc_cli_train_flags *f);

@@ -55,7 +55,8 @@ static const char *DETTRAIN_HELP =
     "  --val-limit N       use only the first N validation images\n"
     "  --threads N         [2]\n"
     "  --seed N            [1]\n"
-    "  --quiet             no per-epoch lines\n";
+    "  --quiet             no per-epoch lines\n"
+    "  --progress | --no-progress   progress bar on stderr (default: when stderr is a terminal)\n";
 
 /* The value of `flag` in argv (NULL when absent). */
 static const char *flag_value(int argc, char **argv, const char *flag) {
@@ -86,6 +87,7 @@ int dc_cli_dettrain(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETTRAIN_HELP, stdout); return 0; }
         else if (!strcmp(a, "--no-flip")) { c.flip = 0; i--; continue; }
         else if (!strcmp(a, "--quiet")) { c.quiet = 1; i--; continue; }
+        else if (dc_cli_progress_flag(a, &c.progress)) { i--; continue; }
         else if (!v) return dc_cli_bad(cmd, "missing value for", a);
         int k = dc_cli_train_flag(cmd, a, v, 1, &f);
         if (k < 0) return 2;

@@ -72,8 +72,7 @@ static int cmd_train(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(TRAIN_HELP, stdout); return 0; }
-        else if (!strcmp(a, "--progress")) c.progress = 1;
-        else if (!strcmp(a, "--no-progress")) c.progress = 0;
+        else if (dc_cli_progress_flag(a, &c.progress)) continue;
         else if (!strcmp(a, "--quiet")) c.quiet = 1;
         else if (!strcmp(a, "--nan-check")) c.nan_check = 1;
         else if (!strcmp(a, "--nesterov")) nesterov = 1;

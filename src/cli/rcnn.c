@@ -128,7 +128,8 @@ static const char *TRAIN_HELP =
     "  --no-tune             lambda 1000 and NMS 0.3 instead of choosing them on val\n"
     "  --threads N           [2]\n"
     "  --seed N              [1]\n"
-    "  --quiet               no per-epoch lines\n";
+    "  --quiet               no per-epoch lines\n"
+    "  --progress | --no-progress   progress on stderr (default: when stderr is a terminal)\n";
 
 int dc_cli_rcnn_train(int argc, char **argv) {
     const char *cmd = "dettrain";
@@ -143,6 +144,7 @@ int dc_cli_rcnn_train(int argc, char **argv) {
         else if (!strcmp(a, "--no-flip")) { c.flip = 0; i--; continue; }
         else if (!strcmp(a, "--no-tune")) { c.tune = 0; i--; continue; }
         else if (!strcmp(a, "--quiet")) { c.quiet = 1; i--; continue; }
+        else if (dc_cli_progress_flag(a, &c.progress)) { i--; continue; }
         else if (!v) return dc_cli_bad(cmd, "missing value for", a);
         int k = ss_flag(cmd, a, v, &c.ss);
         if (!k) k = dc_cli_train_flag(cmd, a, v, 2, &f);
