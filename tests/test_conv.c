@@ -167,7 +167,16 @@ TEST(conv_input_without_gradient) {
  * flipped filter on dy, accumulated onto a non-zero dx), dW from two image chunks, db.
  * Tolerance: check_close's 1e-4 of the largest reference value (float fma chains vs double sums;
  * the direct path sums the same products as the GEMM, only in another order). */
-static void direct_vs_reference(const cfg *c) {
+/* FNV-1a over the bytes of n floats: "the same bits" in one number. */
+static uint64_t fingerprint(const float *v, int64_t n) {
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = (const unsigned char *)v;
+    for (size_t i = 0; i < (size_t)n * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* bits (may be NULL): fingerprints of the forward output and of dx. */
+static void direct_vs_reference(const cfg *c, uint64_t bits[2]) {
     const dc_conv_geom g = {.C = c->C, .H = c->H, .W = c->W, .OC = c->OC,
                             .OH = dc_conv_out_size(c->H, c->kh, 1, c->ph, c->dh),
                             .OW = dc_conv_out_size(c->W, c->kw, 1, c->pw, c->dw), .kh = c->kh, .kw = c->kw, .sh = 1,
@@ -216,6 +225,7 @@ static void direct_vs_reference(const cfg *c) {
     dc_conv2d_ref_backward(&g, N, x, w, dy, dxref, dwref, dbref);
     check_close("direct dx", c, dx, dxref, nx);
     check_close("direct db", c, db, dbref, g.OC);
+    if (bits) bits[0] = fingerprint(y, ny), bits[1] = fingerprint(dx, nx);
     if (dc_dconv_dw_ok(&g)) {
         const int64_t cut = N / 2;
         if (cut > 0) {
@@ -240,7 +250,30 @@ TEST(conv_direct_kernels_match_reference) {
         {3, 10, 14, 4, 3, 5, 1, 1, 2, 4, 2, 2, 1, 0, 2},   /* dilation 2, 3x5       */
         {1, 4, 3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 1},     /* tiny planes           */
     };
-    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) direct_vs_reference(&d[i]);
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) direct_vs_reference(&d[i], NULL);
+}
+
+/* Where the processor has AVX-512, the AVX2 kernels as well (the default runs the AVX-512 ones), and
+ * the forward and dX of both bit for bit the same (the same fma chain per output). */
+TEST(conv_direct_kernels_avx2_and_avx512) {
+    static const cfg d[] = {
+        {16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 2},
+        {5, 9, 13, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 3},
+        {32, 14, 14, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 2},
+        {3, 10, 14, 4, 3, 5, 1, 1, 2, 4, 2, 2, 1, 0, 2},
+    };
+    const int had = dc_dconv_set_avx512(1), wide = dc_dconv_avx512();
+    if (!wide) printf("  (no AVX-512 on this machine: the AVX2 kernels only)\n");
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+        uint64_t b2[2] = {0, 0}, b5[2] = {0, 0};
+        dc_dconv_set_avx512(0);
+        CHECK(dc_dconv_avx512() == 0);
+        direct_vs_reference(&d[i], b2);
+        dc_dconv_set_avx512(1);
+        direct_vs_reference(&d[i], b5);
+        CHECK_MSG(b2[0] == b5[0] && b2[1] == b5[1], "case %zu: AVX2 and AVX-512 forward/dx bits differ", i);
+    }
+    dc_dconv_set_avx512(had);
 }
 
 /* ---------------------------------------------------------------- implicit im2col packers */

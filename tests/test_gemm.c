@@ -91,7 +91,20 @@ static int random_cases(dc_gemm_ctx *ctx, int mode, int tid, int count, uint64_t
 
 TEST(gemm_kernel_name) {
     const char *n = dc_gemm_kernel_name();
-    CHECK(n && (strcmp(n, "portable") == 0 || strcmp(n, "avx2-fma 6x16") == 0));
+    CHECK(n && (strcmp(n, "portable") == 0 || strcmp(n, "avx2-fma 6x16") == 0 || strcmp(n, "avx512f 16x16") == 0));
+}
+
+/* A context created with DC_GEMM_KERNEL=name (the environment restored after). */
+static dc_gemm_ctx *ctx_with_kernel(const char *name, dc_pool *pool) {
+    char *old = getenv("DC_GEMM_KERNEL");
+    char saved[64] = "";
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    setenv("DC_GEMM_KERNEL", name, 1);
+    dc_gemm_ctx *g = NULL;
+    CHECK_OK(dc_gemm_ctx_create(pool, &g));
+    if (old) setenv("DC_GEMM_KERNEL", saved, 1);
+    else unsetenv("DC_GEMM_KERNEL");
+    return g;
 }
 
 TEST(gemm_random_shapes_two_threads) {
@@ -142,16 +155,9 @@ static int random_packed_cases(dc_gemm_ctx *ctx, int mode, int tid, int count, u
 
 TEST(gemm_portable_kernel) {
     /* The environment variable is read when a context is created. */
-    char *old = getenv("DC_GEMM_KERNEL");
-    char saved[64] = "";
-    if (old) snprintf(saved, sizeof saved, "%s", old);
-    setenv("DC_GEMM_KERNEL", "portable", 1);
-    CHECK(strcmp(dc_gemm_kernel_name(), "portable") == 0);
-    dc_gemm_ctx *g = NULL;
-    CHECK_OK(dc_gemm_ctx_create(NULL, &g));
-    if (old) setenv("DC_GEMM_KERNEL", saved, 1);
-    else unsetenv("DC_GEMM_KERNEL");
+    dc_gemm_ctx *g = ctx_with_kernel("portable", NULL);
     if (!g) return;
+    CHECK(strcmp(dc_gemm_ctx_kernel(g), "portable") == 0);
     CHECK(random_cases(g, 0, 0, 60, 6) == 0);
     dc_rng r;
     dc_rng_seed(&r, 7);
@@ -318,9 +324,8 @@ static int run_packed_case(dc_gemm_ctx *ctx, int mode, int tid, const gemm_case 
             }
         }
     if (memcmp(&C[cn - 1], &R[cn - 1], sizeof(float)) != 0) bad++; /* past the end */
-    /* dc_gemm swaps to Cᵀ when 10·tiles(N,M) < 8·tiles(M,N); otherwise same blocking, same bits */
-    int64_t tmn = ((M + 5) / 6) * ((N + 15) / 16), tnm = ((N + 5) / 6) * ((M + 15) / 16);
-    if (!(10 * tnm < 8 * tmn)) {
+    /* unless dc_gemm computes Cᵀ (narrow N): otherwise the same blocking, the same bits */
+    if (!dc_gemm_transposes(ctx, M, N)) {
         dc_gemm(ctx, gc->tA, gc->tB, M, N, K, gc->alpha, A, lda, B, ldb, gc->beta, G, ldc);
         if (memcmp(C, G, cn * sizeof *C) != 0) {
             dc_test_fail(__FILE__, __LINE__, "packed B differs from dc_gemm bitwise: M=%lld N=%lld K=%lld", (long long)M,
@@ -400,5 +405,60 @@ TEST(gemm_packed_b_blocking_boundaries) {
     CHECK(C[0] == 0 && C[5] == 0);
     dc_gemm_ctx_free(g);
     dc_gemm_ctx_free(g1);
+    dc_pool_free(p);
+}
+
+/* The vector kernels against the reference (the AVX2 one too where the default is AVX-512), and
+ * against each other: the same fma per element in the same order, so the same bits. */
+TEST(gemm_avx2_kernel_forced) {
+    dc_pool *p = NULL;
+    CHECK_OK(dc_pool_create(2, &p));
+    dc_gemm_ctx *g = ctx_with_kernel("avx2", p);
+    if (!g) return;
+    const char *n = dc_gemm_ctx_kernel(g); /* AVX2, or the portable kernel where there is no AVX2 */
+    CHECK(strcmp(n, "avx2-fma 6x16") == 0 || strcmp(n, "portable") == 0);
+    CHECK(random_cases(g, 0, 0, 120, 21) == 0);
+    CHECK(random_packed_cases(g, 0, 0, 60, 22) == 0);
+    dc_gemm_ctx_free(g);
+    dc_pool_free(p);
+}
+
+TEST(gemm_kernels_bitwise_equal) {
+    dc_pool *p = NULL;
+    CHECK_OK(dc_pool_create(2, &p));
+    dc_gemm_ctx *gd = NULL, *g2 = ctx_with_kernel("avx2", p);
+    CHECK_OK(dc_gemm_ctx_create(p, &gd));
+    if (!gd || !g2) return;
+    if (strcmp(dc_gemm_kernel_name(), "avx512f 16x16") != 0)
+        printf("  (default kernel %s: compared with itself)\n", dc_gemm_kernel_name());
+    else
+        CHECK(strcmp(dc_gemm_ctx_kernel(gd), "avx512f 16x16") == 0);
+    dc_rng r;
+    dc_rng_seed(&r, 23);
+    static const int64_t shapes[][3] = {{16, 784, 144}, {64, 49, 576}, {10, 128, 1024}, {128, 10, 416},
+                                        {170, 181, 300}, {200, 37, 700}, {5, 7, 3},      {33, 4200, 9}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            const int tA = t & 1, tB = t >> 1;
+            const int64_t lda = tA ? M : K, ldb = tB ? K : N;
+            float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
+            float *C1 = malloc(sizeof(float) * (size_t)(M * N)), *C2 = malloc(sizeof(float) * (size_t)(M * N));
+            fill(&r, A, M * K);
+            fill(&r, B, K * N);
+            fill(&r, C1, M * N);
+            memcpy(C2, C1, sizeof(float) * (size_t)(M * N));
+            const float beta = t == 3 ? 0.5f : 0.0f;
+            dc_gemm(gd, tA, tB, M, N, K, 1.5f, A, lda, B, ldb, beta, C1, N);
+            dc_gemm(g2, tA, tB, M, N, K, 1.5f, A, lda, B, ldb, beta, C2, N);
+            CHECK_MSG(memcmp(C1, C2, sizeof(float) * (size_t)(M * N)) == 0, "%lldx%lldx%lld tA=%d tB=%d: kernels differ",
+                      (long long)M, (long long)N, (long long)K, tA, tB);
+            free(A);
+            free(B);
+            free(C1);
+            free(C2);
+        }
+    dc_gemm_ctx_free(gd);
+    dc_gemm_ctx_free(g2);
     dc_pool_free(p);
 }

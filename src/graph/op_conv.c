@@ -123,8 +123,8 @@ static dc_conv_geom flip_geom(const dc_conv_geom *c) {
 }
 
 /* The direct padded-plane kernel (kernels/conv.h, dc_dconv_*) instead of the implicit-im2col GEMM:
- * chosen when the geometry allows it and at least 80% of what it computes is kept (blocks of 24
- * positions over rows of Wp = W + 2pw, of which OW are kept: 28x28 keeps 93%, 14x14 82%, 7x7 68%).
+ * chosen when the geometry allows it and at least 80% of what it computes is kept (blocks of 48
+ * positions over rows of Wp = W + 2pw, of which OW are kept: 28x28 keeps 91%, 14x14 82%, 7x7 51%).
  * Why: with few channels (ResNet's 16 and 32) the GEMM's B panels are used by only OC rows, so
  * gathering them costs about half of what the micro-kernel does with them; the padded planes make
  * every B row a plain load, the 4-channel micro-kernel wastes no rows for OC = 16, and the result is
@@ -134,7 +134,7 @@ static int use_dconv(const dc_conv_geom *c) {
     if (!dc_dconv_ok(c)) return 0;
     /* and at least 64 taps (C*KH*KW) per output: below that the per-block scatter to NCHW costs
      * more than the packing it saves (LeNet's 1->6 5x5 forward: 0.28 ms direct vs 0.235 GEMM) */
-    return 10 * c->OH * c->OW >= 8 * dc_dconv_blocks(c) * 24 && c->C * c->kh * c->kw >= 64;
+    return 10 * c->OH * c->OW >= 8 * dc_dconv_blocks(c) * DC_DCONV_NB && c->C * c->kh * c->kw >= 64;
 }
 /* Direct path workspace: the padded planes, then wt. */
 static int64_t dconv_size(const dc_conv_geom *c, int64_t batch) {

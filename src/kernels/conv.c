@@ -4,8 +4,9 @@
  * stride in x when the stride is 1) so the compiler vectorises them.
  * Implicit im2col (dc_conv_pack_col / _colT): the GEMM's B-panel packing gathers the column matrix
  * straight from x, 8 pixels (one ymm) at a time; see the comment above the packers.
- * Direct stride-1 kernels (dc_dconv_*): forward/dX as a 4x24 micro-kernel whose B rows are plain
- * loads from zero-padded planes, dW as a pixel-axis dot-product kernel; see conv.h.
+ * Direct stride-1 kernels (dc_dconv_*): forward/dX as a 4x48 micro-kernel (AVX-512; two 4x24 calls
+ * with AVX2) whose B rows are plain loads from zero-padded planes, dW as a pixel-axis dot-product
+ * kernel; see conv.h.
  * Deliberately not here: the GEMM (kernels/gemm.c), threads (callers pass ranges of units and run
  * them on the pool), and any allocation. */
 #include "kernels/conv.h"
@@ -13,6 +14,7 @@
 #include "kernels/gemm.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -552,9 +554,37 @@ void dc_conv_pack_colT(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int6
 
 
 /* ------------------------------------------------------------------ direct stride-1 convolution */
-#define DCONV_NB 24  /* pixels per block: 3 ymm                                   */
+#define DCONV_NB 48  /* pixels per block: 3 zmm, or two AVX2 calls of 3 ymm        */
+#define DCONV_NB2 24 /* pixels per AVX2 micro-kernel call                          */
+_Static_assert(DCONV_NB == DC_DCONV_NB, "conv.h's DC_DCONV_NB is the block length");
 #define DCONV_MB 4   /* output channels per micro-kernel call                      */
 #define DCONV_TAPS 64 /* KH*KW at most (the tap offsets live in a local table)     */
+
+/* Whether the AVX-512 variants run: decided once (the processor has AVX-512F and DC_SIMD is not
+ * "avx2"), then switchable by dc_dconv_set_avx512.  The block length and every workspace size are
+ * the same for both variants, so switching between two calls is safe. */
+static int dconv_avx512 = -1;
+
+int dc_dconv_avx512(void) {
+#if DC_CONV_X86
+    if (dconv_avx512 < 0) {
+        const char *env = getenv("DC_SIMD");
+        __builtin_cpu_init();
+        dconv_avx512 = __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "avx2") == 0);
+    }
+    return dconv_avx512;
+#else
+    return 0;
+#endif
+}
+
+int dc_dconv_set_avx512(int on) {
+    const int old = dc_dconv_avx512();
+#if DC_CONV_X86
+    dconv_avx512 = on && __builtin_cpu_supports("avx512f");
+#endif
+    return old;
+}
 
 int64_t dc_dconv_blocks(const dc_conv_geom *g) {
     const int64_t Wp = g->W + 2 * (int64_t)g->pw;
@@ -612,11 +642,11 @@ int dc_dconv_ok(const dc_conv_geom *g) {
 }
 
 #if DC_CONV_X86
-/* out[r][l] = sum_{c<C, t<T} wt[(c*T + t)*OC4 + r] * xb[c*Sp + toff[t] + l]    r < 4, l < 24
- * (xb: the block's first pixel in plane 0; wt: already offset to the block's first channel).
+/* out[r*DCONV_NB + l] = sum_{c<C, t<T} wt[(c*T + t)*OC4 + r] * xb[c*Sp + toff[t] + l]    r < 4, l < 24
+ * (xb: the first of the 24 pixels in plane 0; wt: already offset to the block's first channel).
  * 12 accumulators (4 channels x 3 ymm of pixels), 3 loads of B and 4 broadcasts per tap. */
 DC_AVX2 static void dconv_kernel(const float *xb, int64_t Sp, int64_t C, int T, const int64_t *toff, const float *wt,
-                                 int64_t OC4, float out[DCONV_MB][DCONV_NB]) {
+                                 int64_t OC4, float *out) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
     __m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
     for (int64_t c = 0; c < C; c++) {
@@ -634,10 +664,40 @@ DC_AVX2 static void dconv_kernel(const float *xb, int64_t Sp, int64_t C, int T, 
             c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31), c32 = _mm256_fmadd_ps(a, b2, c32);
         }
     }
-    _mm256_storeu_ps(out[0], c00), _mm256_storeu_ps(out[0] + 8, c01), _mm256_storeu_ps(out[0] + 16, c02);
-    _mm256_storeu_ps(out[1], c10), _mm256_storeu_ps(out[1] + 8, c11), _mm256_storeu_ps(out[1] + 16, c12);
-    _mm256_storeu_ps(out[2], c20), _mm256_storeu_ps(out[2] + 8, c21), _mm256_storeu_ps(out[2] + 16, c22);
-    _mm256_storeu_ps(out[3], c30), _mm256_storeu_ps(out[3] + 8, c31), _mm256_storeu_ps(out[3] + 16, c32);
+    float *o0 = out, *o1 = out + DCONV_NB, *o2 = out + 2 * DCONV_NB, *o3 = out + 3 * DCONV_NB; /* rows of out */
+    _mm256_storeu_ps(o0, c00), _mm256_storeu_ps(o0 + 8, c01), _mm256_storeu_ps(o0 + 16, c02);
+    _mm256_storeu_ps(o1, c10), _mm256_storeu_ps(o1 + 8, c11), _mm256_storeu_ps(o1 + 16, c12);
+    _mm256_storeu_ps(o2, c20), _mm256_storeu_ps(o2 + 8, c21), _mm256_storeu_ps(o2 + 16, c22);
+    _mm256_storeu_ps(o3, c30), _mm256_storeu_ps(o3 + 8, c31), _mm256_storeu_ps(o3 + 16, c32);
+}
+
+/* The same sums for 48 pixels with AVX-512: 12 zmm accumulators (4 channels x 3 zmm), 3 loads and
+ * 4 broadcasts per tap.  Each output is the same fma chain in the same order as in the AVX2 kernel,
+ * so the bits are the same. */
+#define DC_AVX512 __attribute__((target("avx512f,avx2,fma")))
+DC_AVX512 static void dconv_kernel512(const float *xb, int64_t Sp, int64_t C, int T, const int64_t *toff,
+                                      const float *wt, int64_t OC4, float out[DCONV_MB][DCONV_NB]) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+    __m512 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+    for (int64_t c = 0; c < C; c++) {
+        const float *p = xb + c * Sp, *wr = wt + c * T * OC4;
+        for (int t = 0; t < T; t++, wr += OC4) {
+            const float *s = p + toff[t];
+            const __m512 b0 = _mm512_loadu_ps(s), b1 = _mm512_loadu_ps(s + 16), b2 = _mm512_loadu_ps(s + 32);
+            __m512 a = _mm512_set1_ps(wr[0]);
+            c00 = _mm512_fmadd_ps(a, b0, c00), c01 = _mm512_fmadd_ps(a, b1, c01), c02 = _mm512_fmadd_ps(a, b2, c02);
+            a = _mm512_set1_ps(wr[1]);
+            c10 = _mm512_fmadd_ps(a, b0, c10), c11 = _mm512_fmadd_ps(a, b1, c11), c12 = _mm512_fmadd_ps(a, b2, c12);
+            a = _mm512_set1_ps(wr[2]);
+            c20 = _mm512_fmadd_ps(a, b0, c20), c21 = _mm512_fmadd_ps(a, b1, c21), c22 = _mm512_fmadd_ps(a, b2, c22);
+            a = _mm512_set1_ps(wr[3]);
+            c30 = _mm512_fmadd_ps(a, b0, c30), c31 = _mm512_fmadd_ps(a, b1, c31), c32 = _mm512_fmadd_ps(a, b2, c32);
+        }
+    }
+    _mm512_storeu_ps(out[0], c00), _mm512_storeu_ps(out[0] + 16, c01), _mm512_storeu_ps(out[0] + 32, c02);
+    _mm512_storeu_ps(out[1], c10), _mm512_storeu_ps(out[1] + 16, c11), _mm512_storeu_ps(out[1] + 32, c12);
+    _mm512_storeu_ps(out[2], c20), _mm512_storeu_ps(out[2] + 16, c21), _mm512_storeu_ps(out[2] + 32, c22);
+    _mm512_storeu_ps(out[3], c30), _mm512_storeu_ps(out[3] + 16, c31), _mm512_storeu_ps(out[3] + 32, c32);
 }
 #endif
 
@@ -650,11 +710,16 @@ void dc_dconv_run(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *xp
     int64_t toff[DCONV_TAPS];
     for (int t = 0; t < T; t++) toff[t] = (int64_t)(t / g->kw) * g->dh * Wp + (int64_t)(t % g->kw) * g->dw;
     float out[DCONV_MB][DCONV_NB];
+    const int wide = dc_dconv_avx512();
     for (int64_t u = u0; u < u1; u++) {
         const int64_t n = u / nblk, q0 = u % nblk * DCONV_NB;
         const float *xb = xp + n * g->C * Sp + q0;
         for (int64_t o0 = 0; o0 < g->OC; o0 += DCONV_MB) {
-            dconv_kernel(xb, Sp, g->C, T, toff, wt + o0, OC4, out);
+            if (wide) dconv_kernel512(xb, Sp, g->C, T, toff, wt + o0, OC4, out);
+            else { /* the block's two halves */
+                dconv_kernel(xb, Sp, g->C, T, toff, wt + o0, OC4, (float *)out);
+                dconv_kernel(xb + DCONV_NB2, Sp, g->C, T, toff, wt + o0, OC4, (float *)out + DCONV_NB2);
+            }
             const int rows = g->OC - o0 < DCONV_MB ? (int)(g->OC - o0) : DCONV_MB;
             /* scatter: runs of q with j < OW are consecutive pixels of one output row */
             for (int64_t l = 0; l < DCONV_NB && q0 + l < Q;) {
@@ -710,9 +775,11 @@ int dc_dconv_dw_ok(const dc_conv_geom *g) {
     return dc_dconv_ok(g) && 2 * g->ph == g->dh * (g->kh - 1) && 2 * g->pw == g->dw * (g->kw - 1);
 }
 
+#define DWL 16 /* scratch floats per accumulator: one zmm (the AVX2 kernel uses the first 8) */
+
 int64_t dc_dconv_dw_scratch(const dc_conv_geom *g) {
     const int64_t K = g->C * g->kh * g->kw, OC4 = (g->OC + DCONV_MB - 1) / DCONV_MB * DCONV_MB;
-    return OC4 * ((K + DWK - 1) / DWK * DWK) * 8;
+    return OC4 * ((K + DWK - 1) / DWK * DWK) * DWL;
 }
 
 #if DC_CONV_X86
@@ -720,7 +787,7 @@ int64_t dc_dconv_dw_scratch(const dc_conv_geom *g) {
  * (12 accumulators; 4 + 3 loads per 12 fmas; both operands contiguous along the pixels). */
 DC_AVX2 static void dw_kernel(const float *const dy[DCONV_MB], const float *const xs[DWK], int64_t nv, float *acc) {
     __m256 a[DCONV_MB * DWK];
-    for (int i = 0; i < DCONV_MB * DWK; i++) a[i] = _mm256_loadu_ps(acc + 8 * i);
+    for (int i = 0; i < DCONV_MB * DWK; i++) a[i] = _mm256_loadu_ps(acc + DWL * i);
     const float *d0 = dy[0], *d1 = dy[1], *d2 = dy[2], *d3 = dy[3], *x0 = xs[0], *x1 = xs[1], *x2 = xs[2];
     for (int64_t v = 0; v < nv; v++) {
         const int64_t q = 8 * v;
@@ -734,7 +801,28 @@ DC_AVX2 static void dw_kernel(const float *const dy[DCONV_MB], const float *cons
         y = _mm256_loadu_ps(d3 + q);
         a[9] = _mm256_fmadd_ps(y, b0, a[9]), a[10] = _mm256_fmadd_ps(y, b1, a[10]), a[11] = _mm256_fmadd_ps(y, b2, a[11]);
     }
-    for (int i = 0; i < DCONV_MB * DWK; i++) _mm256_storeu_ps(acc + 8 * i, a[i]);
+    for (int i = 0; i < DCONV_MB * DWK; i++) _mm256_storeu_ps(acc + DWL * i, a[i]);
+}
+
+/* The same with 16 pixels per step (zmm): lane l of an accumulator sums the q = l mod 16. */
+DC_AVX512 static void dw_kernel512(const float *const dy[DCONV_MB], const float *const xs[DWK], int64_t nv,
+                                   float *acc) {
+    __m512 a[DCONV_MB * DWK];
+    for (int i = 0; i < DCONV_MB * DWK; i++) a[i] = _mm512_loadu_ps(acc + DWL * i);
+    const float *d0 = dy[0], *d1 = dy[1], *d2 = dy[2], *d3 = dy[3], *x0 = xs[0], *x1 = xs[1], *x2 = xs[2];
+    for (int64_t v = 0; v < nv; v++) {
+        const int64_t q = 16 * v;
+        const __m512 b0 = _mm512_loadu_ps(x0 + q), b1 = _mm512_loadu_ps(x1 + q), b2 = _mm512_loadu_ps(x2 + q);
+        __m512 y = _mm512_loadu_ps(d0 + q);
+        a[0] = _mm512_fmadd_ps(y, b0, a[0]), a[1] = _mm512_fmadd_ps(y, b1, a[1]), a[2] = _mm512_fmadd_ps(y, b2, a[2]);
+        y = _mm512_loadu_ps(d1 + q);
+        a[3] = _mm512_fmadd_ps(y, b0, a[3]), a[4] = _mm512_fmadd_ps(y, b1, a[4]), a[5] = _mm512_fmadd_ps(y, b2, a[5]);
+        y = _mm512_loadu_ps(d2 + q);
+        a[6] = _mm512_fmadd_ps(y, b0, a[6]), a[7] = _mm512_fmadd_ps(y, b1, a[7]), a[8] = _mm512_fmadd_ps(y, b2, a[8]);
+        y = _mm512_loadu_ps(d3 + q);
+        a[9] = _mm512_fmadd_ps(y, b0, a[9]), a[10] = _mm512_fmadd_ps(y, b1, a[10]), a[11] = _mm512_fmadd_ps(y, b2, a[11]);
+    }
+    for (int i = 0; i < DCONV_MB * DWK; i++) _mm512_storeu_ps(acc + DWL * i, a[i]);
 }
 #endif
 
@@ -747,7 +835,8 @@ void dc_dconv_dw(const dc_conv_geom *g, int64_t n0, int64_t n1, const float *xp,
     const int64_t Wp = g->W + 2 * (int64_t)g->pw, Sp = dc_dconv_plane(g), Spf = dc_dconv_plane(&f);
     const int64_t T = (int64_t)g->kh * g->kw, K = g->C * T, KB = (K + DWK - 1) / DWK;
     const int64_t OC = g->OC, OB = (OC + DCONV_MB - 1) / DCONV_MB;
-    const int64_t nv = (g->OH * Wp + 7) / 8, shift = (int64_t)f.ph * Wp + f.pw;
+    const int wide = dc_dconv_avx512(), lanes = wide ? 16 : 8;
+    const int64_t nv = (g->OH * Wp + lanes - 1) / lanes, shift = (int64_t)f.ph * Wp + f.pw;
     memset(acc, 0, (size_t)dc_dconv_dw_scratch(g) * sizeof(float));
     for (int64_t n = n0; n < n1; n++)
         for (int64_t ob = 0; ob < OB; ob++) {
@@ -763,14 +852,18 @@ void dc_dconv_dw(const dc_conv_geom *g, int64_t n0, int64_t n1, const float *xp,
                     const int64_t c = k / T, t = k % T;
                     xs[e] = xp + (n * g->C + c) * Sp + (t / g->kw) * g->dh * Wp + (t % g->kw) * g->dw;
                 }
-                dw_kernel(dy, xs, nv, acc + (ob * KB + kb) * DCONV_MB * DWK * 8);
+                float *a = acc + (ob * KB + kb) * DCONV_MB * DWK * DWL;
+                if (wide) dw_kernel512(dy, xs, nv, a);
+                else dw_kernel(dy, xs, nv, a);
             }
         }
     for (int64_t o = 0; o < OC; o++)
         for (int64_t k = 0; k < K; k++) {
             const int64_t ob = o / DCONV_MB, r = o % DCONV_MB, kb = k / DWK, e = k % DWK;
-            const float *l = acc + ((ob * KB + kb) * DCONV_MB * DWK + r * DWK + e) * 8;
-            part[o * K + k] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+            const float *l = acc + ((ob * KB + kb) * DCONV_MB * DWK + r * DWK + e) * DWL;
+            float s8[8];
+            for (int i = 0; i < 8; i++) s8[i] = wide ? l[i] + l[i + 8] : l[i];
+            part[o * K + k] = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
         }
 #else
     (void)g, (void)n0, (void)n1, (void)xp, (void)dyp, (void)acc, (void)part;

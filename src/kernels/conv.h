@@ -104,16 +104,24 @@ void dc_conv_transpose2d_ref_backward(const dc_conv_geom *g, int64_t N, const fl
 /* ---- Direct stride-1 convolution over zero-padded planes ("padded-width" implicit GEMM).
  * The input is copied once into zero-padded planes xp [N][C][Sp] (plane row length Wp = W + 2pw,
  * Hp = H + 2ph rows, then zeros up to Sp).  In a plane, output pixel (i, j) sits at q = i*Wp + j
- * and tap (a, b) of it at q + a*dh*Wp + b*dw, so for a block of 24 consecutive q every tap is one
- * contiguous 24-float window: the micro-kernel loads B straight from xp, with no packing.  The
+ * and tap (a, b) of it at q + a*dh*Wp + b*dw, so for a block of 48 consecutive q every tap is one
+ * contiguous 48-float window: the micro-kernel loads B straight from xp, with no packing.  The
  * positions with j >= OW (the Wp - OW "junk" columns) are computed and dropped.
  *   y[n][o][i][j] (+)= [b[o]] + sum_{c,a,b} wt[(c*KH + a)*KW + b][o] * xp[n][c][(i + a*dh)*Wp + j + b*dw]
- * Stride 1 and groups 1 only (dc_dconv_ok); the micro-kernel is AVX2/FMA, 4 channels x 24 pixels.
- * Units of work are (image, block of 24 q) pairs, u = n*dc_dconv_blocks + block; every output is
- * one fma chain in tap order computed by one unit, so the bits do not depend on the split. */
+ * Stride 1 and groups 1 only (dc_dconv_ok); the micro-kernel is 4 channels x 48 pixels with AVX-512
+ * where the processor has it (dc_dconv_avx512), else two calls of a 4 x 24 AVX2/FMA one; each output
+ * is the same fma chain either way, so both give the same bits.  Units of work are (image, block of
+ * 48 q) pairs, u = n*dc_dconv_blocks + block; every output is one fma chain in tap order computed by
+ * one unit, so the bits do not depend on the split either. */
+#define DC_DCONV_NB 48
 int dc_dconv_ok(const dc_conv_geom *g);        /* geometry supported and the CPU has AVX2/FMA      */
 int64_t dc_dconv_plane(const dc_conv_geom *g);  /* Sp: floats per padded plane (with read slack)    */
-int64_t dc_dconv_blocks(const dc_conv_geom *g); /* 24-pixel blocks per image: ceil(OH*Wp / 24)       */
+int64_t dc_dconv_blocks(const dc_conv_geom *g); /* 48-pixel blocks per image: ceil(OH*Wp / 48)       */
+/* Whether the AVX-512 kernels run (processor with AVX-512F, and DC_SIMD=avx2 not set when first
+ * asked); dc_dconv_set_avx512 switches them (on only where the processor has AVX-512F) and returns
+ * the previous setting, for tests and benchmarks.  No size above depends on it. */
+int dc_dconv_avx512(void);
+int dc_dconv_set_avx512(int on);
 int64_t dc_dconv_wt_size(const dc_conv_geom *g); /* floats of wt: C*KH*KW x round4(OC)              */
 /* xp[u][..] = plane u = n*C + c of x, zero-padded (see above), for units u in [u0, u1). */
 void dc_dconv_pad(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *x, float *xp);
@@ -128,9 +136,10 @@ void dc_dconv_run(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *xp
 /* dW by the direct path, for "same" padding (2ph = dh(KH-1), 2pw = dw(KW-1)) where the transposed
  * geometry f (dX's) has the same plane width Wp, so dyp (dy padded as f's input) holds dy at
  * q = i*Wp + j after a shift of ph*Wp + pw, with zeros in the junk columns:
- *   acc[o][k][l] += sum_{n in [n0,n1), q = l mod 8} dyp[n][o][shift + q] * xp[n][c][q + (a*dh)*Wp + b*dw]
- *   part[o][k] = the 8 lanes of acc[o][k] summed in a fixed order,   k = (c*KH + a)*KW + b
- * over q < round8(OH*Wp).  g: forward geometry; xp: [N][C][Sp(g)], dyp: [N][OC][Sp(f)];
+ *   acc[o][k][l] += sum_{n in [n0,n1), q = l mod L} dyp[n][o][shift + q] * xp[n][c][q + (a*dh)*Wp + b*dw]
+ *   part[o][k] = the L lanes of acc[o][k] summed in a fixed order,   k = (c*KH + a)*KW + b
+ * over q < roundL(OH*Wp), L = 16 lanes with AVX-512 (lanes l and l + 8 added first), 8 with AVX2:
+ * the two variants round differently, each the same for any split.  g: forward geometry; xp: [N][C][Sp(g)], dyp: [N][OC][Sp(f)];
  * acc: scratch of dc_dconv_dw_scratch(g) floats; part: [OC][C*KH*KW] (overwritten). */
 int dc_dconv_dw_ok(const dc_conv_geom *g);
 int64_t dc_dconv_dw_scratch(const dc_conv_geom *g);

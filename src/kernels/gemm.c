@@ -25,9 +25,12 @@
  * (implicit B: convolution gathers its column matrix straight from the image, never storing it);
  * everything else, and so every bit of C, is the same as for the plain matrix.
  *
- * Micro-kernel: 6×16 with AVX2/FMA (12 ymm accumulators, 2 ymm of B, 1 broadcast of A per row),
- * selected at run time; a portable C kernel of the same shape otherwise.  Setting the environment
- * variable DC_GEMM_KERNEL=portable before creating a context forces the portable path.
+ * Micro-kernels, selected at run time: 16×16 with AVX-512 where the processor has it (16 zmm
+ * accumulators, 1 zmm of B, A broadcast per row); 6×16 with AVX2/FMA (12 ymm accumulators, 2 ymm
+ * of B, 1 broadcast of A per row); a portable C kernel of the 6×16 shape otherwise.  The tile height
+ * (and so the A panels' layout) belongs to the implementation; B's panels are NR = 16 wide for all.
+ * Setting the environment variable DC_GEMM_KERNEL=portable or =avx2 before creating a context forces
+ * that path.
  */
 #include "kernels/gemm.h"
 
@@ -69,13 +72,16 @@ typedef struct gemm_impl {
     kernel_fn kernel;
     packA_fn packA;
     packB_fn packB;
+    int mr;    /* the micro-kernel's tile height: rows of a packed A panel        */
+    int64_t mc; /* rows of a packed A block: MC rounded down to a multiple of mr  */
     const char *name;
 } gemm_impl;
 
 struct dc_gemm_ctx {
     dc_pool *pool;
     int nthreads;
-    gemm_impl impl;
+    gemm_impl impl;   /* the widest micro-kernel the processor runs                         */
+    gemm_impl narrow; /* the 6-row one (AVX2 or portable): for products with at most 6 rows */
     float **abuf, **bbuf; /* per thread, 64-byte aligned */
 };
 
@@ -408,27 +414,97 @@ DC_AVX2 static void packB_avx2(float *dst, int transB, const float *B, int64_t l
 #undef TRANSPOSE8
 #endif /* DC_GEMM_X86 */
 
+/* ------------------------------------------------------------------ AVX-512 path
+ * Where the processor has AVX-512 (F), a 16×16 micro-kernel: one zmm of B per k and one
+ * accumulator per row (16 of the 32 zmm registers), A broadcast from memory.  The packed B panels
+ * are the AVX2 path's (NR = 16).  With MR = NR = 16 a packed A panel has B's layout with the roles
+ * of the two operands swapped, so A is packed by the B packer.  Every element of C still gets one
+ * fma per k, in the same order, and the same final alpha/beta step: the results are bitwise those
+ * of the AVX2 kernel. */
+#if DC_GEMM_X86
+#define DC_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define MR16 16
+
+DC_AVX512 static void kernel_avx512(int64_t kc, const float *a, const float *b, float *c_out, int64_t rs_c,
+                                    int64_t cs_c, float alpha, float beta, int mr, int nr) {
+    __m512 acc[MR16];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR16; i++) acc[i] = _mm512_setzero_ps();
+    const int full = (mr == MR16 && nr == NR && cs_c == 1);
+    if (full)
+        for (int i = 0; i < MR16; i++) _mm_prefetch((const char *)(c_out + i * rs_c), _MM_HINT_T0);
+    for (int64_t k = 0; k < kc; k++, a += MR16, b += NR) {
+        const __m512 bv = _mm512_load_ps(b);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR16; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), bv, acc[i]);
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    float *c = c_out;
+    int64_t ldc = rs_c;
+    __attribute__((aligned(64))) float tmp[MR16 * NR];
+    if (!full) {
+        c = tmp;
+        ldc = NR;
+        if (beta != 0.0f)
+            for (int i = 0; i < mr; i++)
+                for (int j = 0; j < nr; j++) tmp[i * NR + j] = c_out[i * rs_c + j * cs_c];
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR16; i++) {
+        float *ci = c + i * ldc;
+        if (beta == 0.0f) _mm512_storeu_ps(ci, _mm512_mul_ps(va, acc[i]));
+        else _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i], _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
+    }
+    if (!full)
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++) c_out[i * rs_c + j * cs_c] = tmp[i * NR + j];
+}
+
+/* A panel (16 rows of op(A), k-major) = a B panel of op(A)ᵀ: transA=1 reads A row by row like an
+ * untransposed B, transA=0 transposes like a transposed B. */
+static void packA_avx512(float *dst, int transA, const float *A, int64_t lda, int64_t i0, int64_t p0, int64_t mc,
+                         int64_t kc) {
+    packB_avx2(dst, !transA, A, lda, p0, i0, kc, mc);
+}
+#endif /* DC_GEMM_X86 */
+
 /* ------------------------------------------------------------------ dispatch */
-static gemm_impl pick_impl(void) {
-    gemm_impl im = {kernel_c, packA_c, packB_c, "portable"};
+/* The implementations for this processor (and DC_GEMM_KERNEL): *wide the widest, *narrow the 6-row
+ * one.  A product whose C has at most 6 rows or columns runs on the narrow one: a 16-row tile would
+ * be mostly padding.  Which one runs changes no bit of C (same fma per element, same order). */
+static void pick_impls(gemm_impl *wide, gemm_impl *narrow) {
+    const gemm_impl c = {kernel_c, packA_c, packB_c, MR, MC / MR * MR, "portable"};
+    *wide = *narrow = c;
     const char *env = getenv("DC_GEMM_KERNEL");
-    if (env && strcmp(env, "portable") == 0) return im;
+    if (env && strcmp(env, "portable") == 0) return;
 #if DC_GEMM_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        im.kernel = kernel_avx2;
-        im.packA = packA_avx2;
-        im.packB = packB_avx2;
-        im.name = "avx2-fma 6x16";
+        const gemm_impl a = {kernel_avx2, packA_avx2, packB_avx2, MR, MC / MR * MR, "avx2-fma 6x16"};
+        *wide = *narrow = a;
+        if (env && strcmp(env, "avx2") == 0) return;
+        if (__builtin_cpu_supports("avx512f")) {
+            const gemm_impl z = {kernel_avx512, packA_avx512, packB_avx2, MR16, MC / MR16 * MR16, "avx512f 16x16"};
+            *wide = z;
+        }
     }
 #endif
-    return im;
 }
 
-const char *dc_gemm_kernel_name(void) { return pick_impl().name; }
+static const gemm_impl *impl_for(const dc_gemm_ctx *ctx, int64_t M, int64_t N) {
+    return M <= MR || N <= MR ? &ctx->narrow : &ctx->impl;
+}
+/* With a packing callback C is never transposed: only its rows decide. */
+static const gemm_impl *impl_rows(const dc_gemm_ctx *ctx, int64_t M) { return M <= MR ? &ctx->narrow : &ctx->impl; }
+
+const char *dc_gemm_kernel_name(void) {
+    gemm_impl w, n;
+    pick_impls(&w, &n);
+    return w.name;
+}
 
 /* ------------------------------------------------------------------ context */
-#define ABUF_FLOATS ((size_t)MC * KC + PACK_SLACK)
+#define ABUF_FLOATS ((size_t)MC * KC + PACK_SLACK) /* every implementation's mc <= MC */
 #define BBUF_FLOATS ((size_t)KC * NC + PACK_SLACK)
 
 dc_status dc_gemm_ctx_create(dc_pool *pool, dc_gemm_ctx **out) {
@@ -438,7 +514,7 @@ dc_status dc_gemm_ctx_create(dc_pool *pool, dc_gemm_ctx **out) {
     if (!g) return DC_ERR(DC_ERR_NOMEM, "gemm context");
     g->pool = pool;
     g->nthreads = dc_pool_size(pool);
-    g->impl = pick_impl();
+    pick_impls(&g->impl, &g->narrow);
     g->abuf = calloc((size_t)g->nthreads, sizeof *g->abuf);
     g->bbuf = calloc((size_t)g->nthreads, sizeof *g->bbuf);
     if (!g->abuf || !g->bbuf) {
@@ -470,6 +546,7 @@ void dc_gemm_ctx_free(dc_gemm_ctx *ctx) {
 }
 
 dc_pool *dc_gemm_ctx_pool(dc_gemm_ctx *ctx) { return ctx ? ctx->pool : NULL; }
+const char *dc_gemm_ctx_kernel(const dc_gemm_ctx *ctx) { return ctx->impl.name; }
 
 /* ------------------------------------------------------------------ driver */
 /* Where op(B) comes from: a plain matrix (packed by the implementation's packB), or a caller's
@@ -497,8 +574,9 @@ static inline void pack_b(const gemm_impl *im, const bsrc *b, float *dst, int64_
  * gets one fma per k in the same order, so results do not change. */
 static void run_group(const gemm_impl *im, const float *abuf, const float *bbuf, int64_t M, int64_t kc, int64_t ng,
                       float *C, int64_t rs_c, int64_t cs_c, float alpha, float bet) {
-    for (int64_t ir = 0; ir < M; ir += MR) {
-        int mr = (int)(M - ir < MR ? M - ir : MR);
+    const int MRi = im->mr;
+    for (int64_t ir = 0; ir < M; ir += MRi) {
+        int mr = (int)(M - ir < MRi ? M - ir : MRi);
         for (int64_t jr = 0; jr < ng; jr += NR) {
             int nr = (int)(ng - jr < NR ? ng - jr : NR);
             im->kernel(kc, abuf + ir * kc, bbuf + jr * kc, C + ir * rs_c + jr * cs_c, rs_c, cs_c, alpha, bet, mr, nr);
@@ -525,7 +603,7 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
              * down kc rows of B; when those rows span more pages than the L1 TLB holds the strip
              * reads become latency-bound, and packing the whole block row by row is faster.
              * A packing callback always takes this path: what it reads is its own business. */
-            if (M <= MC && (bs->pack || bs->transB || kc * (ldb < 1024 ? ldb : 1024) <= 64 * 1024)) {
+            if (M <= im->mc && (bs->pack || bs->transB || kc * (ldb < 1024 ? ldb : 1024) <= 64 * 1024)) {
                 im->packA(abuf, transA, A, lda, 0, pc, M, kc);
                 if (bs->pack) {
                     /* A callback packs a group of panels per call (at most 32 KiB, so still L1):
@@ -549,15 +627,15 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
                 continue;
             }
             pack_b(im, bs, bbuf, pc, jc, kc, nc);
-            for (int64_t ic = 0; ic < M; ic += MC) {
-                int64_t mc = M - ic < MC ? M - ic : MC;
+            for (int64_t ic = 0; ic < M; ic += im->mc) {
+                int64_t mc = M - ic < im->mc ? M - ic : im->mc;
                 im->packA(abuf, transA, A, lda, ic, pc, mc, kc);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     int nr = (int)(nc - jr < NR ? nc - jr : NR);
                     const float *bp = bbuf + jr * kc;
                     float *cj = C + ic * rs_c + (jc + jr) * cs_c;
-                    for (int64_t ir = 0; ir < mc; ir += MR) {
-                        int mr = (int)(mc - ir < MR ? mc - ir : MR);
+                    for (int64_t ir = 0; ir < mc; ir += im->mr) {
+                        int mr = (int)(mc - ir < im->mr ? mc - ir : im->mr);
                         im->kernel(kc, abuf + ir * kc, bp, cj + ir * rs_c, rs_c, cs_c, alpha, bet, mr, nr);
                     }
                 }
@@ -566,7 +644,15 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
     }
 }
 
-static int64_t tiles(int64_t m, int64_t n) { return ((m + MR - 1) / MR) * ((n + NR - 1) / NR); }
+static int64_t tiles(int64_t mr, int64_t m, int64_t n) { return ((m + mr - 1) / mr) * ((n + NR - 1) / NR); }
+
+/* Whether C is computed transposed (Cᵀ = op(B)ᵀ·op(A)ᵀ): when N is narrow, the 16-wide tiles are
+ * mostly padding, and the transpose puts N on the mr-tall side. */
+static int transposes(const gemm_impl *im, int64_t M, int64_t N) {
+    return 10 * tiles(im->mr, N, M) < 8 * tiles(im->mr, M, N);
+}
+
+int dc_gemm_transposes(const dc_gemm_ctx *ctx, int64_t M, int64_t N) { return transposes(impl_for(ctx, M, N), M, N); }
 
 static void gemm_serial(const gemm_impl *im, float *abuf, float *bbuf, int transA, int transB,
                         int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -576,10 +662,9 @@ static void gemm_serial(const gemm_impl *im, float *abuf, float *bbuf, int trans
         scale_c(M, N, beta, C, ldc);
         return;
     }
-    /* When N is narrow, the 16-wide tiles are mostly padding: compute Cᵀ = op(B)ᵀ·op(A)ᵀ instead,
-     * which puts N on the 6-tall side.  Each element is still one fma per k in the same order, so
-     * the result is bitwise the same either way. */
-    if (10 * tiles(N, M) < 8 * tiles(M, N)) {
+    /* Each element is still one fma per k in the same order, so the result is bitwise the same
+     * either way. */
+    if (transposes(im, M, N)) {
         const bsrc bs = {!transA, A, lda, NULL, NULL, 0};
         gemm_blocked(im, abuf, bbuf, !transB, &bs, N, M, K, alpha, B, ldb, beta, C, 1, ldc);
     } else {
@@ -592,7 +677,7 @@ void dc_gemm_st(dc_gemm_ctx *ctx, int tid, int transA, int transB, int64_t M, in
                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                 float *C, int64_t ldc) {
     if (tid < 0 || tid >= ctx->nthreads) tid = 0;
-    gemm_serial(&ctx->impl, ctx->abuf[tid], ctx->bbuf[tid], transA, transB, M, N, K, alpha, A, lda, B,
+    gemm_serial(impl_for(ctx, M, N), ctx->abuf[tid], ctx->bbuf[tid], transA, transB, M, N, K, alpha, A, lda, B,
                 ldb, beta, C, ldc);
 }
 
@@ -611,9 +696,10 @@ static void gemm_task(void *vjob, int tid, int nthreads) {
     if (tid >= j->parts) return;
     int64_t lo, hi;
     if (j->split_m) {
-        dc_split_range((j->M + MR - 1) / MR, j->parts, tid, &lo, &hi);
-        lo *= MR;
-        hi = hi * MR < j->M ? hi * MR : j->M;
+        const int64_t mr = j->ctx->impl.mr;
+        dc_split_range((j->M + mr - 1) / mr, j->parts, tid, &lo, &hi);
+        lo *= mr;
+        hi = hi * mr < j->M ? hi * mr : j->M;
         if (lo >= hi) return;
         const float *A = j->transA ? j->A + lo : j->A + lo * j->lda;
         dc_gemm_st(j->ctx, tid, j->transA, j->transB, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B,
@@ -639,7 +725,7 @@ void dc_gemm(dc_gemm_ctx *ctx, int transA, int transB, int64_t M, int64_t N, int
         return;
     }
     int split_m = M >= N;
-    int64_t tiles = split_m ? (M + MR - 1) / MR : (N + NR - 1) / NR;
+    int64_t tiles = split_m ? (M + ctx->impl.mr - 1) / ctx->impl.mr : (N + NR - 1) / NR;
     int parts = tiles < nt ? (int)tiles : nt;
     if (parts <= 1) {
         dc_gemm_st(ctx, 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -660,7 +746,7 @@ void dc_gemm_packed_b_st(dc_gemm_ctx *ctx, int tid, int64_t M, int64_t N, int64_
     }
     if (tid < 0 || tid >= ctx->nthreads) tid = 0;
     const bsrc bs = {0, NULL, 0, packb, packb_ctx, 0};
-    gemm_blocked(&ctx->impl, ctx->abuf[tid], ctx->bbuf[tid], transA, &bs, M, N, K, alpha, A, lda, beta, C, ldc, 1);
+    gemm_blocked(impl_rows(ctx, M), ctx->abuf[tid], ctx->bbuf[tid], transA, &bs, M, N, K, alpha, A, lda, beta, C, ldc, 1);
 }
 
 typedef struct packed_job {
@@ -674,7 +760,7 @@ typedef struct packed_job {
     float *C;
 } packed_job;
 
-/* Same split as gemm_task: whole MR-row or NR-column tiles, fixed by the sizes and thread count. */
+/* Same split as gemm_task: whole mr-row or NR-column tiles, fixed by the sizes and thread count. */
 static void packed_task(void *vjob, int tid, int nthreads) {
     const packed_job *j = vjob;
     (void)nthreads;
@@ -682,9 +768,10 @@ static void packed_task(void *vjob, int tid, int nthreads) {
     dc_gemm_ctx *ctx = j->ctx;
     int64_t lo, hi;
     if (j->split_m) {
-        dc_split_range((j->M + MR - 1) / MR, j->parts, tid, &lo, &hi);
-        lo *= MR;
-        hi = hi * MR < j->M ? hi * MR : j->M;
+        const int64_t mr = j->ctx->impl.mr;
+        dc_split_range((j->M + mr - 1) / mr, j->parts, tid, &lo, &hi);
+        lo *= mr;
+        hi = hi * mr < j->M ? hi * mr : j->M;
         if (lo >= hi) return;
         const float *A = j->transA ? j->A + lo : j->A + lo * j->lda;
         dc_gemm_packed_b_st(ctx, tid, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->transA, j->packb, j->pctx, j->beta,
@@ -698,8 +785,8 @@ static void packed_task(void *vjob, int tid, int nthreads) {
         const bsrc bs = {0, NULL, 0, j->packb, j->pctx, lo};
         if (j->K <= 0 || j->alpha == 0.0f) scale_c(j->M, hi - lo, j->beta, j->C + lo, j->ldc);
         else
-            gemm_blocked(&ctx->impl, ctx->abuf[tid], ctx->bbuf[tid], j->transA, &bs, j->M, hi - lo, j->K, j->alpha,
-                         j->A, j->lda, j->beta, j->C + lo, j->ldc, 1);
+            gemm_blocked(impl_rows(ctx, j->M), ctx->abuf[tid], ctx->bbuf[tid], j->transA, &bs, j->M, hi - lo, j->K,
+                         j->alpha, j->A, j->lda, j->beta, j->C + lo, j->ldc, 1);
     }
 }
 
@@ -709,7 +796,7 @@ void dc_gemm_packed_b(dc_gemm_ctx *ctx, int64_t M, int64_t N, int64_t K, float a
     int nt = ctx->nthreads;
     double flops = 2.0 * (double)M * (double)N * (double)(K > 0 ? K : 1);
     int split_m = M >= N;
-    int64_t t = split_m ? (M + MR - 1) / MR : (N + NR - 1) / NR;
+    int64_t t = split_m ? (M + ctx->impl.mr - 1) / ctx->impl.mr : (N + NR - 1) / NR;
     int parts = t < nt ? (int)t : nt;
     if (nt <= 1 || flops < DC_GEMM_PAR_MIN_FLOPS || parts <= 1) {
         dc_gemm_packed_b_st(ctx, 0, M, N, K, alpha, A, lda, transA, packb, packb_ctx, beta, C, ldc);

@@ -56,7 +56,12 @@ void dc_gemm_packed_b_st(dc_gemm_ctx *ctx, int tid, int64_t M, int64_t N, int64_
                          int64_t lda, int transA, dc_gemm_pack_fn packb, const void *packb_ctx, float beta, float *C,
                          int64_t ldc);
 
-/* Name of the micro-kernel in use ("avx2-fma 6x16" or "portable"), for logs and benchmarks. */
+/* Name of the micro-kernel a new context picks ("avx512f 16x16", "avx2-fma 6x16" or "portable";
+ * DC_GEMM_KERNEL=portable or =avx2 in the environment forces one), for logs and benchmarks. */
 const char *dc_gemm_kernel_name(void);
+/* The widest micro-kernel ctx runs (products with at most 6 rows or columns run on the 6-row one). */
+const char *dc_gemm_ctx_kernel(const dc_gemm_ctx *ctx);
+/* Whether dc_gemm_st on ctx computes an M×N product as Cᵀ (narrow N; the bits are the same). */
+int dc_gemm_transposes(const dc_gemm_ctx *ctx, int64_t M, int64_t N);
 
 #endif
