@@ -462,3 +462,45 @@ TEST(gemm_kernels_bitwise_equal) {
     dc_gemm_ctx_free(g2);
     dc_pool_free(p);
 }
+
+/* B handed over already packed for all of K (the Winograd forward's V): the same bits as the packing
+ * callback, with NaN in the padding columns (whose products must be discarded). */
+TEST(gemm_prepacked_b_matches_packed_b) {
+    dc_pool *p = NULL;
+    dc_gemm_ctx *g = NULL, *g2 = NULL;
+    CHECK_OK(dc_pool_create(2, &p));
+    CHECK_OK(dc_gemm_ctx_create(p, &g));
+    g2 = ctx_with_kernel("avx2", p);
+    if (!g || !g2) return;
+    dc_rng r;
+    dc_rng_seed(&r, 31);
+    static const int64_t shapes[][3] = {{64, 120, 64}, {16, 40, 16},  {128, 264, 300}, {5, 33, 7},
+                                        {200, 17, 513}, {33, 4200, 9}, {1, 1, 1},       {64, 8, 640}};
+    for (int k = 0; k < 2; k++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 2; t++) {
+                dc_gemm_ctx *ctx = k ? g2 : g;
+                const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], panels = (N + DC_GEMM_NR - 1) / DC_GEMM_NR;
+                const int tA = t;
+                float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
+                float *Bp = aligned_alloc(64, sizeof(float) * (size_t)(panels * DC_GEMM_NR * K)); /* 64 | 16·4·K */
+                float *C1 = malloc(sizeof(float) * (size_t)(M * N)), *C2 = malloc(sizeof(float) * (size_t)(M * N));
+                fill(&r, A, M * K);
+                fill(&r, B, K * N);
+                fill(&r, C1, M * N);
+                memcpy(C2, C1, sizeof(float) * (size_t)(M * N));
+                const plain_b pb = {B, N, K, N, 0};
+                pack_plain(&pb, 0, K, 0, N, Bp);
+                for (int64_t q = 0; q < K; q++)
+                    for (int64_t j = N; j < panels * DC_GEMM_NR; j++) Bp[(j / DC_GEMM_NR) * K * DC_GEMM_NR + q * DC_GEMM_NR + j % DC_GEMM_NR] = NAN;
+                const float beta = s % 2 ? 0.5f : 0.0f;
+                dc_gemm_packed_b_st(ctx, 1, M, N, K, 1.25f, A, tA ? M : K, tA, pack_plain, &pb, beta, C1, N);
+                dc_gemm_prepacked_b_st(ctx, 1, M, N, K, 1.25f, A, tA ? M : K, tA, Bp, beta, C2, N);
+                CHECK_MSG(memcmp(C1, C2, sizeof(float) * (size_t)(M * N)) == 0, "%s %lldx%lldx%lld tA=%d: prepacked differs",
+                          k ? "avx2" : "default", (long long)M, (long long)N, (long long)K, tA);
+                free(A), free(B), free(Bp), free(C1), free(C2);
+            }
+    dc_gemm_ctx_free(g);
+    dc_gemm_ctx_free(g2);
+    dc_pool_free(p);
+}

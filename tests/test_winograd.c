@@ -192,6 +192,19 @@ static void compare_transforms(int m, const wcase *k) {
     dc_wino_input(&v, k->N, pl, a, ld);
     dc_wino_input(&s, k->N, pl, b, ld);
     for (int64_t xi = 0; xi < A2; xi++) CHECK(close_to(a + xi * ld, b + xi * ld, T, 1e-6));
+    /* the same into packed-B panels, as channel 1 of 3 (pstride 3*16): the same values, moved */
+    {
+        float *pv = calloc((size_t)(A2 * ld * 3), sizeof(float));
+        for (int vec = 0; vec < 2; vec++) {
+            dc_wino_input(vec ? &v : &s, k->N, pl, a, ld);
+            dc_wino_input_panels(vec ? &v : &s, k->N, pl, pv + 16, 3 * ld, 3 * 16);
+            int bad = 0;
+            for (int64_t xi = 0; xi < A2; xi++)
+                for (int64_t t = 0; t < T; t++) bad += pv[xi * 3 * ld + t / 16 * 48 + 16 + t % 16] != a[xi * ld + t];
+            CHECK_MSG(bad == 0, "%s input into panels: %d values moved wrongly", vec ? "vector" : "scalar", bad);
+        }
+        free(pv);
+    }
     /* output adjoint, channel 0 of dy */
     dc_wino_pad_dy(&v, dy, 0, k->N, 0, pl);
     dc_wino_output_adj(&v, k->N, pl, a, ld);

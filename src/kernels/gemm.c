@@ -559,6 +559,7 @@ typedef struct bsrc {
     dc_gemm_pack_fn pack;
     const void *pctx;
     int64_t j_off;
+    const float *pre; /* B already in packed panels, panel p at pre + p*K*NR (dc_gemm_prepacked_b_st) */
 } bsrc;
 
 static inline void pack_b(const gemm_impl *im, const bsrc *b, float *dst, int64_t p0, int64_t j0, int64_t kc,
@@ -598,6 +599,26 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
         for (int64_t pc = 0; pc < K; pc += kstep) {
             int64_t kc = K - pc < kstep ? K - pc : kstep;
             float bet = pc == 0 ? beta : 1.0f;
+            if (bs->pre) {
+                /* B needs no packing: rows pc.. of each panel are already a kc×NR micro-panel.
+                 * Groups of panels (at most 32 KiB) against every row tile, as run_group does. */
+                const int64_t group = 8192 / (kc * NR) > 1 ? 8192 / (kc * NR) * NR : NR;
+                for (int64_t ic = 0; ic < M; ic += im->mc) {
+                    const int64_t mc = M - ic < im->mc ? M - ic : im->mc;
+                    im->packA(abuf, transA, A, lda, ic, pc, mc, kc);
+                    for (int64_t jg = 0; jg < nc; jg += group)
+                        for (int64_t ir = 0; ir < mc; ir += im->mr) {
+                            const int mr = (int)(mc - ir < im->mr ? mc - ir : im->mr);
+                            for (int64_t jr = jg; jr < nc && jr < jg + group; jr += NR) {
+                                const int nr = (int)(nc - jr < NR ? nc - jr : NR);
+                                const float *bp = bs->pre + (jc + jr) / NR * K * NR + pc * NR;
+                                im->kernel(kc, abuf + ir * kc, bp, C + (ic + ir) * rs_c + (jc + jr) * cs_c, rs_c, cs_c,
+                                           alpha, bet, mr, nr);
+                            }
+                        }
+                }
+                continue;
+            }
             /* One A block: each B panel is used by this block only, so pack it just before use,
              * into a small buffer that stays in L1.  Without a transpose that reads a 16-wide strip
              * down kc rows of B; when those rows span more pages than the L1 TLB holds the strip
@@ -665,10 +686,10 @@ static void gemm_serial(const gemm_impl *im, float *abuf, float *bbuf, int trans
     /* Each element is still one fma per k in the same order, so the result is bitwise the same
      * either way. */
     if (transposes(im, M, N)) {
-        const bsrc bs = {!transA, A, lda, NULL, NULL, 0};
+        const bsrc bs = {!transA, A, lda, NULL, NULL, 0, NULL};
         gemm_blocked(im, abuf, bbuf, !transB, &bs, N, M, K, alpha, B, ldb, beta, C, 1, ldc);
     } else {
-        const bsrc bs = {transB, B, ldb, NULL, NULL, 0};
+        const bsrc bs = {transB, B, ldb, NULL, NULL, 0, NULL};
         gemm_blocked(im, abuf, bbuf, transA, &bs, M, N, K, alpha, A, lda, beta, C, ldc, 1);
     }
 }
@@ -745,7 +766,19 @@ void dc_gemm_packed_b_st(dc_gemm_ctx *ctx, int tid, int64_t M, int64_t N, int64_
         return;
     }
     if (tid < 0 || tid >= ctx->nthreads) tid = 0;
-    const bsrc bs = {0, NULL, 0, packb, packb_ctx, 0};
+    const bsrc bs = {0, NULL, 0, packb, packb_ctx, 0, NULL};
+    gemm_blocked(impl_rows(ctx, M), ctx->abuf[tid], ctx->bbuf[tid], transA, &bs, M, N, K, alpha, A, lda, beta, C, ldc, 1);
+}
+
+void dc_gemm_prepacked_b_st(dc_gemm_ctx *ctx, int tid, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                            int64_t lda, int transA, const float *Bp, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    if (tid < 0 || tid >= ctx->nthreads) tid = 0;
+    const bsrc bs = {0, NULL, 0, NULL, NULL, 0, Bp};
     gemm_blocked(impl_rows(ctx, M), ctx->abuf[tid], ctx->bbuf[tid], transA, &bs, M, N, K, alpha, A, lda, beta, C, ldc, 1);
 }
 
@@ -782,7 +815,7 @@ static void packed_task(void *vjob, int tid, int nthreads) {
         hi = hi * NR < j->N ? hi * NR : j->N;
         if (lo >= hi) return;
         /* the callback sees absolute columns: offset them by this thread's first column */
-        const bsrc bs = {0, NULL, 0, j->packb, j->pctx, lo};
+        const bsrc bs = {0, NULL, 0, j->packb, j->pctx, lo, NULL};
         if (j->K <= 0 || j->alpha == 0.0f) scale_c(j->M, hi - lo, j->beta, j->C + lo, j->ldc);
         else
             gemm_blocked(impl_rows(ctx, j->M), ctx->abuf[tid], ctx->bbuf[tid], j->transA, &bs, j->M, hi - lo, j->K,

@@ -56,6 +56,13 @@ void dc_gemm_packed_b_st(dc_gemm_ctx *ctx, int tid, int64_t M, int64_t N, int64_
                          int64_t lda, int transA, dc_gemm_pack_fn packb, const void *packb_ctx, float beta, float *C,
                          int64_t ldc);
 
+/* The same with B already in that packed layout for all of K: ceil(N/DC_GEMM_NR) panels, panel p at
+ * Bp + p·K·DC_GEMM_NR holding columns p·NR .. +NR, element (k, j) at [k·NR + j] (columns past N may
+ * hold anything: their products are discarded); Bp 64-byte aligned.  One thread, thread tid's A buffer; the bits of C are
+ * those of dc_gemm_packed_b_st with the same B. */
+void dc_gemm_prepacked_b_st(dc_gemm_ctx *ctx, int tid, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                            int64_t lda, int transA, const float *Bp, float beta, float *C, int64_t ldc);
+
 /* Name of the micro-kernel a new context picks ("avx512f 16x16", "avx2-fma 6x16" or "portable";
  * DC_GEMM_KERNEL=portable or =avx2 in the environment forces one), for logs and benchmarks. */
 const char *dc_gemm_kernel_name(void);

@@ -177,7 +177,10 @@ static void tcur_next(tcur *c, const dc_wino *w) {
     }
 }
 
-static void input_ref(const dc_wino *w, int64_t nimg, const float *xp, float *v, int64_t xs) {
+/* Column of tile t in a row of V: t itself, or in 16-wide panels pstride apart (pstride > 0). */
+static inline int64_t vcol(int64_t t, int64_t pstride) { return pstride ? t / 16 * pstride + t % 16 : t; }
+
+static void input_ref(const dc_wino *w, int64_t nimg, const float *xp, float *v, int64_t xs, int64_t pstride) {
     const int a = w->alpha, A2 = a * a;
     float d[36], o[36];
     tcur c = {0, 0, 0};
@@ -186,7 +189,7 @@ static void input_ref(const dc_wino *w, int64_t nimg, const float *xp, float *v,
         for (int r = 0; r < a; r++)
             for (int k = 0; k < a; k++) d[r * a + k] = p[r * w->Wp + k];
         sandwich(a, a, BT_of(w), a, 1, d, o);
-        for (int xi = 0; xi < A2; xi++) v[xi * xs + t] = o[xi];
+        for (int xi = 0; xi < A2; xi++) v[xi * xs + vcol(t, pstride)] = o[xi];
     }
 }
 
@@ -409,7 +412,7 @@ static void group_tiles(const dc_wino *w, tcur *c, int64_t g0, int64_t T, tcur t
     }
 }
 
-DC_AVX2 static void input_avx2(const dc_wino *w, int64_t nimg, const float *xp, float *v, int64_t xs) {
+DC_AVX2 static void input_avx2(const dc_wino *w, int64_t nimg, const float *xp, float *v, int64_t xs, int64_t pstride) {
     const int a = w->alpha, m = w->m;
     const int64_t T = nimg * w->tpi;
     float P[36 * 8] __attribute__((aligned(32))), Q[36 * 8] __attribute__((aligned(32)));
@@ -420,7 +423,7 @@ DC_AVX2 static void input_avx2(const dc_wino *w, int64_t nimg, const float *xp, 
         group_tiles(w, &c, g0, T, tl);
         for (int l = 0; l < 8; l++) src[l] = xp + tl[l].n * w->Sp + tl[l].ty * m * w->Wp + tl[l].tx * m;
         load_patches(src, w->Wp, a, P);
-        grid2d(T_BT, m, a, a, P, Q, v + g0, xs);
+        grid2d(T_BT, m, a, a, P, Q, v + vcol(g0, pstride), xs); /* g0 % 8 == 0: 8 columns of one panel */
     }
 }
 
@@ -577,14 +580,18 @@ static int use_avx2(const dc_wino *w) {
 #endif /* DC_WINO_X86 */
 
 /* ------------------------------------------------------------------ dispatch */
-void dc_wino_input(const dc_wino *w, int64_t nimg, const float *xp, float *v, int64_t xs) {
+void dc_wino_input_panels(const dc_wino *w, int64_t nimg, const float *xp, float *v, int64_t xs, int64_t pstride) {
 #if DC_WINO_X86
     if (use_avx2(w)) {
-        input_avx2(w, nimg, xp, v, xs);
+        input_avx2(w, nimg, xp, v, xs, pstride);
         return;
     }
 #endif
-    input_ref(w, nimg, xp, v, xs);
+    input_ref(w, nimg, xp, v, xs, pstride);
+}
+
+void dc_wino_input(const dc_wino *w, int64_t nimg, const float *xp, float *v, int64_t xs) {
+    dc_wino_input_panels(w, nimg, xp, v, xs, 0);
 }
 
 void dc_wino_output(const dc_wino *w, int64_t nimg, const float *mv, int64_t xs, float b, int accumulate, float *y,
@@ -660,6 +667,8 @@ static void kernel_task(void *ctx, int tid, int nt) {
 
 /* A thread's chunks of images, one after the other: pad + input transform per channel, the alpha²
  * GEMMs M[xi] = U[xi] · V[xi] (this thread's packing buffers), the output transform per channel.
+ * V[xi] is written in the GEMM's packed-B layout (16-tile panels of all C rows), so the GEMM reads it
+ * without packing it: the same bits as packing a plain V.
  * Why per thread and not pass by pass over the batch: a chunk's V and M (about 1 MiB) stay in this
  * core's L2 from the transform that writes them to the one that reads them. */
 static void fwd_task(void *ctx, int tid, int nt) {
@@ -678,11 +687,11 @@ static void fwd_task(void *ctx, int tid, int nt) {
         const int64_t Tn = use_avx2(w) ? r8(T) : T;
         for (int64_t c = 0; c < w->C; c++) {
             dc_wino_pad(w, j->x, n0, nimg, c, xp);
-            dc_wino_input(w, nimg, xp, V + c * ld, vxs);
+            dc_wino_input_panels(w, nimg, xp, V + c * DC_GEMM_NR, vxs, w->C * DC_GEMM_NR);
         }
         for (int64_t xi = 0; xi < A2; xi++)
-            dc_gemm_st(j->gemm, tid, 0, 0, w->OC, Tn, w->C, 1.0f, j->U + xi * w->us, w->C, V + xi * vxs, ld, 0.0f,
-                       M + xi * mxs, ld);
+            dc_gemm_prepacked_b_st(j->gemm, tid, w->OC, Tn, w->C, 1.0f, j->U + xi * w->us, w->C, 0, V + xi * vxs, 0.0f,
+                                   M + xi * mxs, ld);
         for (int64_t o = 0; o < w->OC; o++)
             dc_wino_output(w, nimg, M + o * ld, mxs, j->b ? j->b[o] : 0.0f, j->accumulate,
                            j->y + (n0 * w->OC + o) * w->OH * w->OW, w->OC * w->OH * w->OW);

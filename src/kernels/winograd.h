@@ -63,6 +63,9 @@ void dc_wino_pad(const dc_wino *w, const float *x, int64_t n0, int64_t nimg, int
 void dc_wino_pad_dy(const dc_wino *w, const float *dy, int64_t n0, int64_t nimg, int64_t o, float *dp);
 /* Input transform of one channel's planes xp [nimg][Sp]:  v[xi*xs + t] = (Bᵀ d_t B)[xi], t < nimg*tpi. */
 void dc_wino_input(const dc_wino *w, int64_t nimg, const float *xp, float *v, int64_t xs);
+/* The same into the GEMM's packed-B layout (kernels/gemm.h): v[xi*xs + (t/16)*pstride + t%16], i.e.
+ * with v = V + c*16 and pstride = C*16, block xi of V is ready for dc_gemm_prepacked_b_st. */
+void dc_wino_input_panels(const dc_wino *w, int64_t nimg, const float *xp, float *v, int64_t xs, int64_t pstride);
 /* Output transform of one output channel: mv[xi*xs + t] are its M values;
  *   y[n*ys + (ty*m + u)*OW + tx*m + s]  = (Aᵀ M_t A)[u][s] + b        (accumulate == 0)
  *                                      += (Aᵀ M_t A)[u][s]            (accumulate != 0; b ignored)
