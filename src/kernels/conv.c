@@ -563,7 +563,9 @@ _Static_assert(DCONV_NB == DC_DCONV_NB, "conv.h's DC_DCONV_NB is the block lengt
 /* Whether the AVX-512 variants run: decided once (the processor has AVX-512F and DC_SIMD is not
  * "avx2"), then switchable by dc_dconv_set_avx512.  The block length and every workspace size are
  * the same for both variants, so switching between two calls is safe. */
+#if DC_CONV_X86
 static int dconv_avx512 = -1;
+#endif
 
 int dc_dconv_avx512(void) {
 #if DC_CONV_X86
@@ -582,6 +584,8 @@ int dc_dconv_set_avx512(int on) {
     const int old = dc_dconv_avx512();
 #if DC_CONV_X86
     dconv_avx512 = on && __builtin_cpu_supports("avx512f");
+#else
+    (void)on;
 #endif
     return old;
 }
