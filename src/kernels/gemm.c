@@ -115,6 +115,18 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
     }
 }
 
+/* An edge tile (partial, or C written transposed) goes through a buffer with rows NR apart, so that
+ * a vector kernel stores every tile the same way: C's mr×nr part copied in (when beta reads it) and
+ * back out. */
+static inline void edge_in(float *tmp, const float *c, int64_t rs_c, int64_t cs_c, int mr, int nr) {
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) tmp[i * NR + j] = c[i * rs_c + j * cs_c];
+}
+static inline void edge_out(const float *tmp, float *c, int64_t rs_c, int64_t cs_c, int mr, int nr) {
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) c[i * rs_c + j * cs_c] = tmp[i * NR + j];
+}
+
 /* ------------------------------------------------------------------ portable path */
 /* dst holds ceil(mc/MR) panels; panel r, step k, row i at dst[r*MR*kc + k*MR + i]. */
 static void packA_c(float *dst, int transA, const float *A, int64_t lda, int64_t i0, int64_t p0,
@@ -260,9 +272,7 @@ DC_AVX2 static void kernel_avx2(int64_t kc, const float *a, const float *b, floa
     if (!full) {
         c = tmp;
         ldc = NR;
-        if (beta != 0.0f)
-            for (int i = 0; i < mr; i++)
-                for (int j = 0; j < nr; j++) tmp[i * NR + j] = c_out[i * rs_c + j * cs_c];
+        if (beta != 0.0f) edge_in(tmp, c_out, rs_c, cs_c, mr, nr);
     }
     STORE_ROW(0, c00, c01);
     STORE_ROW(1, c10, c11);
@@ -270,9 +280,7 @@ DC_AVX2 static void kernel_avx2(int64_t kc, const float *a, const float *b, floa
     STORE_ROW(3, c30, c31);
     STORE_ROW(4, c40, c41);
     STORE_ROW(5, c50, c51);
-    if (!full)
-        for (int i = 0; i < mr; i++)
-            for (int j = 0; j < nr; j++) c_out[i * rs_c + j * cs_c] = tmp[i * NR + j];
+    if (!full) edge_out(tmp, c_out, rs_c, cs_c, mr, nr);
 }
 #undef STORE_ROW
 
@@ -445,9 +453,7 @@ DC_AVX512 static void kernel_avx512(int64_t kc, const float *a, const float *b, 
     if (!full) {
         c = tmp;
         ldc = NR;
-        if (beta != 0.0f)
-            for (int i = 0; i < mr; i++)
-                for (int j = 0; j < nr; j++) tmp[i * NR + j] = c_out[i * rs_c + j * cs_c];
+        if (beta != 0.0f) edge_in(tmp, c_out, rs_c, cs_c, mr, nr);
     }
 #pragma GCC unroll 16
     for (int i = 0; i < MR16; i++) {
@@ -455,9 +461,7 @@ DC_AVX512 static void kernel_avx512(int64_t kc, const float *a, const float *b, 
         if (beta == 0.0f) _mm512_storeu_ps(ci, _mm512_mul_ps(va, acc[i]));
         else _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i], _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
     }
-    if (!full)
-        for (int i = 0; i < mr; i++)
-            for (int j = 0; j < nr; j++) c_out[i * rs_c + j * cs_c] = tmp[i * NR + j];
+    if (!full) edge_out(tmp, c_out, rs_c, cs_c, mr, nr);
 }
 
 /* A panel (16 rows of op(A), k-major) = a B panel of op(A)ᵀ: transA=1 reads A row by row like an
