@@ -29,8 +29,8 @@
  * accumulators, 1 zmm of B, A broadcast per row); 6×16 with AVX2/FMA (12 ymm accumulators, 2 ymm
  * of B, 1 broadcast of A per row); a portable C kernel of the 6×16 shape otherwise.  The tile height
  * (and so the A panels' layout) belongs to the implementation; B's panels are NR = 16 wide for all.
- * Setting the environment variable DC_GEMM_KERNEL=portable or =avx2 before creating a context forces
- * that path.
+ * Setting the environment variable DC_GEMM_KERNEL=portable or =avx2 (or DC_SIMD=avx2, which also keeps
+ * the direct convolution on AVX2) before creating a context forces that path.
  */
 #include "kernels/gemm.h"
 
@@ -486,7 +486,8 @@ static void pick_impls(gemm_impl *wide, gemm_impl *narrow) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         const gemm_impl a = {kernel_avx2, packA_avx2, packB_avx2, MR, MC / MR * MR, "avx2-fma 6x16"};
         *wide = *narrow = a;
-        if (env && strcmp(env, "avx2") == 0) return;
+        const char *simd = getenv("DC_SIMD"); /* DC_SIMD=avx2: no AVX-512 kernel anywhere (conv.h too) */
+        if ((env && strcmp(env, "avx2") == 0) || (simd && strcmp(simd, "avx2") == 0)) return;
         if (__builtin_cpu_supports("avx512f")) {
             const gemm_impl z = {kernel_avx512, packA_avx512, packB_avx2, MR16, MC / MR16 * MR16, "avx512f 16x16"};
             *wide = z;

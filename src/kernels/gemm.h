@@ -64,7 +64,7 @@ void dc_gemm_prepacked_b_st(dc_gemm_ctx *ctx, int tid, int64_t M, int64_t N, int
                             int64_t lda, int transA, const float *Bp, float beta, float *C, int64_t ldc);
 
 /* Name of the micro-kernel a new context picks ("avx512f 16x16", "avx2-fma 6x16" or "portable";
- * DC_GEMM_KERNEL=portable or =avx2 in the environment forces one), for logs and benchmarks. */
+ * DC_GEMM_KERNEL=portable or =avx2, or DC_SIMD=avx2, in the environment forces one), for logs and benchmarks. */
 const char *dc_gemm_kernel_name(void);
 /* The widest micro-kernel ctx runs (products with at most 6 rows or columns run on the 6-row one). */
 const char *dc_gemm_ctx_kernel(const dc_gemm_ctx *ctx);
