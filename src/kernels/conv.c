@@ -13,6 +13,7 @@
 
 #include "kernels/gemm.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -564,17 +565,21 @@ _Static_assert(DCONV_NB == DC_DCONV_NB, "conv.h's DC_DCONV_NB is the block lengt
  * "avx2"), then switchable by dc_dconv_set_avx512.  The block length and every workspace size are
  * the same for both variants, so switching between two calls is safe. */
 #if DC_CONV_X86
-static int dconv_avx512 = -1;
+/* -1: not decided yet.  Atomic: the first call may come from several pool threads at once. */
+static _Atomic int dconv_avx512 = -1;
 #endif
 
 int dc_dconv_avx512(void) {
 #if DC_CONV_X86
-    if (dconv_avx512 < 0) {
+    int v = atomic_load_explicit(&dconv_avx512, memory_order_relaxed);
+    if (v < 0) {
         const char *env = getenv("DC_SIMD");
         __builtin_cpu_init();
-        dconv_avx512 = __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "avx2") == 0);
+        v = __builtin_cpu_supports("avx512f") && !(env && strcmp(env, "avx2") == 0);
+        int expected = -1; /* a switch made meanwhile by dc_dconv_set_avx512 wins */
+        if (!atomic_compare_exchange_strong(&dconv_avx512, &expected, v)) v = expected;
     }
-    return dconv_avx512;
+    return v;
 #else
     return 0;
 #endif
@@ -583,7 +588,7 @@ int dc_dconv_avx512(void) {
 int dc_dconv_set_avx512(int on) {
     const int old = dc_dconv_avx512();
 #if DC_CONV_X86
-    dconv_avx512 = on && __builtin_cpu_supports("avx512f");
+    atomic_store(&dconv_avx512, on && __builtin_cpu_supports("avx512f"));
 #else
     (void)on;
 #endif
