@@ -574,18 +574,18 @@ static inline void pack_b(const gemm_impl *im, const bsrc *b, float *dst, int64_
 }
 
 /* The micro-kernels over a packed A block (all M rows) and a packed group of B panels (ng
- * columns).  Row tiles outside, panels inside: C is then written along its rows, a few cache lines
+ * columns; the panel of column jr at bbuf + jr*bld: bld = kc when packed here, K when prepacked).  Row tiles outside, panels inside: C is then written along its rows, a few cache lines
  * at a time.  (Panels outside would walk down all M rows of C per panel; with a row stride that is a
  * multiple of 4 KiB those rows share one L1 set and every store misses.)  Each C element still
  * gets one fma per k in the same order, so results do not change. */
-static void run_group(const gemm_impl *im, const float *abuf, const float *bbuf, int64_t M, int64_t kc, int64_t ng,
-                      float *C, int64_t rs_c, int64_t cs_c, float alpha, float bet) {
+static void run_group(const gemm_impl *im, const float *abuf, const float *bbuf, int64_t bld, int64_t M, int64_t kc,
+                      int64_t ng, float *C, int64_t rs_c, int64_t cs_c, float alpha, float bet) {
     const int MRi = im->mr;
     for (int64_t ir = 0; ir < M; ir += MRi) {
         int mr = (int)(M - ir < MRi ? M - ir : MRi);
         for (int64_t jr = 0; jr < ng; jr += NR) {
             int nr = (int)(ng - jr < NR ? ng - jr : NR);
-            im->kernel(kc, abuf + ir * kc, bbuf + jr * kc, C + ir * rs_c + jr * cs_c, rs_c, cs_c, alpha, bet, mr, nr);
+            im->kernel(kc, abuf + ir * kc, bbuf + jr * bld, C + ir * rs_c + jr * cs_c, rs_c, cs_c, alpha, bet, mr, nr);
         }
     }
 }
@@ -606,21 +606,14 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
             float bet = pc == 0 ? beta : 1.0f;
             if (bs->pre) {
                 /* B needs no packing: rows pc.. of each panel are already a kc×NR micro-panel.
-                 * Groups of panels (at most 32 KiB) against every row tile, as run_group does. */
+                 * Groups of panels (at most 32 KiB) against every row tile, as for packed B. */
                 const int64_t group = 8192 / (kc * NR) > 1 ? 8192 / (kc * NR) * NR : NR;
                 for (int64_t ic = 0; ic < M; ic += im->mc) {
                     const int64_t mc = M - ic < im->mc ? M - ic : im->mc;
                     im->packA(abuf, transA, A, lda, ic, pc, mc, kc);
-                    for (int64_t jg = 0; jg < nc; jg += group)
-                        for (int64_t ir = 0; ir < mc; ir += im->mr) {
-                            const int mr = (int)(mc - ir < im->mr ? mc - ir : im->mr);
-                            for (int64_t jr = jg; jr < nc && jr < jg + group; jr += NR) {
-                                const int nr = (int)(nc - jr < NR ? nc - jr : NR);
-                                const float *bp = bs->pre + (jc + jr) / NR * K * NR + pc * NR;
-                                im->kernel(kc, abuf + ir * kc, bp, C + (ic + ir) * rs_c + (jc + jr) * cs_c, rs_c, cs_c,
-                                           alpha, bet, mr, nr);
-                            }
-                        }
+                    for (int64_t jg = 0; jg < nc; jg += group) /* panel p at pre + p*K*NR: column j at j*K */
+                        run_group(im, abuf, bs->pre + (jc + jg) * K + pc * NR, K, mc, kc, nc - jg < group ? nc - jg : group,
+                                  C + ic * rs_c + (jc + jg) * cs_c, rs_c, cs_c, alpha, bet);
                 }
                 continue;
             }
@@ -638,7 +631,7 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
                     for (int64_t jg = 0; jg < nc; jg += group) {
                         int64_t ng = nc - jg < group ? nc - jg : group;
                         pack_b(im, bs, bbuf, pc, jc + jg, kc, ng);
-                        run_group(im, abuf, bbuf, M, kc, ng, C + (jc + jg) * cs_c, rs_c, cs_c, alpha, bet);
+                        run_group(im, abuf, bbuf, kc, M, kc, ng, C + (jc + jg) * cs_c, rs_c, cs_c, alpha, bet);
                     }
                     continue;
                 }
@@ -648,7 +641,7 @@ static void gemm_blocked(const gemm_impl *im, float *abuf, float *bbuf, int tran
                     int64_t ng = nc - jg < group ? nc - jg : group;
                     for (int64_t jr = 0; jr < ng; jr += NR)
                         pack_b(im, bs, bbuf + jr * kc, pc, jc + jg + jr, kc, ng - jr < NR ? ng - jr : NR);
-                    run_group(im, abuf, bbuf, M, kc, ng, C + (jc + jg) * cs_c, rs_c, cs_c, alpha, bet);
+                    run_group(im, abuf, bbuf, kc, M, kc, ng, C + (jc + jg) * cs_c, rs_c, cs_c, alpha, bet);
                 }
                 continue;
             }
