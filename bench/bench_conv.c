@@ -67,7 +67,7 @@ static void reorder_task(void *vctx, int tid, int nt) {
     bench_ctx *b = vctx;
     int64_t lo, hi, NP = b->batch * b->geo.OH * b->geo.OW;
     dc_split_range(b->batch, nt, tid, &lo, &hi);
-    dc_conv_res_to_nchw(b->geo.OC, b->geo.OH * b->geo.OW, NP, lo, hi, b->g->work, dc_pdata(b->g, b->n, 1), b->n->out);
+    dc_conv_res_to_nchw(b->geo.OC, b->geo.OH * b->geo.OW, NP, lo, hi, b->g->work, dc_pdata(b->g, b->n, 1), 0, b->n->out);
 }
 
 static void run(bench_ctx *b) {

@@ -7,7 +7,7 @@
  *   latency: batch 1, the first 200 test images one at a time, 10 warm-up, median of 200.
  * Prints a human-readable report, a per-layer time breakdown of training, and one line
  * "RESULT {json}" for bench/compare.py.
- * usage: bench_train [--model mlp] [--batch 128] [--threads 2] [--data DIR] [--min-time S] */
+ * usage: bench_train [--model mlp] [--batch 128] [--threads 2] [--data DIR] [--min-time S] [--fusion 1|0] */
 #include "data/data.h"
 #include "deepc.h"
 
@@ -40,12 +40,14 @@ int main(int argc, char **argv) {
     const char *model = "mlp", *data = "/usr/share/datasets/fashion-mnist";
     int batch = 128, threads = 2, nb = 40;
     double min_time = 3.0, budget = 70.0;
+    int fusion = 1; /* inference with conv+BN+ReLU fused (dc_graph_set_fusion); --fusion 0 for the plain passes */
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--data")) data = argv[i + 1];
         else if (!strcmp(argv[i], "--min-time")) min_time = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--fusion")) fusion = atoi(argv[i + 1]);
         else { fprintf(stderr, "bench_train: unknown option %s\n", argv[i]); return 2; }
     }
     dc_dataset *train = NULL, *test = NULL;
@@ -133,6 +135,7 @@ int main(int argc, char **argv) {
            100.0 * (tprof - accounted) / tprof);
 
     /* ---- inference */
+    dc_graph_set_fusion(g, fusion);
     for (int k = 0; k < 3; k++) { LOAD_BATCH(k); dc_graph_forward_to(g, logits, batch, 0); }
     int64_t nbat = 0;
     t0 = now_s();

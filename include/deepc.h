@@ -399,6 +399,14 @@ void dc_graph_set_profile(dc_graph *g, int on);
 void dc_graph_node_time(const dc_graph *g, dc_node n, double *forward_s, double *backward_s);
 /* Opt-in check after each node of a forward pass: the first node with NaN/Inf output is named. */
 void dc_graph_set_nan_check(dc_graph *g, int on);
+/* Opt-in inference fusion (forward passes with train == 0 only): a convolution followed by a
+ * BatchNorm (its only consumer) runs with the norm folded into its filter and bias, a ReLU that is
+ * the only consumer of such a norm, of a convolution or of an add is applied as that output is
+ * written.  The result of the last node of each such chain is the same up to rounding (the ReLU's
+ * max is exact); the skipped intermediate outputs (the convolution's before its norm, the norm's
+ * before its ReLU, the add's) are not written, so dc_graph_data of them is stale: leave fusion off
+ * to inspect intermediate activations.  Training passes never fuse. */
+void dc_graph_set_fusion(dc_graph *g, int on);
 
 /* ------------------------------------------------------------------ optim */
 typedef enum dc_optim_kind {

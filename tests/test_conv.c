@@ -215,13 +215,21 @@ static void direct_vs_reference(const cfg *c, uint64_t bits[2]) {
     dc_dconv_run(&g, blocks / 2 + 1, blocks, xp, wt, b, 0, y);
     dc_conv2d_ref_forward(&g, N, x, w, b, yref);
     check_close("direct forward", c, y, yref, ny);
+    { /* the fused ReLU: exactly max(0, .) of the same sums */
+        float *yr = malloc((size_t)ny * sizeof(float));
+        dc_dconv_run(&g, 0, blocks, xp, wt, b, DC_CONV_RELU, yr);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < ny; i++) bad += yr[i] != (y[i] > 0.0f ? y[i] : 0.0f);
+        CHECK_MSG(bad == 0, "direct forward with DC_CONV_RELU: %lld values differ from max(0, y)", (long long)bad);
+        free(yr);
+    }
 
     dc_dconv_pad_sum(&f, N, 0, 1, dy, dyp, db);
     dc_dconv_pad_sum(&f, N, 1, f.C, dy, dyp, db);
     dc_dconv_weights(&f, w, 1, wt);
     const int64_t fblocks = N * dc_dconv_blocks(&f);
-    dc_dconv_run(&f, 0, fblocks / 3, dyp, wt, NULL, 1, dx);
-    dc_dconv_run(&f, fblocks / 3, fblocks, dyp, wt, NULL, 1, dx);
+    dc_dconv_run(&f, 0, fblocks / 3, dyp, wt, NULL, DC_CONV_ACC, dx);
+    dc_dconv_run(&f, fblocks / 3, fblocks, dyp, wt, NULL, DC_CONV_ACC, dx);
     dc_conv2d_ref_backward(&g, N, x, w, dy, dxref, dwref, dbref);
     check_close("direct dx", c, dx, dxref, nx);
     check_close("direct db", c, db, dbref, g.OC);

@@ -107,7 +107,7 @@ static errs run_case(const wcase *k, int m, int scalar, dc_pool *pool) {
 
     dc_wino_forward(gemm, &wf, x, w, 0, b, 0, y, work);
     memcpy(dx, dx0, (size_t)nx * sizeof(float));
-    dc_wino_forward(gemm, &wx, dy, w, 1, NULL, 1, dx, work);
+    dc_wino_forward(gemm, &wx, dy, w, 1, NULL, DC_CONV_ACC, dx, work);
     memcpy(dw, dw0, (size_t)nw * sizeof(float));
     dc_wino_dw(gemm, &wf, x, dy, dw, work);
 
@@ -210,12 +210,16 @@ static void compare_transforms(int m, const wcase *k) {
     dc_wino_output_adj(&v, k->N, pl, a, ld);
     dc_wino_output_adj(&s, k->N, pl, b, ld);
     for (int64_t xi = 0; xi < A2; xi++) CHECK(close_to(a + xi * ld, b + xi * ld, T, 1e-6));
-    /* output, channel 0 of y: written, then accumulated */
+    /* output, channel 0 of y: written, accumulated, then both again with the ReLU */
     memcpy(yb, ya, (size_t)ny * sizeof(float));
-    for (int acc = 0; acc < 2; acc++) {
-        dc_wino_output(&v, k->N, mv, ld, 0.25f, acc, ya, (int64_t)k->OC * g.OH * g.OW);
-        dc_wino_output(&s, k->N, mv, ld, 0.25f, acc, yb, (int64_t)k->OC * g.OH * g.OW);
+    for (int flags = 0; flags < 4; flags++) {
+        dc_wino_output(&v, k->N, mv, ld, 0.25f, flags, ya, (int64_t)k->OC * g.OH * g.OW);
+        dc_wino_output(&s, k->N, mv, ld, 0.25f, flags, yb, (int64_t)k->OC * g.OH * g.OW);
         CHECK(close_to(ya, yb, ny, 1e-6));
+        int neg = 0;
+        for (int64_t n = 0; n < k->N; n++)
+            for (int64_t p = 0; p < g.OH * g.OW; p++) neg += ya[n * k->OC * g.OH * g.OW + p] < 0.0f;
+        CHECK_MSG((flags & DC_CONV_RELU) ? neg == 0 : neg > 0, "output flags %d: %d negative values", flags, neg);
     }
     /* kernel, both orientations (flip: w read as a [C][OC] filter of the transposed geometry) */
     for (int flip = 0; flip < 2; flip++) {

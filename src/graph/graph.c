@@ -42,6 +42,7 @@ void dc_graph_free(dc_graph *g) {
     free(g->marks);
     free(g->zero_order);
     free(g->work);
+    free(g->fold);
     free(g->nodes);
     free(g->params);
     free(g->pub_params);
@@ -405,6 +406,60 @@ static dc_status plan_grads(dc_graph *g, int64_t max_batch, int share) {
     return DC_OK;
 }
 
+/* Inference fusion, planned for every graph and used when dc_graph_set_fusion is on.  A head is a
+ * convolution or an add; its tails are the nodes whose work it takes over:
+ *   conv -> BatchNorm [-> ReLU]   the norm folded into the filter and bias, the ReLU applied as the
+ *   conv -> ReLU                  output is written (to the last tail's buffer);
+ *   add -> ReLU                   one pass instead of two.
+ * Each link must be the producer's only consumer, so no other node reads the outputs skipped. */
+static void plan_fusion(dc_graph *g) {
+    int *uses = calloc((size_t)g->n_nodes, 2 * sizeof(int)), *user;
+    for (int i = 0; i < g->n_nodes; i++) g->nodes[i].fuse_bn = g->nodes[i].fuse_relu = -1;
+    if (!uses) return; /* no fusion: the plain forward */
+    user = uses + g->n_nodes;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++) uses[g->nodes[i].in[k]]++, user[g->nodes[i].in[k]] = i;
+#define ONLY_USER(i, OP) (uses[i] == 1 && g->nodes[user[i]].op == (OP) ? user[i] : -1)
+    for (int i = 0; i < g->n_nodes; i++) {
+        dc_node_rec *n = &g->nodes[i];
+        if (n->op == DC_OP_CONV2D) {
+            int last = i;
+            const int bn = ONLY_USER(i, DC_OP_BATCHNORM);
+            if (bn >= 0 && g->nodes[bn].n_params == 4 && g->nodes[bn].shape.rank == 3) n->fuse_bn = last = bn;
+            n->fuse_relu = ONLY_USER(last, DC_OP_RELU);
+        } else if (n->op == DC_OP_ADD) {
+            n->fuse_relu = ONLY_USER(i, DC_OP_RELU);
+        }
+    }
+#undef ONLY_USER
+    free(uses);
+}
+
+void dc_graph_set_fusion(dc_graph *g, int on) { if (g) g->fuse = on; }
+
+dc_status dc_graph_fold_buffer(dc_graph *g, int64_t floats) {
+    if (floats <= g->fold_floats) return DC_OK;
+    float *p = realloc(g->fold, (size_t)floats * sizeof(float));
+    if (!p) return DC_ERR(DC_ERR_NOMEM, "folded convolution parameters (%lld floats)", (long long)floats);
+    g->fold = p;
+    g->fold_floats = floats;
+    return DC_OK;
+}
+
+/* Runs head n with its tails (they are then skipped in this pass) when every tail is due in this
+ * pass: inside [.., end) and, for dc_graph_forward_to, an ancestor of the target.  Returns the
+ * node whose output the pass wrote (the last tail), or -1 when n runs alone. */
+static int run_fused(dc_graph *g, dc_node_rec *n, int64_t batch, int upto, int end, dc_status *st) {
+    const int bn = n->fuse_bn, relu = n->fuse_relu, last = relu >= 0 ? relu : bn;
+    if (last < 0 || last >= end || (upto >= 0 && !g->marks[last])) return -1;
+    float *y = g->nodes[last].out;
+    if (n->op == DC_OP_CONV2D) *st = dc_conv2d_forward_fused(g, n, batch, bn >= 0 ? &g->nodes[bn] : NULL, relu >= 0, y);
+    else *st = dc_add_relu_forward_fused(g, n, batch, y);
+    if (bn >= 0) g->nodes[bn].fused_pass = g->pass;
+    if (relu >= 0) g->nodes[relu].fused_pass = g->pass;
+    return last;
+}
+
 dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opts) {
     DC_TRY(dc_graph_status(g));
     if (max_batch < 1 || max_batch > (1 << 24))
@@ -490,6 +545,7 @@ dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opt
         n->saved = n->saved_floats ? dc_arena_alloc(&g->act, (size_t)n->saved_floats * 4) : NULL;
     }
     DC_TRY(plan_grads(g, max_batch, o.share_grads));
+    plan_fusion(g);
     g->max_batch = max_batch;
     g->planned = 1;
     return DC_OK;
@@ -563,19 +619,25 @@ static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto, 
                       (long long)g->max_batch);
     g->batch = batch;
     g->train = train;
+    g->pass++;
     if (upto >= 0) mark_ancestors(g, upto);
+    const int fuse = g->fuse && !train;
     for (int i = first; i < end; i++) {
         dc_node_rec *n = &g->nodes[i];
         if (upto >= 0 && !g->marks[i]) continue;
         if (n->op == DC_OP_INPUT || n->aliases_input) continue;
+        if (n->fused_pass == g->pass) continue; /* done by its head */
         int64_t rows = dc_node_rows(g, n, batch);
         if (rows < 1)
             return DC_ERR(DC_ERR_STATE, "%s (%s): the row count of input '%s' is not set (dc_graph_set_rows)", n->name,
                           dc_op_table[n->op].name, g->nodes[n->rows_of].name);
         double t0 = g->profile ? dc_clock_s() : 0.0;
-        DC_TRY(dc_op_table[n->op].forward(g, n, rows, train));
+        dc_status st = DC_OK;
+        const int wrote = fuse ? run_fused(g, n, rows, upto, end, &st) : -1;
+        if (wrote < 0) st = dc_op_table[n->op].forward(g, n, rows, train);
+        DC_TRY(st);
         if (g->profile) n->t_fwd += dc_clock_s() - t0;
-        if (g->nan_check) DC_TRY(check_finite(g, n, batch));
+        if (g->nan_check) DC_TRY(check_finite(g, wrote >= 0 ? &g->nodes[wrote] : n, batch));
     }
     return DC_OK;
 }

@@ -79,6 +79,10 @@ typedef struct dc_node_rec {
                              consumer's index, or n_nodes when nothing consumes the node         */
     int grad_assign;      /* 1: the only consumer writes this gradient with = (dc_op_assigns_grad),
                              so it is not zeroed; its backward must then write every element   */
+    /* Inference fusion (dc_graph_set_fusion; planned by dc_graph_plan): a convolution (or an add)
+     * whose only consumer is a batch norm and/or a ReLU computes their output itself.           */
+    int fuse_bn, fuse_relu; /* heads: the folded BatchNorm node, the fused ReLU node, or -1         */
+    int64_t fused_pass;   /* tails: the forward pass (dc_graph.pass) in which the head did their work */
     double loss;          /* losses: mean loss of the last forward                              */
     double t_fwd, t_bwd;  /* profiling: accumulated seconds                                     */
 } dc_node_rec;
@@ -116,6 +120,10 @@ struct dc_graph {
     dc_rng rng;           /* dropout draws                                                     */
     float weight_decay;
     int train;
+    int fuse;             /* dc_graph_set_fusion                                               */
+    int64_t pass;         /* forward passes run (tails of fused heads compare it, see fused_pass) */
+    float *fold;          /* folded filter and bias of the fused convolution running now        */
+    int64_t fold_floats;
 };
 
 /* Op table entry: one line per op in ops.c. */
@@ -164,6 +172,14 @@ extern const dc_op_def dc_op_table[DC_OP_COUNT];
  * buffer and the op reading it (pooling, which scatters, zeroes its own planes just before).  The
  * others always add, into a zeroed buffer. */
 int dc_op_assigns_grad(dc_op op);
+
+/* Inference fusion: bn (may be NULL) folded into conv node n's parameters, and max(0, .) when relu,
+ * written to y (the last fused node's output); see graph.c.  The folded parameters live in g->fold,
+ * grown by dc_graph_fold_buffer. */
+dc_status dc_conv2d_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, const dc_node_rec *bn, int relu,
+                                  float *y);
+dc_status dc_add_relu_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, float *y);
+dc_status dc_graph_fold_buffer(dc_graph *g, int64_t floats);
 
 /* Builder internals used by nn/. */
 dc_node dc_graph_add_node(dc_graph *g, dc_op op, const dc_node *inputs, int n_in, const char *name,

@@ -30,6 +30,7 @@
 #include "kernels/conv.h"
 #include "kernels/winograd.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,12 +220,13 @@ static int64_t wino_workspace(const dc_graph *g, const dc_conv_geom *c, int64_t 
     return ws;
 }
 
-/* y (+)= conv by Winograd; geo is the forward geometry, or dX's (flip) with the layer's filter. */
+/* y (+)= conv by Winograd; geo is the forward geometry, or dX's (flip) with the layer's filter;
+ * flags: DC_CONV_ACC, DC_CONV_RELU. */
 static void wino_conv(dc_graph *g, const dc_conv_geom *geo, int64_t batch, const float *x, const float *w, int flip,
-                      const float *b, int accumulate, float *y) {
+                      const float *b, int flags, float *y) {
     dc_wino wg;
     dc_wino_init(&wg, geo, dc_wino_pick_m(geo), batch, dc_pool_size(g->pool), 0);
-    dc_wino_forward(g->gemm, &wg, x, w, flip, b, accumulate, y, g->work);
+    dc_wino_forward(g->gemm, &wg, x, w, flip, b, flags, y, g->work);
 }
 
 int64_t dc_op_conv2d_workspace(const dc_graph *g, const dc_node_rec *n, int64_t batch) {
@@ -258,13 +260,14 @@ typedef struct conv_job {
     int64_t N, ld;
     const float *src, *b;
     float *dst, *db;
+    int relu; /* to_nchw_task: max(0, .) of the output */
 } conv_job;
 
 static void to_nchw_task(void *ctx, int tid, int nt) {
     const conv_job *j = ctx;
     int64_t lo, hi;
     dc_split_range(j->N, nt, tid, &lo, &hi);
-    dc_conv_res_to_nchw(j->geo->OC, j->geo->OH * j->geo->OW, j->ld, lo, hi, j->src, j->b, j->dst);
+    dc_conv_res_to_nchw(j->geo->OC, j->geo->OH * j->geo->OW, j->ld, lo, hi, j->src, j->b, j->relu, j->dst);
 }
 
 static void from_nchw_task(void *ctx, int tid, int nt) {
@@ -360,7 +363,7 @@ typedef struct dconv_job {
     int64_t N;
     const float *x, *b;
     float *xp, *wt, *y;
-    int accumulate;
+    int flags; /* DC_CONV_ACC, DC_CONV_RELU */
 } dconv_job;
 
 static void dconv_pad_task(void *ctx, int tid, int nt) {
@@ -374,15 +377,15 @@ static void dconv_run_task(void *ctx, int tid, int nt) {
     const dconv_job *j = ctx;
     int64_t lo, hi;
     dc_split_range(j->N * dc_dconv_blocks(j->geo), nt, tid, &lo, &hi);
-    dc_dconv_run(j->geo, lo, hi, j->xp, j->wt, j->b, j->accumulate, j->y);
+    dc_dconv_run(j->geo, lo, hi, j->xp, j->wt, j->b, j->flags, j->y);
 }
 
 /* y (+)= conv(x) by the direct path; geo is the forward geometry, or the transposed one with
- * flip = 1 (then w is the forward filter, and y = dx); y is added to when accumulate. */
+ * flip = 1 (then w is the forward filter, and y = dx); flags: DC_CONV_ACC, DC_CONV_RELU. */
 static void dconv(dc_graph *g, const dc_conv_geom *geo, int64_t batch, const float *x, const float *w, int flip,
-                  const float *b, int accumulate, float *work, float *y) {
+                  const float *b, int flags, float *work, float *y) {
     float *xp = work, *wt = work + round16(batch * geo->C * dc_dconv_plane(geo));
-    dconv_job j = {geo, batch, x, b, xp, wt, y, accumulate};
+    dconv_job j = {geo, batch, x, b, xp, wt, y, flags};
     dc_dconv_weights(geo, w, flip, wt);
     dc_pool_run(g->pool, dconv_pad_task, &j);
     dc_pool_run(g->pool, dconv_run_task, &j);
@@ -441,33 +444,65 @@ static void backward_direct(dc_graph *g, dc_node_rec *n, const dc_conv_geom *c, 
     if (dx) {
         float *wt = w + dbw_wt_off(c, batch, nt);
         dc_dconv_weights(&f, dc_pdata(g, n, 0), 1, wt);
-        dconv_job d = {&f, batch, NULL, NULL, j.dyp, wt, dx, !x->grad_assign};
+        dconv_job d = {&f, batch, NULL, NULL, j.dyp, wt, dx, x->grad_assign ? 0 : DC_CONV_ACC};
         dc_pool_run(g->pool, dconv_run_task, &d);
     }
 }
 
 /* ---------------------------------------------------------------- forward / backward */
-dc_status dc_op_conv2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+/* y = conv(x; W) + b (b may be NULL), then max(0, .) when relu: the layer's forward with its own
+ * parameters, or with the folded ones of dc_conv2d_forward_fused. */
+static void conv_forward(dc_graph *g, dc_node_rec *n, int64_t batch, const float *W, const float *b, int relu, float *y) {
     const dc_conv_geom c = geom_of(g, n);
     const dc_node_rec *x = dc_in(g, n, 0);
     const int64_t NP = batch * c.OH * c.OW, OCg = c.OC / c.groups, K = c.C / c.groups * c.kh * c.kw;
+    const int flags = relu ? DC_CONV_RELU : 0;
     float *res = g->work;
-    const float *W = dc_pdata(g, n, 0);
     if (use_wino_fwd(&c, batch)) {
-        wino_conv(g, &c, batch, x->out, W, 0, n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, 0, n->out);
-        return DC_OK;
+        wino_conv(g, &c, batch, x->out, W, 0, b, flags, y);
+        return;
     }
     if (use_dconv(&c)) {
-        dconv(g, &c, batch, x->out, W, 0, n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, 0, g->work, n->out);
-        return DC_OK;
+        dconv(g, &c, batch, x->out, W, 0, b, flags, g->work, y);
+        return;
     }
     for (int grp = 0; grp < c.groups; grp++) {
         const dc_conv_pack pk = {&c, x->out, batch, grp, 0, 0};
         dc_gemm_packed_b(g->gemm, OCg, NP, K, 1.0f, W + grp * OCg * K, K, 0, dc_conv_pack_col, &pk, 0.0f,
                          res + grp * OCg * NP, NP);
     }
-    conv_job r = {&c, batch, NP, res, n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, n->out, NULL};
+    conv_job r = {&c, batch, NP, res, b, y, NULL, relu};
     dc_pool_run(g->pool, to_nchw_task, &r);
+}
+
+dc_status dc_op_conv2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
+    conv_forward(g, n, batch, dc_pdata(g, n, 0), n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, 0, n->out);
+    return DC_OK;
+}
+
+/* Inference with the batch norm after the layer folded into its filter and bias:
+ *   BN(conv(x; W) + b) = conv(x; s W) + s (b - mean) + beta,   s = gamma / sqrt(var + eps)  per channel,
+ * and the ReLU after it (or after the layer itself) applied as the output is written.  The folded
+ * parameters are computed at each call (OC x K multiplies: nothing beside the convolution), so they
+ * follow every change of the weights or statistics. */
+dc_status dc_conv2d_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, const dc_node_rec *bn, int relu,
+                                  float *y) {
+    const float *W = dc_pdata(g, n, 0), *b = n->n_params > 1 ? dc_pdata(g, n, 1) : NULL;
+    if (bn) {
+        const dc_conv_geom c = geom_of(g, n);
+        const int64_t K = c.C / c.groups * c.kh * c.kw;
+        DC_TRY(dc_graph_fold_buffer(g, c.OC * K + c.OC));
+        float *Wf = g->fold, *bf = g->fold + c.OC * K;
+        const float *gamma = g->params[bn->param0].pub.data, *beta = g->params[bn->param0 + 1].pub.data;
+        const float *mean = g->params[bn->param0 + 2].pub.data, *var = g->params[bn->param0 + 3].pub.data;
+        for (int64_t o = 0; o < c.OC; o++) {
+            const float s = gamma[o] / sqrtf(var[o] + bn->eps);
+            for (int64_t k = 0; k < K; k++) Wf[o * K + k] = W[o * K + k] * s;
+            bf[o] = ((b ? b[o] : 0.0f) - mean[o]) * s + beta[o];
+        }
+        W = Wf, b = bf;
+    }
+    conv_forward(g, n, batch, W, b, relu, y);
     return DC_OK;
 }
 
@@ -482,7 +517,7 @@ static void backward_gemm(dc_graph *g, dc_node_rec *n, const dc_conv_geom *cp, i
     const int64_t NP = batch * c.OH * c.OW, OCg = c.OC / c.groups, K = c.C / c.groups * c.kh * c.kw;
     float *dres = g->work, *part = g->work + part_off(&c, NP), *col = g->work + col_off(&c, NP);
     const float *W = dc_pdata(g, n, 0);
-    conv_job r = {&c, batch, NP, n->grad, NULL, dres, n->n_params > 1 ? dc_pgrad(g, n, 1) : NULL};
+    conv_job r = {&c, batch, NP, n->grad, NULL, dres, n->n_params > 1 ? dc_pgrad(g, n, 1) : NULL, 0};
     dc_pool_run(g->pool, from_nchw_task, &r);
     if (dW)
         for (int grp = 0; grp < c.groups; grp++)
@@ -514,7 +549,7 @@ void dc_op_conv2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     if ((dW && !wdw) || (x->grad && !wdx)) {
         backward_gemm(g, n, &c, batch, wdw ? NULL : dW, wdx ? NULL : x->grad);
     } else if (db) {
-        conv_job r = {&c, batch, 0, n->grad, NULL, NULL, db};
+        conv_job r = {&c, batch, 0, n->grad, NULL, NULL, db, 0};
         dc_pool_run(g->pool, bias_grad_task, &r);
     }
     if (wdw) {
@@ -619,13 +654,13 @@ dc_status dc_op_conv_transpose2d_forward(dc_graph *g, dc_node_rec *n, int64_t ba
     const dc_conv_geom c = tgeom_of(g, n);
     const int64_t NP = batch * c.OH * c.OW;
     float *xres = g->work, *col = g->work + col_off(&c, NP);
-    conv_job r = {&c, batch, NP, dc_in(g, n, 0)->out, NULL, xres, NULL};
+    conv_job r = {&c, batch, NP, dc_in(g, n, 0)->out, NULL, xres, NULL, 0};
     dc_pool_run(g->pool, from_nchw_task, &r);
     dx_job d = {g->gemm, &c, batch, NP, dx_chunk_images(&c), col_slot(&c, batch), dc_pdata(g, n, 0), xres, col,
                 n->out, 0};
     dc_pool_run(g->pool, dx_task, &d);
     if (n->n_params > 1) {
-        conv_job b = {&c, batch, 0, NULL, dc_pdata(g, n, 1), n->out, NULL};
+        conv_job b = {&c, batch, 0, NULL, dc_pdata(g, n, 1), n->out, NULL, 0};
         dc_pool_run(g->pool, tconv_bias_task, &b);
     }
     return DC_OK;
@@ -646,7 +681,7 @@ static void tconv_dx_task(void *ctx, int tid, int nt) {
     int64_t lo, hi;
     dc_split_range(j->N, nt, tid, &lo, &hi);
     if (!j->accumulate) {
-        dc_conv_res_to_nchw(OC, P, j->ld, lo, hi, j->res, NULL, j->dx);
+        dc_conv_res_to_nchw(OC, P, j->ld, lo, hi, j->res, NULL, 0, j->dx);
         return;
     }
     for (int64_t i = lo; i < hi; i++)
@@ -666,11 +701,11 @@ void dc_op_conv_transpose2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch)
     float *res = g->work + col_off(&c, NP);
     if (n->n_params > 1 && dc_pgrad(g, n, 1)) { /* db over y's channels: t's input geometry */
         const dc_conv_geom yg = {.OC = c.C, .OH = c.H, .OW = c.W};
-        conv_job r = {&yg, batch, 0, dy, NULL, NULL, dc_pgrad(g, n, 1)};
+        conv_job r = {&yg, batch, 0, dy, NULL, NULL, dc_pgrad(g, n, 1), 0};
         dc_pool_run(g->pool, bias_grad_task, &r);
     }
     if (dW) {
-        conv_job r = {&c, batch, NP, x->out, NULL, xres, NULL};
+        conv_job r = {&c, batch, NP, x->out, NULL, xres, NULL, 0};
         dc_pool_run(g->pool, from_nchw_task, &r);
         for (int grp = 0; grp < c.groups; grp++)
             dw_gemm(g, &c, dy, grp, OCg, K, batch, xres + grp * OCg * NP, dW + grp * OCg * K, part);

@@ -248,6 +248,11 @@ static dc_status add_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int tra
     ew2(g, dc_add_forward, N_ELEMS(n, batch), dc_in(g, n, 0)->out, dc_in(g, n, 1)->out, n->out);
     return DC_OK;
 }
+/* Inference fusion (graph.c): the add and the ReLU after it, written to y (the ReLU's output). */
+dc_status dc_add_relu_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, float *y) {
+    ew2(g, dc_add_relu_forward, N_ELEMS(n, batch), dc_in(g, n, 0)->out, dc_in(g, n, 1)->out, y);
+    return DC_OK;
+}
 static void add_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     for (int i = 0; i < 2; i++) {
         dc_node_rec *x = dc_in(g, n, i);

@@ -102,6 +102,13 @@ void dc_add_forward(int64_t n, const float *a, const float *b, float *y) {
     for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
+void dc_add_relu_forward(int64_t n, const float *a, const float *b, float *y) {
+    for (int64_t i = 0; i < n; i++) {
+        const float v = a[i] + b[i];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
 void dc_accumulate(int64_t n, const float *dy, float *dx) {
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
 }

@@ -126,18 +126,22 @@ void dc_col2im(const dc_conv_geom *g, int64_t ld, int64_t u0, int64_t u1, const 
     }
 }
 
+/* max(0, v) as the ReLU op computes it (NaN -> 0, -0 -> +0), so a fused ReLU gives its bits */
+static inline float relu1(float v) { return v > 0.0f ? v : 0.0f; }
+
 void dc_conv_res_to_nchw(int64_t OC, int64_t P, int64_t ld, int64_t n0, int64_t n1, const float *res,
-                         const float *b, float *y) {
+                         const float *b, int relu, float *y) {
     for (int64_t n = n0; n < n1; n++)
         for (int64_t o = 0; o < OC; o++) {
             const float *restrict r = res + o * ld + n * P;
             float *restrict yo = y + (n * OC + o) * P;
-            if (b) {
-                const float bv = b[o];
+            const float bv = b ? b[o] : 0.0f;
+            if (relu)
+                for (int64_t p = 0; p < P; p++) yo[p] = relu1(r[p] + bv);
+            else if (b)
                 for (int64_t p = 0; p < P; p++) yo[p] = r[p] + bv;
-            } else {
+            else
                 memcpy(yo, r, (size_t)P * sizeof(float));
-            }
         }
 }
 
@@ -711,7 +715,7 @@ DC_AVX512 static void dconv_kernel512(const float *xb, int64_t Sp, int64_t C, in
 #endif
 
 void dc_dconv_run(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *xp, const float *wt, const float *b,
-                  int accumulate, float *y) {
+                  int flags, float *y) {
 #if DC_CONV_X86
     const int64_t Wp = g->W + 2 * (int64_t)g->pw, Sp = dc_dconv_plane(g), nblk = dc_dconv_blocks(g);
     const int64_t OW = g->OW, P = g->OH * OW, Q = g->OH * Wp, OC4 = (g->OC + DCONV_MB - 1) / DCONV_MB * DCONV_MB;
@@ -719,7 +723,7 @@ void dc_dconv_run(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *xp
     int64_t toff[DCONV_TAPS];
     for (int t = 0; t < T; t++) toff[t] = (int64_t)(t / g->kw) * g->dh * Wp + (int64_t)(t % g->kw) * g->dw;
     float out[DCONV_MB][DCONV_NB];
-    const int wide = dc_dconv_avx512();
+    const int wide = dc_dconv_avx512(), accumulate = flags & DC_CONV_ACC, relu = flags & DC_CONV_RELU;
     for (int64_t u = u0; u < u1; u++) {
         const int64_t n = u / nblk, q0 = u % nblk * DCONV_NB;
         const float *xb = xp + n * g->C * Sp + q0;
@@ -742,17 +746,22 @@ void dc_dconv_run(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *xp
                     float *restrict d = y + (n * g->OC + o0 + r) * P + i * OW + j;
                     const float *restrict s = out[r] + l;
                     if (accumulate) add_row(d, s, len);
-                    else if (b) {
-                        const float bv = b[o0 + r];
-                        for (int64_t e = 0; e < len; e++) d[e] = s[e] + bv;
+                    else if (b || relu) {
+                        const float bv = b ? b[o0 + r] : 0.0f;
+                        if (relu)
+                            for (int64_t e = 0; e < len; e++) d[e] = relu1(s[e] + bv);
+                        else
+                            for (int64_t e = 0; e < len; e++) d[e] = s[e] + bv;
                     } else copy_row(d, s, len);
+                    if (accumulate && relu)
+                        for (int64_t e = 0; e < len; e++) d[e] = relu1(d[e]);
                 }
                 l += len;
             }
         }
     }
 #else
-    (void)g, (void)u0, (void)u1, (void)xp, (void)wt, (void)b, (void)accumulate, (void)y;
+    (void)g, (void)u0, (void)u1, (void)xp, (void)wt, (void)b, (void)flags, (void)y;
 #endif
 }
 

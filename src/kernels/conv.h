@@ -40,10 +40,15 @@ void dc_im2col(const dc_conv_geom *g, int64_t ld, int64_t u0, int64_t u1, const 
  * col: [C*KH*KW][ld], dx: [N][C][H][W].                                                          */
 void dc_col2im(const dc_conv_geom *g, int64_t ld, int64_t u0, int64_t u1, const float *col, float *dx);
 
-/* y[n][o][p] = res[o][n*P + p] + b[o]   for images n in [n0, n1)   (b may be NULL: no bias)
- * res: [OC][ld], y: [N][OC][P].                                                                 */
+/* How the forward kernels below (and dc_wino_forward) write their output, or-ed together (0: y = sum
+ * + b).  DC_CONV_ACC: y += sum (b ignored).  DC_CONV_RELU: max(0, .) of what is written (the inference
+ * fusion of a convolution with the ReLU after it, graph.c). */
+enum { DC_CONV_ACC = 1, DC_CONV_RELU = 2 };
+
+/* y[n][o][p] = res[o][n*P + p] + b[o]   for images n in [n0, n1)   (b may be NULL: no bias),
+ * then max(0, .) when relu.  res: [OC][ld], y: [N][OC][P].                                        */
 void dc_conv_res_to_nchw(int64_t OC, int64_t P, int64_t ld, int64_t n0, int64_t n1, const float *res,
-                         const float *b, float *y);
+                         const float *b, int relu, float *y);
 
 /* dres[o][n*P + p] = dy[n][o][p];  db[o] += sum_{n,p} dy[n][o][p]   for channels o in [o0, o1)
  * (db may be NULL).  dy: [N][OC][P], dres: [OC][ld].  The sum runs over n then p in a fixed order. */
@@ -129,9 +134,9 @@ void dc_dconv_pad(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *x,
  * flip: w is instead the forward filter of the transposed geometry, [C][OC][KH][KW], and
  * wt[(c*KH + a)*KW + b][o] = w[c][o][KH-1-a][KW-1-b] (dX as a convolution of dy, see op_conv.c). */
 void dc_dconv_weights(const dc_conv_geom *g, const float *w, int flip, float *wt);
-/* The formula above for units [u0, u1); accumulate: y += sum (b ignored), else y = sum + b (b may be NULL). */
+/* The formula above for units [u0, u1), written as `flags` says (DC_CONV_ACC, DC_CONV_RELU; b may be NULL). */
 void dc_dconv_run(const dc_conv_geom *g, int64_t u0, int64_t u1, const float *xp, const float *wt, const float *b,
-                  int accumulate, float *y);
+                  int flags, float *y);
 
 /* dW by the direct path, for "same" padding (2ph = dh(KH-1), 2pw = dw(KW-1)) where the transposed
  * geometry f (dX's) has the same plane width Wp, so dyp (dy padded as f's input) holds dy at

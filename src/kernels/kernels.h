@@ -27,6 +27,8 @@ void dc_bias_add(int64_t rows, int64_t cols, const float *b, float *y);
 void dc_bias_backward(int64_t rows, int64_t cols, const float *dy, float *db);
 /* y = a + b;  da += dy, db += dy                                       [n] */
 void dc_add_forward(int64_t n, const float *a, const float *b, float *y);
+/* y = max(0, a + b), the ReLU op's max (NaN -> 0): an add and the ReLU after it in one pass     [n] */
+void dc_add_relu_forward(int64_t n, const float *a, const float *b, float *y);
 void dc_accumulate(int64_t n, const float *dy, float *dx);
 void dc_copy(int64_t n, const float *src, float *dst);
 

@@ -193,8 +193,9 @@ static void input_ref(const dc_wino *w, int64_t nimg, const float *xp, float *v,
     }
 }
 
-static void output_ref(const dc_wino *w, int64_t nimg, const float *mv, int64_t xs, float b, int accumulate, float *y,
+static void output_ref(const dc_wino *w, int64_t nimg, const float *mv, int64_t xs, float b, int flags, float *y,
                        int64_t ys) {
+    const int accumulate = flags & DC_CONV_ACC, relu = flags & DC_CONV_RELU;
     const int a = w->alpha, m = w->m, A2 = a * a;
     float d[36], o[16];
     tcur c = {0, 0, 0};
@@ -204,8 +205,10 @@ static void output_ref(const dc_wino *w, int64_t nimg, const float *mv, int64_t 
         const int64_t rows = imin(m, w->OH - c.ty * m), cols = imin(m, w->OW - c.tx * m);
         float *yp = y + c.n * ys + c.ty * m * w->OW + c.tx * m;
         for (int64_t u = 0; u < rows; u++)
-            for (int64_t s = 0; s < cols; s++)
-                yp[u * w->OW + s] = accumulate ? yp[u * w->OW + s] + o[u * m + s] : o[u * m + s] + b;
+            for (int64_t s = 0; s < cols; s++) {
+                const float v = accumulate ? yp[u * w->OW + s] + o[u * m + s] : o[u * m + s] + b;
+                yp[u * w->OW + s] = relu && !(v > 0.0f) ? 0.0f : v;
+            }
     }
 }
 
@@ -453,9 +456,10 @@ DC_AVX2 static void output_adj_avx2(const dc_wino *w, int64_t nimg, const float 
 }
 
 /* Write row u (lanes: y[s] = column s of the tile's row, s < m) of the output tiles tl[0..nl). */
-DC_AVX2 static inline void store_rows(const dc_wino *w, const tcur *tl, int nl, int u, const V8 *y, int accumulate,
+DC_AVX2 static inline void store_rows(const dc_wino *w, const tcur *tl, int nl, int u, const V8 *y, int flags,
                                       float *yb, int64_t ys) {
-    const int m = w->m;
+    const int m = w->m, accumulate = flags & DC_CONV_ACC, relu = flags & DC_CONV_RELU;
+    const __m128 zero = _mm_setzero_ps();
     float tmp[4 * 8] __attribute__((aligned(32)));
     __m128 row[8];
     if (m == 4) { /* 4x8 -> 8 rows of 4: a 4x4 transpose in each 128-bit half */
@@ -476,18 +480,22 @@ DC_AVX2 static inline void store_rows(const dc_wino *w, const tcur *tl, int nl, 
         float *p = yb + t->n * ys + (t->ty * m + u) * w->OW + t->tx * m;
         const int64_t cols = imin(m, w->OW - t->tx * m);
         if (m == 4 && cols == 4) {
-            _mm_storeu_ps(p, accumulate ? _mm_add_ps(_mm_loadu_ps(p), row[l]) : row[l]);
+            __m128 v = accumulate ? _mm_add_ps(_mm_loadu_ps(p), row[l]) : row[l];
+            _mm_storeu_ps(p, relu ? _mm_max_ps(v, zero) : v); /* max(NaN, 0) = 0, as the ReLU op */
             continue;
         }
         float v[4];
         if (m == 4) _mm_storeu_ps(v, row[l]);
         else
             for (int s = 0; s < m; s++) v[s] = tmp[s * 8 + l];
-        for (int64_t s = 0; s < cols; s++) p[s] = accumulate ? p[s] + v[s] : v[s];
+        for (int64_t s = 0; s < cols; s++) {
+            const float e = accumulate ? p[s] + v[s] : v[s];
+            p[s] = relu && !(e > 0.0f) ? 0.0f : e;
+        }
     }
 }
 
-DC_AVX2 static void output_avx2(const dc_wino *w, int64_t nimg, const float *mv, int64_t xs, float b, int accumulate,
+DC_AVX2 static void output_avx2(const dc_wino *w, int64_t nimg, const float *mv, int64_t xs, float b, int flags,
                                 float *y, int64_t ys) {
     const int a = w->alpha, m = w->m;
     const int64_t T = nimg * w->tpi;
@@ -506,9 +514,9 @@ DC_AVX2 static void output_avx2(const dc_wino *w, int64_t nimg, const float *mv,
         for (int u = 0; u < m; u++) { /* rows: alpha -> m, then + b and out to y */
             for (int j = 0; j < a; j++) in[j] = _mm256_load_ps(Q + (u * a + j) * 8);
             tr1(T_AT, m, in, out);
-            if (!accumulate)
+            if (!(flags & DC_CONV_ACC))
                 for (int s = 0; s < m; s++) out[s] = ADD(out[s], vb);
-            store_rows(w, tl, (int)imin(8, T - g0), u, out, accumulate, y, ys);
+            store_rows(w, tl, (int)imin(8, T - g0), u, out, flags, y, ys);
         }
     }
 }
@@ -594,15 +602,15 @@ void dc_wino_input(const dc_wino *w, int64_t nimg, const float *xp, float *v, in
     dc_wino_input_panels(w, nimg, xp, v, xs, 0);
 }
 
-void dc_wino_output(const dc_wino *w, int64_t nimg, const float *mv, int64_t xs, float b, int accumulate, float *y,
+void dc_wino_output(const dc_wino *w, int64_t nimg, const float *mv, int64_t xs, float b, int flags, float *y,
                     int64_t ys) {
 #if DC_WINO_X86
     if (use_avx2(w)) {
-        output_avx2(w, nimg, mv, xs, b, accumulate, y, ys);
+        output_avx2(w, nimg, mv, xs, b, flags, y, ys);
         return;
     }
 #endif
-    output_ref(w, nimg, mv, xs, b, accumulate, y, ys);
+    output_ref(w, nimg, mv, xs, b, flags, y, ys);
 }
 
 void dc_wino_output_adj(const dc_wino *w, int64_t nimg, const float *dp, float *dm, int64_t xs) {
@@ -642,7 +650,7 @@ typedef struct wino_job {
     const dc_wino *w;
     const float *x, *wt, *b, *dy;
     float *y, *U, *work, *dwt;
-    int flip, accumulate, first;
+    int flip, flags, first; /* flags: DC_CONV_ACC, DC_CONV_RELU (forward) */
     int64_t n0, nimg; /* dW: the chunk */
 } wino_job;
 
@@ -693,16 +701,16 @@ static void fwd_task(void *ctx, int tid, int nt) {
             dc_gemm_prepacked_b_st(j->gemm, tid, w->OC, Tn, w->C, 1.0f, j->U + xi * w->us, w->C, 0, V + xi * vxs, 0.0f,
                                    M + xi * mxs, ld);
         for (int64_t o = 0; o < w->OC; o++)
-            dc_wino_output(w, nimg, M + o * ld, mxs, j->b ? j->b[o] : 0.0f, j->accumulate,
+            dc_wino_output(w, nimg, M + o * ld, mxs, j->b ? j->b[o] : 0.0f, j->flags,
                            j->y + (n0 * w->OC + o) * w->OH * w->OW, w->OC * w->OH * w->OW);
     }
 }
 
 void dc_wino_forward(dc_gemm_ctx *gemm, const dc_wino *w, const float *x, const float *wt, int flip, const float *b,
-                     int accumulate, float *y, float *work) {
+                     int flags, float *y, float *work) {
     dc_pool *pool = dc_gemm_ctx_pool(gemm);
     wino_job j = {gemm, w, x, wt, b, NULL, y, work, work + (int64_t)w->alpha * w->alpha * w->us, NULL, flip,
-                  accumulate, 0, 0, 0};
+                  flags, 0, 0, 0};
     dc_pool_run(pool, kernel_task, &j);
     dc_pool_run(pool, fwd_task, &j);
 }

@@ -67,10 +67,11 @@ void dc_wino_input(const dc_wino *w, int64_t nimg, const float *xp, float *v, in
  * with v = V + c*16 and pstride = C*16, block xi of V is ready for dc_gemm_prepacked_b_st. */
 void dc_wino_input_panels(const dc_wino *w, int64_t nimg, const float *xp, float *v, int64_t xs, int64_t pstride);
 /* Output transform of one output channel: mv[xi*xs + t] are its M values;
- *   y[n*ys + (ty*m + u)*OW + tx*m + s]  = (Aᵀ M_t A)[u][s] + b        (accumulate == 0)
- *                                      += (Aᵀ M_t A)[u][s]            (accumulate != 0; b ignored)
- * for the tiles t of images n < nimg and the positions inside OH x OW.  y: channel o of image n0. */
-void dc_wino_output(const dc_wino *w, int64_t nimg, const float *mv, int64_t xs, float b, int accumulate, float *y,
+ *   y[n*ys + (ty*m + u)*OW + tx*m + s]  = (Aᵀ M_t A)[u][s] + b        (flags without DC_CONV_ACC)
+ *                                      += (Aᵀ M_t A)[u][s]            (DC_CONV_ACC; b ignored)
+ * then max(0, .) with DC_CONV_RELU (kernels/conv.h), for the tiles t of images n < nimg and the
+ * positions inside OH x OW.  y: channel o of image n0. */
+void dc_wino_output(const dc_wino *w, int64_t nimg, const float *mv, int64_t xs, float b, int flags, float *y,
                     int64_t ys);
 /* The adjoint of the output transform, for dW: dm[xi*xs + t] = (A dY_t Aᵀ)[xi] from dp [nimg][Sd]. */
 void dc_wino_output_adj(const dc_wino *w, int64_t nimg, const float *dp, float *dm, int64_t xs);
@@ -87,10 +88,11 @@ void dc_wino_kernel_adj(const dc_wino *w, const float *dU, int64_t o0, int64_t o
 /* ---- drivers: threads from dc_gemm_ctx_pool(gemm), scratch from `work` (64-byte aligned, at least
  * the workspace functions' floats for the same w) */
 int64_t dc_wino_forward_workspace(const dc_wino *w);
-/* y = conv(x, wt) + b (b may be NULL), or y += conv(x, wt) when accumulate (b ignored);
- * x [N][C][H][W], y [N][OC][OH][OW]; wt as for dc_wino_kernel (flip: dX of a layer with filter wt). */
+/* y = conv(x, wt) + b (b may be NULL), or y += conv(x, wt) with DC_CONV_ACC (b ignored), then
+ * max(0, .) with DC_CONV_RELU; x [N][C][H][W], y [N][OC][OH][OW]; wt as for dc_wino_kernel (flip: dX
+ * of a layer with filter wt). */
 void dc_wino_forward(dc_gemm_ctx *gemm, const dc_wino *w, const float *x, const float *wt, int flip, const float *b,
-                     int accumulate, float *y, float *work);
+                     int flags, float *y, float *work);
 int64_t dc_wino_dw_workspace(const dc_wino *w);
 /* dwt [OC][C][3][3] += dW of the convolution w:  sum over n, i, j of dy[n][o][i][j] * x[n][c][i-ph+a][j-pw+b]. */
 void dc_wino_dw(dc_gemm_ctx *gemm, const dc_wino *w, const float *x, const float *dy, float *dwt, float *work);
