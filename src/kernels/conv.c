@@ -787,7 +787,7 @@ void dc_dconv_pad_sum(const dc_conv_geom *g, int64_t N, int64_t o0, int64_t o1, 
     }
 }
 
-#define DWK 3 /* taps per dW micro-kernel call */
+#define DWK 6 /* taps per dW micro-kernel call (the AVX2 kernel takes them 3 at a time) */
 
 int dc_dconv_dw_ok(const dc_conv_geom *g) {
     return dc_dconv_ok(g) && 2 * g->ph == g->dh * (g->kh - 1) && 2 * g->pw == g->dw * (g->kw - 1);
@@ -801,46 +801,53 @@ int64_t dc_dconv_dw_scratch(const dc_conv_geom *g) {
 }
 
 #if DC_CONV_X86
-/* acc[r*DWK + e][0..8) += sum_{v < nv} dy_r[8v ..+8) * x_e[8v ..+8)    r < 4, e < 3
- * (12 accumulators; 4 + 3 loads per 12 fmas; both operands contiguous along the pixels). */
-DC_AVX2 static void dw_kernel(const float *const dy[DCONV_MB], const float *const xs[DWK], int64_t nv, float *acc) {
-    __m256 a[DCONV_MB * DWK];
-    for (int i = 0; i < DCONV_MB * DWK; i++) a[i] = _mm256_loadu_ps(acc + DWL * i);
-    const float *d0 = dy[0], *d1 = dy[1], *d2 = dy[2], *d3 = dy[3], *x0 = xs[0], *x1 = xs[1], *x2 = xs[2];
-    for (int64_t v = 0; v < nv; v++) {
-        const int64_t q = 8 * v;
-        const __m256 b0 = _mm256_loadu_ps(x0 + q), b1 = _mm256_loadu_ps(x1 + q), b2 = _mm256_loadu_ps(x2 + q);
-        __m256 y = _mm256_loadu_ps(d0 + q);
-        a[0] = _mm256_fmadd_ps(y, b0, a[0]), a[1] = _mm256_fmadd_ps(y, b1, a[1]), a[2] = _mm256_fmadd_ps(y, b2, a[2]);
-        y = _mm256_loadu_ps(d1 + q);
-        a[3] = _mm256_fmadd_ps(y, b0, a[3]), a[4] = _mm256_fmadd_ps(y, b1, a[4]), a[5] = _mm256_fmadd_ps(y, b2, a[5]);
-        y = _mm256_loadu_ps(d2 + q);
-        a[6] = _mm256_fmadd_ps(y, b0, a[6]), a[7] = _mm256_fmadd_ps(y, b1, a[7]), a[8] = _mm256_fmadd_ps(y, b2, a[8]);
-        y = _mm256_loadu_ps(d3 + q);
-        a[9] = _mm256_fmadd_ps(y, b0, a[9]), a[10] = _mm256_fmadd_ps(y, b1, a[10]), a[11] = _mm256_fmadd_ps(y, b2, a[11]);
+/* acc[(r*DWK + e)*DWL ..+8) += sum_{i < nimg, v < nv} dy_r[i*dystep + 8v ..+8) * x_e[i*xstep + 8v ..+8)
+ * for r < 4, e < 3 (12 accumulators; 4 + 3 loads per 12 fmas; both operands contiguous along the
+ * pixels).  acc points at the block's first tap: the block's 6 taps take two calls. */
+DC_AVX2 static void dw_kernel(const float *const dy[DCONV_MB], const float *const xs[3], int64_t nv, int64_t nimg,
+                              int64_t dystep, int64_t xstep, float *acc) {
+    __m256 a[DCONV_MB * 3];
+    for (int r = 0; r < DCONV_MB; r++)
+        for (int e = 0; e < 3; e++) a[r * 3 + e] = _mm256_loadu_ps(acc + DWL * (r * DWK + e));
+    for (int64_t i = 0; i < nimg; i++) {
+        const float *d[DCONV_MB], *x[3];
+        for (int r = 0; r < DCONV_MB; r++) d[r] = dy[r] + i * dystep;
+        for (int e = 0; e < 3; e++) x[e] = xs[e] + i * xstep;
+        for (int64_t q = 0; q < 8 * nv; q += 8) {
+            const __m256 b0 = _mm256_loadu_ps(x[0] + q), b1 = _mm256_loadu_ps(x[1] + q), b2 = _mm256_loadu_ps(x[2] + q);
+            for (int r = 0; r < DCONV_MB; r++) { /* unrolled by the compiler: a[] stays in registers */
+                const __m256 y = _mm256_loadu_ps(d[r] + q);
+                a[3 * r] = _mm256_fmadd_ps(y, b0, a[3 * r]);
+                a[3 * r + 1] = _mm256_fmadd_ps(y, b1, a[3 * r + 1]);
+                a[3 * r + 2] = _mm256_fmadd_ps(y, b2, a[3 * r + 2]);
+            }
+        }
     }
-    for (int i = 0; i < DCONV_MB * DWK; i++) _mm256_storeu_ps(acc + DWL * i, a[i]);
+    for (int r = 0; r < DCONV_MB; r++)
+        for (int e = 0; e < 3; e++) _mm256_storeu_ps(acc + DWL * (r * DWK + e), a[r * 3 + e]);
 }
 
-/* The same with 16 pixels per step (zmm): lane l of an accumulator sums the q = l mod 16. */
+/* The same with 16 pixels per step (zmm; lane l of an accumulator sums the q = l mod 16) and all 6
+ * taps at once: 24 accumulators, 6 + 4 loads per 24 fmas (the 3-tap version's 7 per 12 left it
+ * waiting on loads, most of them split across cache lines). */
 DC_AVX512 static void dw_kernel512(const float *const dy[DCONV_MB], const float *const xs[DWK], int64_t nv,
-                                   float *acc) {
+                                   int64_t nimg, int64_t dystep, int64_t xstep, float *acc) {
     __m512 a[DCONV_MB * DWK];
-    for (int i = 0; i < DCONV_MB * DWK; i++) a[i] = _mm512_loadu_ps(acc + DWL * i);
-    const float *d0 = dy[0], *d1 = dy[1], *d2 = dy[2], *d3 = dy[3], *x0 = xs[0], *x1 = xs[1], *x2 = xs[2];
-    for (int64_t v = 0; v < nv; v++) {
-        const int64_t q = 16 * v;
-        const __m512 b0 = _mm512_loadu_ps(x0 + q), b1 = _mm512_loadu_ps(x1 + q), b2 = _mm512_loadu_ps(x2 + q);
-        __m512 y = _mm512_loadu_ps(d0 + q);
-        a[0] = _mm512_fmadd_ps(y, b0, a[0]), a[1] = _mm512_fmadd_ps(y, b1, a[1]), a[2] = _mm512_fmadd_ps(y, b2, a[2]);
-        y = _mm512_loadu_ps(d1 + q);
-        a[3] = _mm512_fmadd_ps(y, b0, a[3]), a[4] = _mm512_fmadd_ps(y, b1, a[4]), a[5] = _mm512_fmadd_ps(y, b2, a[5]);
-        y = _mm512_loadu_ps(d2 + q);
-        a[6] = _mm512_fmadd_ps(y, b0, a[6]), a[7] = _mm512_fmadd_ps(y, b1, a[7]), a[8] = _mm512_fmadd_ps(y, b2, a[8]);
-        y = _mm512_loadu_ps(d3 + q);
-        a[9] = _mm512_fmadd_ps(y, b0, a[9]), a[10] = _mm512_fmadd_ps(y, b1, a[10]), a[11] = _mm512_fmadd_ps(y, b2, a[11]);
+    for (int k = 0; k < DCONV_MB * DWK; k++) a[k] = _mm512_loadu_ps(acc + DWL * k);
+    for (int64_t i = 0; i < nimg; i++) {
+        const float *d[DCONV_MB], *x[DWK];
+        for (int r = 0; r < DCONV_MB; r++) d[r] = dy[r] + i * dystep;
+        for (int e = 0; e < DWK; e++) x[e] = xs[e] + i * xstep;
+        for (int64_t q = 0; q < 16 * nv; q += 16) {
+            __m512 b[DWK];
+            for (int e = 0; e < DWK; e++) b[e] = _mm512_loadu_ps(x[e] + q);
+            for (int r = 0; r < DCONV_MB; r++) {
+                const __m512 y = _mm512_loadu_ps(d[r] + q);
+                for (int e = 0; e < DWK; e++) a[DWK * r + e] = _mm512_fmadd_ps(y, b[e], a[DWK * r + e]);
+            }
+        }
     }
-    for (int i = 0; i < DCONV_MB * DWK; i++) _mm512_storeu_ps(acc + DWL * i, a[i]);
+    for (int k = 0; k < DCONV_MB * DWK; k++) _mm512_storeu_ps(acc + DWL * k, a[k]);
 }
 #endif
 
@@ -855,9 +862,15 @@ void dc_dconv_dw(const dc_conv_geom *g, int64_t n0, int64_t n1, const float *xp,
     const int64_t OC = g->OC, OB = (OC + DCONV_MB - 1) / DCONV_MB;
     const int wide = dc_dconv_avx512(), lanes = wide ? 16 : 8;
     const int64_t nv = (g->OH * Wp + lanes - 1) / lanes, shift = (int64_t)f.ph * Wp + f.pw;
+    /* Images are taken a few at a time, each micro-kernel call running over all of them (per lane the
+     * same sums in the same order as one image per call): small planes (ResNet's 14x14) otherwise
+     * spend a third of each call loading and storing its accumulators.  The group's planes (about
+     * 256 KiB) stay in L2 while the blocks of channels and taps go over them. */
+    const int64_t per_img = (g->C * Sp + OC * Spf) * (int64_t)sizeof(float), group = (256 << 10) / per_img > 1 ? (256 << 10) / per_img : 1;
     memset(acc, 0, (size_t)dc_dconv_dw_scratch(g) * sizeof(float));
-    for (int64_t n = n0; n < n1; n++)
+    for (int64_t n = n0; n < n1; n += group)
         for (int64_t ob = 0; ob < OB; ob++) {
+            const int64_t nimg = n1 - n < group ? n1 - n : group;
             const float *dy[DCONV_MB];
             for (int r = 0; r < DCONV_MB; r++) {
                 const int64_t o = ob * DCONV_MB + r < OC ? ob * DCONV_MB + r : OC - 1; /* padding rows: discarded */
@@ -871,8 +884,8 @@ void dc_dconv_dw(const dc_conv_geom *g, int64_t n0, int64_t n1, const float *xp,
                     xs[e] = xp + (n * g->C + c) * Sp + (t / g->kw) * g->dh * Wp + (t % g->kw) * g->dw;
                 }
                 float *a = acc + (ob * KB + kb) * DCONV_MB * DWK * DWL;
-                if (wide) dw_kernel512(dy, xs, nv, a);
-                else dw_kernel(dy, xs, nv, a);
+                if (wide) dw_kernel512(dy, xs, nv, nimg, OC * Spf, g->C * Sp, a);
+                else dw_kernel(dy, xs, nv, nimg, OC * Spf, g->C * Sp, a), dw_kernel(dy, xs + 3, nv, nimg, OC * Spf, g->C * Sp, a + 3 * DWL);
             }
         }
     for (int64_t o = 0; o < OC; o++)
