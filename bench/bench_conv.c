@@ -6,7 +6,7 @@
  * the same way, and for comparison the explicit path: im2col into a stored column matrix, then a
  * plain GEMM over it (the column matrix is allocated here, since the op no longer needs it).
  * Layers: LeNet-5, VGG, ResNet-20 (16/32/64 channels at 28/14/7; "no dX": the backward without the
- * input gradient, i.e. dW + db alone) and GoogLeNet-mini shapes.  fwd/bwd are the op, whichever path
+ * input gradient, i.e. dW + db alone), GoogLeNet-mini shapes and ResNet's stride-2 downsampling layers.  fwd/bwd are the op, whichever path
  * it picks (the direct padded-plane kernels for most stride-1 3x3/5x5 layers, Winograd for 3x3
  * layers with >= 32 channels, see op_conv.c; DEEPC_WINOGRAD=0 turns that off, and bench_winograd
  * compares the two per pass); the pass columns always time the implicit-im2col GEMM path.
@@ -23,22 +23,27 @@
 typedef struct layer {
     const char *name;
     int C, H, W, OC, k, pad, dx; /* dx: the input needs a gradient (not the images) */
+    int stride;                  /* 0 means 1 */
 } layer;
 
 static const layer layers[] = {
-    {"lenet conv1 1->6 5x5 28", 1, 28, 28, 6, 5, 0, 0},
-    {"stem 1->64 3x3 p1 28", 1, 28, 28, 64, 3, 1, 0},
-    {"stem 1->16 3x3 p1 28", 1, 28, 28, 16, 3, 1, 0},
-    {"lenet conv2 6->16 5x5 12", 6, 12, 12, 16, 5, 0, 1},
-    {"vgg 64->64 3x3 p1 28", 64, 28, 28, 64, 3, 1, 1},
-    {"vgg 128->128 3x3 p1 14", 128, 14, 14, 128, 3, 1, 1},
-    {"resnet 16->16 3x3 p1 28", 16, 28, 28, 16, 3, 1, 1},
-    {"resnet 16->16 28 no dX", 16, 28, 28, 16, 3, 1, 0},
-    {"resnet 32->32 3x3 p1 14", 32, 14, 14, 32, 3, 1, 1},
-    {"resnet 64->64 3x3 p1 7", 64, 7, 7, 64, 3, 1, 1},
-    {"googlenet 64->96 3x3 28", 64, 28, 28, 96, 3, 1, 1},
-    {"googlenet 16->48 5x5 28", 16, 28, 28, 48, 5, 2, 1},
-    {"googlenet 128->64 1x1 28", 128, 28, 28, 64, 1, 0, 1},
+    {"lenet conv1 1->6 5x5 28", 1, 28, 28, 6, 5, 0, 0, 1},
+    {"stem 1->64 3x3 p1 28", 1, 28, 28, 64, 3, 1, 0, 1},
+    {"stem 1->16 3x3 p1 28", 1, 28, 28, 16, 3, 1, 0, 1},
+    {"lenet conv2 6->16 5x5 12", 6, 12, 12, 16, 5, 0, 1, 1},
+    {"vgg 64->64 3x3 p1 28", 64, 28, 28, 64, 3, 1, 1, 1},
+    {"vgg 128->128 3x3 p1 14", 128, 14, 14, 128, 3, 1, 1, 1},
+    {"resnet 16->16 3x3 p1 28", 16, 28, 28, 16, 3, 1, 1, 1},
+    {"resnet 16->16 28 no dX", 16, 28, 28, 16, 3, 1, 0, 1},
+    {"resnet 32->32 3x3 p1 14", 32, 14, 14, 32, 3, 1, 1, 1},
+    {"resnet 64->64 3x3 p1 7", 64, 7, 7, 64, 3, 1, 1, 1},
+    {"googlenet 64->96 3x3 28", 64, 28, 28, 96, 3, 1, 1, 1},
+    {"googlenet 16->48 5x5 28", 16, 28, 28, 48, 5, 2, 1, 1},
+    {"googlenet 128->64 1x1 28", 128, 28, 28, 64, 1, 0, 1, 1},
+    /* the downsampling layers of ResNet-20 and ResNet-18 (stride-2 3x3 and 1x1 projections) */
+    {"resnet 16->32 3x3 s2 28", 16, 28, 28, 32, 3, 1, 1, 2},
+    {"resnet 16->32 1x1 s2 28", 16, 28, 28, 32, 1, 0, 1, 2},
+    {"resnet 64->128 3x3 s2 28", 64, 28, 28, 128, 3, 1, 1, 2},
 };
 
 static double now(void) {
@@ -133,7 +138,8 @@ int main(int argc, char **argv) {
         dc_graph_create(&g);
         dc_shape xs = dc_shape3(L->C, L->H, L->W);
         dc_node x = L->dx ? dc_input_grad(g, "x", xs) : dc_input(g, "x", xs);
-        dc_node c = dc_conv2d(g, x, L->OC, L->k, 1, L->pad, "conv");
+        const int stride = L->stride ? L->stride : 1;
+        dc_node c = dc_conv2d(g, x, L->OC, L->k, stride, L->pad, "conv");
         dc_graph_opts o = {.pool = pool, .seed = 1};
         if (dc_graph_status(g) != DC_OK || dc_graph_plan(g, batch, &o) != DC_OK) {
             fprintf(stderr, "%s\n", dc_last_error());
@@ -145,7 +151,7 @@ int main(int argc, char **argv) {
         for (int64_t i = 0; i < ny; i++) n->grad[i] = 0.01f * dc_rng_normal(&r);
         bench_ctx b = {g, n, batch, 0,
                        {.C = L->C, .H = L->H, .W = L->W, .OC = L->OC, .OH = n->shape.dim[1], .OW = n->shape.dim[2],
-                        .kh = L->k, .kw = L->k, .sh = 1, .sw = 1, .ph = L->pad, .pw = L->pad, .dh = 1, .dw = 1,
+                        .kh = L->k, .kw = L->k, .sh = stride, .sw = stride, .ph = L->pad, .pw = L->pad, .dh = 1, .dw = 1,
                         .groups = 1},
                        NULL};
         b.col = malloc((size_t)(b.geo.C * b.geo.kh * b.geo.kw * batch * b.geo.OH * b.geo.OW) * sizeof(float));

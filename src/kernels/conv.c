@@ -305,6 +305,7 @@ static void pack_colT_scalar(const dc_conv_pack *pk, int64_t k0, int64_t kc, int
 typedef struct pix8 {
     int lanes;
     int row;                  /* 8 pixels of one output row at stride 1: x[anchor + delta ..+8) */
+    int row2;                 /* 8 pixels of one output row at stride 2: the even floats of x[anchor + delta ..+16) */
     int interior;             /* row, and every tap of the kernel lands inside the image for all 8 */
     int64_t anchor, ih, iw;   /* lane 0: anchor, i*sh, j*sw */
     __m256i vanchor, vih, viw; /* per lane; absent lanes have vih = -2^30, never inside the image */
@@ -333,6 +334,7 @@ DC_AVX2 static inline void pix8_runs(pix8 *o, const int32_t *an, int lanes) {
 DC_AVX2 static inline void pix8_set(pix8 *o, const dc_conv_geom *g, pcur *p, int lanes) {
     o->lanes = lanes;
     o->row = lanes == 8 && g->sw == 1 && p->j + 8 <= g->OW;
+    o->row2 = lanes == 8 && g->sw == 2 && p->j + 8 <= g->OW;
     o->anchor = (p->n * g->C * g->H + p->i * g->sh) * g->W + p->j * g->sw;
     o->ih = p->i * g->sh;
     o->iw = p->j * g->sw;
@@ -340,12 +342,12 @@ DC_AVX2 static inline void pix8_set(pix8 *o, const dc_conv_geom *g, pcur *p, int
      * lanes 0 and 7, so every tap is; then a tap's 8 values are one plain load, no checks */
     o->interior = o->row && o->ih - g->ph >= 0 && o->ih + (int64_t)(g->kh - 1) * g->dh - g->ph < g->H &&
                   o->iw - g->pw >= 0 && o->iw + 7 + (int64_t)(g->kw - 1) * g->dw - g->pw < g->W;
-    if (o->row) {
-        const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        o->vanchor = _mm256_add_epi32(_mm256_set1_epi32((int32_t)o->anchor), iota);
+    if (o->row || o->row2) {
+        const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), step = o->row2 ? _mm256_add_epi32(iota, iota) : iota;
+        o->vanchor = _mm256_add_epi32(_mm256_set1_epi32((int32_t)o->anchor), step);
         o->vih = _mm256_set1_epi32((int32_t)o->ih);
-        o->viw = _mm256_add_epi32(_mm256_set1_epi32((int32_t)o->iw), iota);
-        o->nrun = 1;
+        o->viw = _mm256_add_epi32(_mm256_set1_epi32((int32_t)o->iw), step);
+        o->nrun = o->row; /* stride 2: no runs, the gather where the two loads below cannot serve */
         o->a0 = o->anchor;
         o->a1 = 0;
         o->vlo = _mm256_set1_epi32(-1);
@@ -384,6 +386,16 @@ DC_AVX2 static inline __m256 load8(const pix8 *p, const ktap *t, const float *x,
         const int64_t h = p->ih + t->hoff, w = p->iw + t->woff;
         if (h < 0 || h >= g->H) return _mm256_setzero_ps(); /* the whole block reads a padding row */
         if (w >= 0 && w + 8 <= g->W) return _mm256_loadu_ps(x + p->anchor + t->delta);
+    }
+    if (p->row2) { /* stride 2: two loads and their even floats instead of an 8-lane gather */
+        const int64_t h = p->ih + t->hoff, w = p->iw + t->woff;
+        if (h < 0 || h >= g->H) return _mm256_setzero_ps();
+        if (w >= 0 && w + 16 <= g->W) {
+            const float *s = x + p->anchor + t->delta;
+            /* [s0 s2 s8 s10 | s4 s6 s12 s14], then its 64-bit pairs in the order 0, 2, 1, 3 */
+            const __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(s), _mm256_loadu_ps(s + 8), 0x88);
+            return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+        }
     }
     /* lane valid <=> -1 < h < H and -1 < w < W; the gather reads only valid lanes (the others may
      * index outside x) and leaves 0 in the rest */
