@@ -40,7 +40,8 @@ int main(int argc, char **argv) {
     const char *model = "mlp", *data = "/usr/share/datasets/fashion-mnist";
     int batch = 128, threads = 2, nb = 40;
     double min_time = 3.0, budget = 70.0;
-    int fusion = 1; /* inference with conv+BN+ReLU fused (dc_graph_set_fusion); --fusion 0 for the plain passes */
+    int fusion = 1; /* dc_graph_set_fusion: BN+ReLU and add+ReLU fused in training, conv+BN+ReLU in
+                       inference; --fusion 0 for the plain passes */
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
@@ -66,6 +67,7 @@ int main(int argc, char **argv) {
     loss = dc_softmax_cross_entropy(g, logits, t);
     dc_graph_opts go = {.pool = pool, .seed = 0, .share_grads = 1};
     if (dc_graph_plan(g, batch, &go) != DC_OK) DIE("plan");
+    dc_graph_set_fusion(g, fusion);
     dc_optim_config oc = dc_optim_defaults(DC_OPTIM_MOMENTUM, 0.01f);
     dc_optim *opt = NULL;
     if (dc_optim_create(&oc, dc_graph_params(g), dc_graph_param_count(g), pool, &opt) != DC_OK) DIE("optimizer");
@@ -135,7 +137,6 @@ int main(int argc, char **argv) {
            100.0 * (tprof - accounted) / tprof);
 
     /* ---- inference */
-    dc_graph_set_fusion(g, fusion);
     for (int k = 0; k < 3; k++) { LOAD_BATCH(k); dc_graph_forward_to(g, logits, batch, 0); }
     int64_t nbat = 0;
     t0 = now_s();

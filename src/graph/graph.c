@@ -356,7 +356,9 @@ static dc_status plan_grads(dc_graph *g, int64_t max_batch, int share) {
         dc_node_rec *n = &g->nodes[i];
         if (!n->needs_grad || n->op == DC_OP_RESHAPE) continue;
         int64_t numel = n->scalar ? 1 : dc_node_max_rows(g, n, max_batch) * dc_sample_numel(n);
-        slot[ns] = (grad_slot){.node = i, .lo = n->op == DC_OP_INPUT ? -1 : i, .hi = n->grad_from,
+        /* a ReLU fused in training is read by its head's backward step (graph.h, train_relu) */
+        const int lo = n->op == DC_OP_INPUT ? -1 : n->train_head >= 0 ? n->train_head : i;
+        slot[ns] = (grad_slot){.node = i, .lo = lo, .hi = n->grad_from,
                                .bytes = dc_arena_round((size_t)numel * 4)};
         g->zero_order[ns++] = i;
     }
@@ -406,16 +408,26 @@ static dc_status plan_grads(dc_graph *g, int64_t max_batch, int share) {
     return DC_OK;
 }
 
-/* Inference fusion, planned for every graph and used when dc_graph_set_fusion is on.  A head is a
- * convolution or an add; its tails are the nodes whose work it takes over:
+/* Fusion, planned for every graph and used when dc_graph_set_fusion is on.  A head's tails are the
+ * nodes whose work it takes over.  In inference passes the heads are convolutions and adds:
  *   conv -> BatchNorm [-> ReLU]   the norm folded into the filter and bias, the ReLU applied as the
  *   conv -> ReLU                  output is written (to the last tail's buffer);
  *   add -> ReLU                   one pass instead of two.
+ * In training passes (the norm needs its input's batch statistics, so it cannot be folded):
+ *   BatchNorm -> ReLU, add -> ReLU   the head writes the ReLU's output; in backward the ReLU's step
+ *                                    is skipped and the head takes the ReLU's gradient, masked by
+ *                                    the ReLU's output (dc_fused_relu), which equals the ReLU's own
+ *                                    backward bit for bit.
  * Each link must be the producer's only consumer, so no other node reads the outputs skipped. */
 static void plan_fusion(dc_graph *g) {
-    int *uses = calloc((size_t)g->n_nodes, 2 * sizeof(int)), *user;
-    for (int i = 0; i < g->n_nodes; i++) g->nodes[i].fuse_bn = g->nodes[i].fuse_relu = -1;
-    if (!uses) return; /* no fusion: the plain forward */
+    const size_t nn = g->n_nodes > 0 ? (size_t)g->n_nodes : 1; /* dc_graph_plan refuses an empty graph */
+    int *uses = calloc(nn, 2 * sizeof(int)), *user;
+    for (int i = 0; i < g->n_nodes; i++) {
+        dc_node_rec *n = &g->nodes[i];
+        n->fuse_bn = n->fuse_relu = n->train_relu = n->train_head = -1;
+        n->relu_fused = 0;
+    }
+    if (!uses) return; /* no fusion: the plain passes */
     user = uses + g->n_nodes;
     for (int i = 0; i < g->n_nodes; i++)
         for (int k = 0; k < g->nodes[i].n_in; k++) uses[g->nodes[i].in[k]]++, user[g->nodes[i].in[k]] = i;
@@ -428,8 +440,11 @@ static void plan_fusion(dc_graph *g) {
             if (bn >= 0 && g->nodes[bn].n_params == 4 && g->nodes[bn].shape.rank == 3) n->fuse_bn = last = bn;
             n->fuse_relu = ONLY_USER(last, DC_OP_RELU);
         } else if (n->op == DC_OP_ADD) {
-            n->fuse_relu = ONLY_USER(i, DC_OP_RELU);
+            n->fuse_relu = n->train_relu = ONLY_USER(i, DC_OP_RELU);
+        } else if (n->op == DC_OP_BATCHNORM && n->n_params == 4) {
+            n->train_relu = ONLY_USER(i, DC_OP_RELU);
         }
+        if (n->train_relu >= 0) g->nodes[n->train_relu].train_head = i;
     }
 #undef ONLY_USER
     free(uses);
@@ -458,6 +473,19 @@ static int run_fused(dc_graph *g, dc_node_rec *n, int64_t batch, int upto, int e
     if (bn >= 0) g->nodes[bn].fused_pass = g->pass;
     if (relu >= 0) g->nodes[relu].fused_pass = g->pass;
     return last;
+}
+
+/* The training counterpart: head n (a BatchNorm or an add) writes its ReLU's output when the ReLU
+ * is due in this pass; records in n->relu_fused which way it ran, for the backward. */
+static int run_fused_train(dc_graph *g, dc_node_rec *n, int64_t batch, int upto, int end, dc_status *st) {
+    const int relu = n->train_relu;
+    if (relu < 0 || relu >= end || (upto >= 0 && !g->marks[relu])) return -1;
+    float *y = g->nodes[relu].out;
+    if (n->op == DC_OP_BATCHNORM) *st = dc_batchnorm_relu_forward_train(g, n, batch, y);
+    else *st = dc_add_relu_forward_fused(g, n, batch, y);
+    g->nodes[relu].fused_pass = g->pass;
+    n->relu_fused = 1;
+    return relu;
 }
 
 dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opts) {
@@ -544,8 +572,8 @@ dc_status dc_graph_plan(dc_graph *g, int64_t max_batch, const dc_graph_opts *opt
         }
         n->saved = n->saved_floats ? dc_arena_alloc(&g->act, (size_t)n->saved_floats * 4) : NULL;
     }
+    plan_fusion(g); /* before the gradients: a fused ReLU's gradient lives until its head's step */
     DC_TRY(plan_grads(g, max_batch, o.share_grads));
-    plan_fusion(g);
     g->max_batch = max_batch;
     g->planned = 1;
     return DC_OK;
@@ -621,7 +649,6 @@ static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto, 
     g->train = train;
     g->pass++;
     if (upto >= 0) mark_ancestors(g, upto);
-    const int fuse = g->fuse && !train;
     for (int i = first; i < end; i++) {
         dc_node_rec *n = &g->nodes[i];
         if (upto >= 0 && !g->marks[i]) continue;
@@ -633,7 +660,9 @@ static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto, 
                           dc_op_table[n->op].name, g->nodes[n->rows_of].name);
         double t0 = g->profile ? dc_clock_s() : 0.0;
         dc_status st = DC_OK;
-        const int wrote = fuse ? run_fused(g, n, rows, upto, end, &st) : -1;
+        const int wrote = !g->fuse ? -1 : train ? run_fused_train(g, n, rows, upto, end, &st)
+                                                : run_fused(g, n, rows, upto, end, &st);
+        if (n->train_relu >= 0 && (!train || wrote < 0)) n->relu_fused = 0; /* ran alone, or not for training */
         if (wrote < 0) st = dc_op_table[n->op].forward(g, n, rows, train);
         DC_TRY(st);
         if (g->profile) n->t_fwd += dc_clock_s() - t0;
@@ -680,6 +709,7 @@ dc_status dc_graph_backward(dc_graph *g, dc_node loss) {
         for (; z < g->n_zero && g->nodes[g->zero_order[z]].grad_from == i; z++) zero_grad_buffer(g, g->zero_order[z], batch);
         dc_node_rec *n = &g->nodes[i];
         if (!g->marks[i] || !n->needs_grad || n->aliases_input || !dc_op_table[n->op].backward) continue;
+        if (n->train_head >= 0 && g->nodes[n->train_head].relu_fused) continue; /* its head's step does it */
         double t0 = g->profile ? dc_clock_s() : 0.0;
         dc_op_table[n->op].backward(g, n, dc_node_rows(g, n, batch));
         if (g->profile) n->t_bwd += dc_clock_s() - t0;

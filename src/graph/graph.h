@@ -83,6 +83,12 @@ typedef struct dc_node_rec {
      * whose only consumer is a batch norm and/or a ReLU computes their output itself.           */
     int fuse_bn, fuse_relu; /* heads: the folded BatchNorm node, the fused ReLU node, or -1         */
     int64_t fused_pass;   /* tails: the forward pass (dc_graph.pass) in which the head did their work */
+    /* Training fusion (also dc_graph_set_fusion): a BatchNorm or an add whose only consumer is a
+     * ReLU writes the ReLU's output in training passes too, and its backward takes the ReLU's
+     * gradient masked by that output (the ReLU's own steps are skipped).                        */
+    int train_relu;       /* heads (BatchNorm, add): the ReLU fused in training passes, or -1     */
+    int train_head;       /* that ReLU: its head, or -1                                           */
+    int relu_fused;       /* heads: 1 when their last forward wrote the ReLU's output             */
     double loss;          /* losses: mean loss of the last forward                              */
     double t_fwd, t_bwd;  /* profiling: accumulated seconds                                     */
 } dc_node_rec;
@@ -179,6 +185,11 @@ int dc_op_assigns_grad(dc_op op);
 dc_status dc_conv2d_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, const dc_node_rec *bn, int relu,
                                   float *y);
 dc_status dc_add_relu_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, float *y);
+dc_status dc_batchnorm_relu_forward_train(dc_graph *g, dc_node_rec *n, int64_t batch, float *y);
+/* The ReLU whose work head n took over in the last forward (training fusion), or NULL. */
+static inline const dc_node_rec *dc_fused_relu(const dc_graph *g, const dc_node_rec *n) {
+    return n->train_relu >= 0 && n->relu_fused ? &g->nodes[n->train_relu] : NULL;
+}
 dc_status dc_graph_fold_buffer(dc_graph *g, int64_t floats);
 
 /* Builder internals used by nn/. */

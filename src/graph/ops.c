@@ -198,6 +198,10 @@ typedef struct {
     dc_node_rec *n;
     int64_t batch;
     int train, backward;
+    float *y;            /* forward output: the norm's, or its fused ReLU's (relu set)       */
+    int relu;
+    const float *dy;     /* backward: the norm's gradient, or its fused ReLU's (relu_y set) */
+    int relu_bw;         /* dy is the fused ReLU's: masked by the sign of the norm's output  */
 } bn_job;
 
 static void bn_task(void *v, int tid, int nt) {
@@ -210,29 +214,43 @@ static void bn_task(void *v, int tid, int nt) {
     if (c1 <= c0) return;
     const float *x = dc_in(g, n, 0)->out;
     if (j->backward)
-        dc_batchnorm_backward(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), n->saved, n->saved + C, n->grad,
+        dc_batchnorm_backward(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), n->saved, n->saved + C, j->dy,
+                              j->relu_bw ? dc_pdata(g, n, 1) : NULL,
                               dc_in(g, n, 0)->grad, !dc_in(g, n, 0)->grad_assign, dc_pgrad(g, n, 0), dc_pgrad(g, n, 1));
     else if (j->train)
         dc_batchnorm_forward_train(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), dc_pdata(g, n, 1), n->eps,
-                                   n->momentum, dc_pdata(g, n, 2), dc_pdata(g, n, 3), n->saved, n->saved + C, n->out);
+                                   n->momentum, dc_pdata(g, n, 2), dc_pdata(g, n, 3), n->saved, n->saved + C, j->relu,
+                                   j->y);
     else
         dc_batchnorm_forward_eval(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), dc_pdata(g, n, 1), n->eps,
-                                  dc_pdata(g, n, 2), dc_pdata(g, n, 3), n->out);
+                                  dc_pdata(g, n, 2), dc_pdata(g, n, 3), j->y);
 }
 
-static void bn_run(dc_graph *g, dc_node_rec *n, int64_t batch, int train, int backward) {
-    bn_job j = {g, n, batch, train, backward};
+static void bn_run(dc_graph *g, bn_job *j) {
     int64_t C, S;
-    bn_dims(n, &C, &S);
-    if (g->pool && C > 1 && batch * C * S >= PAR_MIN_ELEMS) dc_pool_run(g->pool, bn_task, &j);
-    else bn_task(&j, 0, 1);
+    bn_dims(j->n, &C, &S);
+    if (g->pool && C > 1 && j->batch * C * S >= PAR_MIN_ELEMS) dc_pool_run(g->pool, bn_task, j);
+    else bn_task(j, 0, 1);
 }
 
 static dc_status batchnorm_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
-    bn_run(g, n, batch, train, 0);
+    bn_job j = {.g = g, .n = n, .batch = batch, .train = train, .y = n->out};
+    bn_run(g, &j);
     return DC_OK;
 }
-static void batchnorm_backward(dc_graph *g, dc_node_rec *n, int64_t batch) { bn_run(g, n, batch, 1, 1); }
+/* Training fusion (graph.c): the norm and the ReLU after it in one pass, written to y (the ReLU's
+ * output); the norm's own output is not written. */
+dc_status dc_batchnorm_relu_forward_train(dc_graph *g, dc_node_rec *n, int64_t batch, float *y) {
+    bn_job j = {.g = g, .n = n, .batch = batch, .train = 1, .y = y, .relu = 1};
+    bn_run(g, &j);
+    return DC_OK;
+}
+static void batchnorm_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    const dc_node_rec *r = dc_fused_relu(g, n); /* when the last forward fused the ReLU after it */
+    bn_job j = {.g = g, .n = n, .batch = batch, .train = 1, .backward = 1, .dy = r ? r->grad : n->grad,
+                .relu_bw = r != NULL};
+    bn_run(g, &j);
+}
 
 /* ---------------------------------------------------------------- add */
 static dc_status add_infer(dc_graph *g, dc_node_rec *n) {
@@ -253,10 +271,31 @@ dc_status dc_add_relu_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, 
     ew2(g, dc_add_relu_forward, N_ELEMS(n, batch), dc_in(g, n, 0)->out, dc_in(g, n, 1)->out, y);
     return DC_OK;
 }
+/* With a fused ReLU after the add: its backward and the add's for both inputs in one pass. */
+typedef struct {
+    const float *y, *dy;
+    float *da, *db;
+    int assign_a, assign_b;
+} add_relu_bw_job;
+static void add_relu_bw_range(const void *v, int64_t lo, int64_t hi) {
+    const add_relu_bw_job *j = v;
+    dc_add_relu_backward(hi - lo, j->y + lo, j->dy + lo, j->da ? j->da + lo : NULL, j->assign_a,
+                         j->db ? j->db + lo : NULL, j->assign_b);
+}
 static void add_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
+    dc_node_rec *a = dc_in(g, n, 0), *b = dc_in(g, n, 1);
+    const dc_node_rec *r = dc_fused_relu(g, n); /* when the last forward fused the ReLU after it */
+    if (r && a != b) {
+        add_relu_bw_job j = {r->out, r->grad, a->grad, b->grad, a->grad_assign, b->grad_assign};
+        run_ranges(g, N_ELEMS(n, batch), add_relu_bw_range, &j);
+        return;
+    }
     for (int i = 0; i < 2; i++) {
         dc_node_rec *x = dc_in(g, n, i);
-        if (x->grad) ew1(g, x->grad_assign ? dc_copy : dc_accumulate, N_ELEMS(n, batch), n->grad, x->grad);
+        if (!x->grad) continue;
+        if (r) /* x + x: the ReLU's backward into x, twice */
+            ew2(g, dc_relu_backward, N_ELEMS(n, batch), r->out, r->grad, x->grad);
+        else ew1(g, x->grad_assign ? dc_copy : dc_accumulate, N_ELEMS(n, batch), n->grad, x->grad);
     }
 }
 

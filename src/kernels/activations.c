@@ -109,6 +109,15 @@ void dc_add_relu_forward(int64_t n, const float *a, const float *b, float *y) {
     }
 }
 
+void dc_add_relu_backward(int64_t n, const float *y, const float *dy, float *da, int assign_a, float *db,
+                          int assign_b) {
+    for (int64_t i = 0; i < n; i++) {
+        const float d = y[i] > 0.0f ? dy[i] : 0.0f;
+        if (da) da[i] = assign_a ? d : da[i] + d;
+        if (db) db[i] = assign_b ? d : db[i] + d;
+    }
+}
+
 void dc_accumulate(int64_t n, const float *dy, float *dx) {
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
 }

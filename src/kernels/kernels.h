@@ -29,6 +29,10 @@ void dc_bias_backward(int64_t rows, int64_t cols, const float *dy, float *db);
 void dc_add_forward(int64_t n, const float *a, const float *b, float *y);
 /* y = max(0, a + b), the ReLU op's max (NaN -> 0): an add and the ReLU after it in one pass     [n] */
 void dc_add_relu_forward(int64_t n, const float *a, const float *b, float *y);
+/* The backward of y = max(0, a + b) (y: that output) for both inputs in one pass: d = y > 0 ? dy : 0
+ * (the ReLU op's backward), then da = d (assign_a) or da += d, the same for db; NULL skips one. */
+void dc_add_relu_backward(int64_t n, const float *y, const float *dy, float *da, int assign_a, float *db,
+                          int assign_b);
 void dc_accumulate(int64_t n, const float *dy, float *dx);
 void dc_copy(int64_t n, const float *src, float *dst);
 
@@ -72,20 +76,24 @@ void dc_dropout_backward_set(int64_t n, const float *mask, const float *dy, floa
  * call handles channels [c0, c1) (so threads can split the channels).
  * Training: mean_c, var_c over N*S values; xhat = (x - mean) * rstd, rstd = 1/sqrt(var + eps);
  *   y = gamma*xhat + beta; running = (1-momentum) running + momentum * batch (variance unbiased).
- * Saves mean [C] and rstd [C] for backward.  Eval: uses running_mean/running_var.               */
+ * Saves mean [C] and rstd [C] for backward.  relu: y = max(0, .) as the ReLU op computes it (a
+ * BatchNorm -> ReLU pair in one pass, see graph.c).  Eval: uses running_mean/running_var.       */
 void dc_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
                                 const float *gamma,
                                 const float *beta, float eps, float momentum, float *running_mean,
-                                float *running_var, float *mean, float *rstd, float *y);
+                                float *running_var, float *mean, float *rstd, int relu, float *y);
 void dc_batchnorm_forward_eval(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
                                const float *gamma,
                                const float *beta, float eps, const float *running_mean,
                                const float *running_var, float *y);
 /* dgamma += sum dy xhat; dbeta += sum dy;
- * dx += gamma rstd / M (M dy - sum dy - xhat sum(dy xhat)), M = N*S (dx = ... when !accumulate).  */
+ * dx += gamma rstd / M (M dy - sum dy - xhat sum(dy xhat)), M = N*S (dx = ... when !accumulate).
+ * relu_beta (NULL: none): the norm's beta, when dy is the gradient of a ReLU after the norm: each
+ * dy is taken as 0 where the norm's output (recomputed from x as the forward computed it) is not
+ * positive, the ReLU's backward, so the result equals the two ops' bit for bit.                 */
 void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
                            const float *gamma,
-                           const float *mean, const float *rstd, const float *dy, float *dx,
-                           int accumulate, float *dgamma, float *dbeta);
+                           const float *mean, const float *rstd, const float *dy, const float *relu_beta,
+                           float *dx, int accumulate, float *dgamma, float *dbeta);
 
 #endif

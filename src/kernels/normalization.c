@@ -58,6 +58,10 @@ void dc_dropout_backward_set(int64_t n, const float *mask, const float *dy, floa
     for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * mask[i];
 }
 
+/* The norm's output for input x: one helper for the forward and for the ReLU mask the fused
+ * backward recomputes from x, so both round (and contract) alike and the mask matches bit for bit. */
+static inline float bn_affine(float x, float gsc, float sh) { return x * gsc + sh; }
+
 /* sum of x[0..S) in 8 lanes */
 static double lane_sum(const float *x, int64_t S) {
     float acc[8] = {0};
@@ -85,21 +89,30 @@ static double lane_sqdev(const float *x, int64_t S, float mu) {
     return s;
 }
 
+/* a[l] += dy[k + l], b[l] += dy[k + l] * (x[k + l] - mu) for the blocks of 8 in [0, n8) (n8 a
+ * multiple of 8): the lane sums of lane_dots, continued from a and b */
+static inline void dots_lanes(const float *x, const float *dy, int64_t n8, float mu, float *a, float *b) {
+    float A[8], B[8];
+    for (int l = 0; l < 8; l++) A[l] = a[l], B[l] = b[l];
+    for (int64_t k = 0; k < n8; k += 8)
+        for (int l = 0; l < 8; l++) {
+            A[l] += dy[k + l];
+            B[l] += dy[k + l] * (x[k + l] - mu);
+        }
+    for (int l = 0; l < 8; l++) a[l] = A[l], b[l] = B[l];
+}
+
 /* sum of dy and of dy * (x - mu) over [0..S) in 8 lanes */
 static void lane_dots(const float *x, const float *dy, int64_t S, float mu, double *sdy, double *sdyx) {
     float a[8] = {0}, b[8] = {0};
-    int64_t k = 0;
-    for (; k + 8 <= S; k += 8)
-        for (int l = 0; l < 8; l++) {
-            a[l] += dy[k + l];
-            b[l] += dy[k + l] * (x[k + l] - mu);
-        }
+    const int64_t S8 = S / 8 * 8;
+    dots_lanes(x, dy, S8, mu, a, b);
     double s1 = 0.0, s2 = 0.0;
     for (int l = 0; l < 8; l++) {
         s1 += a[l];
         s2 += b[l];
     }
-    for (; k < S; k++) {
+    for (int64_t k = S8; k < S; k++) {
         s1 += dy[k];
         s2 += (double)dy[k] * (x[k] - mu);
     }
@@ -109,7 +122,8 @@ static void lane_dots(const float *x, const float *dy, int64_t S, float mu, doub
 
 void dc_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
                                 const float *gamma, const float *beta, float eps, float momentum,
-                                float *running_mean, float *running_var, float *mean, float *rstd, float *y) {
+                                float *running_mean, float *running_var, float *mean, float *rstd, int relu,
+                                float *y) {
     int64_t M = N * S;
     for (int64_t c = c0; c < c1; c++) {
         double s = 0.0;
@@ -124,7 +138,13 @@ void dc_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, int64_t c0, int
         for (int64_t n = 0; n < N; n++) {
             const float *xp = x + (n * C + c) * S;
             float *yp = y + (n * C + c) * S;
-            for (int64_t k = 0; k < S; k++) yp[k] = xp[k] * gsc + sh;
+            if (relu)
+                for (int64_t k = 0; k < S; k++) {
+                    const float v = bn_affine(xp[k], gsc, sh); /* the unfused norm's output, then the ReLU op's max */
+                    yp[k] = v > 0.0f ? v : 0.0f;
+                }
+            else
+                for (int64_t k = 0; k < S; k++) yp[k] = bn_affine(xp[k], gsc, sh);
         }
         double unbiased = M > 1 ? ss / (double)(M - 1) : var;
         running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mu;
@@ -146,14 +166,46 @@ void dc_batchnorm_forward_eval(int64_t N, int64_t C, int64_t S, int64_t c0, int6
     }
 }
 
+/* lane_dots with dy masked by the sign of the norm's output (x gsc + sh, recomputed as the forward
+ * computed it): the gradient a ReLU after the norm passes back, in the same order, so the sums
+ * equal lane_dots of the ReLU backward's output bit for bit */
+static void lane_dots_relu(const float *x, const float *dy, int64_t S, float mu, float gsc, float sh, double *sdy,
+                           double *sdyx) {
+    float a[8] = {0}, b[8] = {0}, d[512]; /* the masked dy, a piece at a time */
+    const int64_t S8 = S / 8 * 8;
+    for (int64_t k = 0; k < S8; k += 512) {
+        const int64_t m = S8 - k < 512 ? S8 - k : 512;
+        for (int64_t i = 0; i < m; i++) d[i] = bn_affine(x[k + i], gsc, sh) > 0.0f ? dy[k + i] : 0.0f;
+        dots_lanes(x + k, d, m, mu, a, b);
+    }
+    double s1 = 0.0, s2 = 0.0;
+    for (int l = 0; l < 8; l++) {
+        s1 += a[l];
+        s2 += b[l];
+    }
+    for (int64_t k = S8; k < S; k++) {
+        const float dk = bn_affine(x[k], gsc, sh) > 0.0f ? dy[k] : 0.0f;
+        s1 += dk;
+        s2 += (double)dk * (x[k] - mu);
+    }
+    *sdy += s1;
+    *sdyx += s2;
+}
+
 void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
-                           const float *gamma, const float *mean, const float *rstd, const float *dy, float *dx,
-                           int accumulate, float *dgamma, float *dbeta) {
+                           const float *gamma, const float *mean, const float *rstd, const float *dy,
+                           const float *relu_beta, float *dx, int accumulate, float *dgamma, float *dbeta) {
     int64_t M = N * S;
     for (int64_t c = c0; c < c1; c++) {
         double sdy = 0.0, sdyx = 0.0;
         float mu = mean[c], r = rstd[c];
-        for (int64_t n = 0; n < N; n++) lane_dots(x + (n * C + c) * S, dy + (n * C + c) * S, S, mu, &sdy, &sdyx);
+        /* the forward's scale and shift (mean[c] is the forward's (float)mu) */
+        const float gsc = gamma[c] * r, sh = relu_beta ? relu_beta[c] - mu * gsc : 0.0f;
+        for (int64_t n = 0; n < N; n++) {
+            const int64_t o = (n * C + c) * S;
+            if (relu_beta) lane_dots_relu(x + o, dy + o, S, mu, gsc, sh, &sdy, &sdyx);
+            else lane_dots(x + o, dy + o, S, mu, &sdy, &sdyx);
+        }
         sdyx *= r; /* sum dy * xhat */
         dgamma[c] += (float)sdyx;
         dbeta[c] += (float)sdy;
@@ -162,7 +214,13 @@ void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t 
         for (int64_t n = 0; n < N; n++) {
             const float *xp = x + (n * C + c) * S, *dp = dy + (n * C + c) * S;
             float *dxp = dx + (n * C + c) * S;
-            if (accumulate)
+            if (relu_beta) {
+                for (int64_t k = 0; k < S; k++) {
+                    const float d = bn_affine(xp[k], gsc, sh) > 0.0f ? dp[k] : 0.0f;
+                    const float v = k1 * (d - m1 - (xp[k] - mu) * r * m2);
+                    dxp[k] = accumulate ? dxp[k] + v : v;
+                }
+            } else if (accumulate)
                 for (int64_t k = 0; k < S; k++) dxp[k] += k1 * (dp[k] - m1 - (xp[k] - mu) * r * m2);
             else
                 for (int64_t k = 0; k < S; k++) dxp[k] = k1 * (dp[k] - m1 - (xp[k] - mu) * r * m2);
