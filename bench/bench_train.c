@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     loss = dc_softmax_cross_entropy(g, logits, t);
     dc_graph_opts go = {.pool = pool, .seed = 0, .share_grads = 1};
     if (dc_graph_plan(g, batch, &go) != DC_OK) DIE("plan");
-    dc_graph_set_fusion(g, fusion);
+    dc_graph_set_fusion(g, fusion ? DC_FUSION_ALL : 0);
     dc_optim_config oc = dc_optim_defaults(DC_OPTIM_MOMENTUM, 0.01f);
     dc_optim *opt = NULL;
     if (dc_optim_create(&oc, dc_graph_params(g), dc_graph_param_count(g), pool, &opt) != DC_OK) DIE("optimizer");

@@ -399,18 +399,20 @@ void dc_graph_set_profile(dc_graph *g, int on);
 void dc_graph_node_time(const dc_graph *g, dc_node n, double *forward_s, double *backward_s);
 /* Opt-in check after each node of a forward pass: the first node with NaN/Inf output is named. */
 void dc_graph_set_nan_check(dc_graph *g, int on);
-/* Opt-in fusion.  Inference passes (train == 0): a convolution followed by a BatchNorm (its only
- * consumer) runs with the norm folded into its filter and bias, a ReLU that is the only consumer of
- * such a norm, of a convolution or of an add is applied as that output is written; the result of
- * the last node of each such chain is the same up to rounding (the ReLU's max is exact).  Training
- * passes: a BatchNorm or an add whose only consumer is a ReLU writes the ReLU's output in the same
- * pass, and its backward takes the ReLU's gradient masked by that output; the loss and every
- * gradient are the unfused ones bit for bit.  The skipped intermediate outputs (the convolution's
- * before its folded norm, the norm's before its ReLU, the add's) are not written, nor (in training)
- * the gradients of the norm and the add, so dc_graph_data / dc_graph_grad of them are stale: leave
+/* Opt-in fusion, by kind (flags, 0 = none).  DC_FUSION_INFERENCE, in passes with train == 0: a
+ * convolution followed by a BatchNorm (its only consumer) runs with the norm folded into its
+ * filter and bias, a ReLU that is the only consumer of such a norm, of a convolution or of an add
+ * is applied as that output is written; the result of the last node of each such chain is the
+ * same up to rounding (the ReLU's max is exact).  DC_FUSION_TRAINING, in passes with train == 1:
+ * a BatchNorm or an add whose only consumer is a ReLU writes the ReLU's output in the same pass,
+ * and its backward takes the ReLU's gradient masked by that output; the loss and every gradient
+ * are the unfused ones bit for bit.  The skipped intermediate outputs (the convolution's before
+ * its folded norm, the norm's before its ReLU, the add's) are not written, nor (in training) the
+ * gradients of the norm and the add, so dc_graph_data / dc_graph_grad of them are stale: leave
  * fusion off to inspect intermediate activations.  Switching it between a forward pass and its
  * backward is safe: the backward follows the way the forward ran. */
-void dc_graph_set_fusion(dc_graph *g, int on);
+enum { DC_FUSION_INFERENCE = 1, DC_FUSION_TRAINING = 2, DC_FUSION_ALL = 3 };
+void dc_graph_set_fusion(dc_graph *g, int flags);
 
 /* ------------------------------------------------------------------ optim */
 typedef enum dc_optim_kind {

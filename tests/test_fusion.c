@@ -99,7 +99,7 @@ static void fusion_case(dc_pool *pool) {
     for (int i = 0; i < 6; i++) want[i] = copy_of(g, kept[i]);
     float *want_bn1 = copy_of(g, n.bn1);
 
-    dc_graph_set_fusion(g, 1);
+    dc_graph_set_fusion(g, DC_FUSION_ALL);
     const dc_node skipped[] = {n.c1, n.bn1, n.c3, n.add, n.c5};
     for (int i = 0; i < 5; i++) poison(g, skipped[i]);
     CHECK_OK(dc_graph_forward(g, BATCH, 0));
@@ -137,7 +137,7 @@ TEST(fusion_nan_check_names_the_chain_output) {
     net n;
     build(&n, NULL);
     dc_graph *g = n.g;
-    dc_graph_set_fusion(g, 1);
+    dc_graph_set_fusion(g, DC_FUSION_INFERENCE);
     dc_graph_set_nan_check(g, 1);
     const dc_param *p = dc_graph_params(g);
     for (int i = 0; i < dc_graph_param_count(g); i++)
@@ -190,7 +190,7 @@ static void training_fusion_case(dc_pool *pool) {
     grads want = train_step(g, n.x, n.loss);
     /* fused: bn1 -> r1, bn2 -> its ReLU, add -> r3; not bn6 (two consumers) nor c5 -> r5 (a
      * convolution's output is its backward's input, so training keeps it) */
-    dc_graph_set_fusion(g, 1);
+    dc_graph_set_fusion(g, DC_FUSION_TRAINING);
     const dc_node skipped[] = {n.bn1, n.add};
     for (int i = 0; i < 2; i++) poison(g, skipped[i]);
     grads got = train_step(g, n.x, n.loss);
@@ -198,12 +198,12 @@ static void training_fusion_case(dc_pool *pool) {
     for (int i = 0; i < 2; i++)
         CHECK_MSG(still_poisoned(g, skipped[i]), "'%s' was computed: not fused", dc_node_name(g, skipped[i]));
     CHECK(!still_poisoned(g, n.bn6) && !still_poisoned(g, n.c5));
-    /* fusion off again: the plain steps, every output written */
-    dc_graph_set_fusion(g, 0);
+    /* inference fusion alone leaves training passes plain: every output written */
+    dc_graph_set_fusion(g, DC_FUSION_INFERENCE);
     grads plain = train_step(g, n.x, n.loss);
     check_same_grads(&plain, &want, "unfused step after fused ones");
     for (int i = 0; i < 2; i++)
-        CHECK_MSG(!still_poisoned(g, skipped[i]), "'%s' skipped with fusion off", dc_node_name(g, skipped[i]));
+        CHECK_MSG(!still_poisoned(g, skipped[i]), "'%s' skipped without training fusion", dc_node_name(g, skipped[i]));
     free(want.v);
     free(got.v);
     free(plain.v);
@@ -241,7 +241,7 @@ TEST(training_fusion_keeps_the_relu_gradient_live) {
     dc_test_fill(&r, dc_graph_data(g, x), BATCH * 4 * 6 * 6, 1.0f, 0.0f);
     for (int i = 0; i < BATCH; i++) dc_graph_data(g, t)[i] = (float)(i % 10);
     grads want = train_step(g, x, loss);
-    dc_graph_set_fusion(g, 1);
+    dc_graph_set_fusion(g, DC_FUSION_TRAINING);
     grads got = train_step(g, x, loss);
     check_same_grads(&got, &want, "fused step, shared gradient buffers");
     free(want.v);

@@ -114,7 +114,7 @@ static dc_status model_load(const char *ckpt, int threads, int64_t batch, model 
     dc_graph_opts go = {.pool = m->pool};
     if (s == DC_OK) s = dc_graph_plan(m->g, batch, &go);
     if (s == DC_OK) s = dc_checkpoint_load(ckpt, m->g, NULL, NULL);
-    dc_graph_set_fusion(m->g, 1); /* only the logits are read */
+    dc_graph_set_fusion(m->g, DC_FUSION_INFERENCE); /* only the logits are read */
     if (s != DC_OK) model_free(m);
     return s;
 }

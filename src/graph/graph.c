@@ -408,7 +408,7 @@ static dc_status plan_grads(dc_graph *g, int64_t max_batch, int share) {
     return DC_OK;
 }
 
-/* Fusion, planned for every graph and used when dc_graph_set_fusion is on.  A head's tails are the
+/* Fusion, planned for every graph and used as dc_graph_set_fusion says (inference, training).  A head's tails are the
  * nodes whose work it takes over.  In inference passes the heads are convolutions and adds:
  *   conv -> BatchNorm [-> ReLU]   the norm folded into the filter and bias, the ReLU applied as the
  *   conv -> ReLU                  output is written (to the last tail's buffer);
@@ -450,7 +450,7 @@ static void plan_fusion(dc_graph *g) {
     free(uses);
 }
 
-void dc_graph_set_fusion(dc_graph *g, int on) { if (g) g->fuse = on; }
+void dc_graph_set_fusion(dc_graph *g, int flags) { if (g) g->fuse = flags & DC_FUSION_ALL; }
 
 dc_status dc_graph_fold_buffer(dc_graph *g, int64_t floats) {
     if (floats <= g->fold_floats) return DC_OK;
@@ -660,8 +660,8 @@ static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto, 
                           dc_op_table[n->op].name, g->nodes[n->rows_of].name);
         double t0 = g->profile ? dc_clock_s() : 0.0;
         dc_status st = DC_OK;
-        const int wrote = !g->fuse ? -1 : train ? run_fused_train(g, n, rows, upto, end, &st)
-                                                : run_fused(g, n, rows, upto, end, &st);
+        const int wrote = train ? (g->fuse & DC_FUSION_TRAINING ? run_fused_train(g, n, rows, upto, end, &st) : -1)
+                                : (g->fuse & DC_FUSION_INFERENCE ? run_fused(g, n, rows, upto, end, &st) : -1);
         if (n->train_relu >= 0 && (!train || wrote < 0)) n->relu_fused = 0; /* ran alone, or not for training */
         if (wrote < 0) st = dc_op_table[n->op].forward(g, n, rows, train);
         DC_TRY(st);

@@ -126,7 +126,7 @@ struct dc_graph {
     dc_rng rng;           /* dropout draws                                                     */
     float weight_decay;
     int train;
-    int fuse;             /* dc_graph_set_fusion                                               */
+    int fuse;             /* dc_graph_set_fusion: DC_FUSION_INFERENCE | DC_FUSION_TRAINING      */
     int64_t pass;         /* forward passes run (tails of fused heads compare it, see fused_pass) */
     float *fold;          /* folded filter and bias of the fused convolution running now        */
     int64_t fold_floats;

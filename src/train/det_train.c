@@ -225,6 +225,7 @@ static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, j
     dc_graph_opts go = {.pool = j->pool, .seed = c->seed, .weight_decay = c->weight_decay, .share_grads = 1};
     DC_TRY(dc_detector_create(c->model, j->train->h, j->train->classes, j->train->max_obj, c->batch, &go, &j->net));
     dc_graph *g = dc_detector_graph(&j->net);
+    dc_graph_set_fusion(g, DC_FUSION_TRAINING); /* same gradients; validation passes stay plain */
     int init_n = 0;
     int64_t init_numel = 0;
     if (c->init_from) DC_TRY(dc_checkpoint_load_matching(c->init_from, g, &init_n, &init_numel));

@@ -767,6 +767,7 @@ static dc_status rcnn_job(const dc_rcnn_train_config *c, dc_rcnn_train_result *r
     DC_TRY(dc_pool_create(c->threads, &j->pool));
     dc_graph_opts go = {.pool = j->pool, .seed = c->seed, .weight_decay = c->weight_decay, .share_grads = 1};
     DC_TRY(dc_rcnn_net_create(c->side, C, 1, c->batch > 256 ? c->batch : 256, &go, &j->net));
+    dc_graph_set_fusion(j->net.g, DC_FUSION_TRAINING); /* same gradients; validation passes stay plain */
     DC_TRY(dc_optim_create(&c->optim, dc_graph_params(j->net.g), dc_graph_param_count(j->net.g), j->pool, &j->opt));
     for (int i = 0; i < dc_graph_param_count(j->net.g); i++) j->n_param_floats += dc_graph_params(j->net.g)[i].numel;
     j->best_params = malloc((size_t)j->n_param_floats * sizeof *j->best_params);

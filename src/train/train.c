@@ -71,7 +71,7 @@ static dc_status model_run_build(dc_model_run *m, const char *model, const char 
     }
     if (s == DC_OK) s = dc_graph_status(m->g);
     if (s == DC_OK) s = dc_graph_plan(m->g, batch, opts);
-    dc_graph_set_fusion(m->g, 1); /* training passes: BN+ReLU and add+ReLU fused; evaluation: conv+BN+ReLU */
+    dc_graph_set_fusion(m->g, DC_FUSION_ALL); /* training passes: BN+ReLU and add+ReLU fused; evaluation: conv+BN+ReLU */
     if (s != DC_OK) {
         dc_graph_free(m->g);
         m->g = NULL;
