@@ -96,6 +96,14 @@ static int64_t part_off(const dc_conv_geom *c, int64_t NP) { return round16(c->O
 static int64_t col_off(const dc_conv_geom *c, int64_t NP) {
     return part_off(c, NP) + round16(DW_CHUNKS * (c->OC / c->groups) * (c->C / c->groups) * c->kh * c->kw);
 }
+/* A strided 1x1 convolution (ResNets' projection shortcuts) runs its forward as an explicit
+ * subsampling copy of x (im2col of a 1x1 filter) and a plain GEMM: the implicit packer gathers
+ * such columns pixel by pixel wherever an 8-pixel block crosses an output row (every block at 7x7),
+ * and each packed element then serves only OC multiply-adds. */
+static int explicit_1x1(const dc_conv_geom *c) {
+    return c->kh == 1 && c->kw == 1 && c->ph == 0 && c->pw == 0 && (c->sh > 1 || c->sw > 1) && c->groups == 1;
+}
+
 /* One dx chunk's dcol per thread. */
 static int64_t col_slot(const dc_conv_geom *c, int64_t batch) {
     const int64_t nb = dx_chunk_images(c) < batch ? dx_chunk_images(c) : batch;
@@ -235,7 +243,9 @@ int64_t dc_op_conv2d_workspace(const dc_graph *g, const dc_node_rec *n, int64_t 
     /* forward: res (or the direct path's planes); backward: the direct backward's buffers, or dres,
      * the partial dW products and for dx (when the input gets a gradient) the direct path's planes
      * of dy or one dcol chunk per thread.  One workspace serves both passes: the larger. */
-    const int64_t fwd = use_dconv(&c) ? dconv_size(&c, batch) : round16(c.OC * NP);
+    const int64_t fwd = use_dconv(&c)       ? dconv_size(&c, batch)
+                        : explicit_1x1(&c) ? round16(c.OC * NP) + round16(c.C * NP)
+                                           : round16(c.OC * NP);
     int64_t bwd = col_off(&c, NP);
     if (direct_bw(&c)) {
         const dc_conv_geom f = flip_geom(&c);
@@ -366,6 +376,21 @@ typedef struct dconv_job {
     int flags; /* DC_CONV_ACC, DC_CONV_RELU */
 } dconv_job;
 
+/* col [C][NP] = im2col(x) over the image-channel units, split over the pool (explicit_1x1). */
+typedef struct im2col_job {
+    const dc_conv_geom *geo;
+    int64_t ld, units;
+    const float *x;
+    float *col;
+} im2col_job;
+
+static void im2col_task(void *ctx, int tid, int nt) {
+    const im2col_job *j = ctx;
+    int64_t lo, hi;
+    dc_split_range(j->units, nt, tid, &lo, &hi);
+    if (hi > lo) dc_im2col(j->geo, j->ld, lo, hi, j->x, j->col);
+}
+
 static void dconv_pad_task(void *ctx, int tid, int nt) {
     const dconv_job *j = ctx;
     int64_t lo, hi;
@@ -466,6 +491,12 @@ static void conv_forward(dc_graph *g, dc_node_rec *n, int64_t batch, const float
         dconv(g, &c, batch, x->out, W, 0, b, flags, g->work, y);
         return;
     }
+    if (explicit_1x1(&c)) {
+        float *col = g->work + round16(c.OC * NP);
+        im2col_job ij = {&c, NP, batch * c.C, x->out, col};
+        dc_pool_run(g->pool, im2col_task, &ij);
+        dc_gemm(g->gemm, 0, 0, c.OC, NP, K, 1.0f, W, K, col, NP, 0.0f, res, NP);
+    } else
     for (int grp = 0; grp < c.groups; grp++) {
         const dc_conv_pack pk = {&c, x->out, batch, grp, 0, 0};
         dc_gemm_packed_b(g->gemm, OCg, NP, K, 1.0f, W + grp * OCg * K, K, 0, dc_conv_pack_col, &pk, 0.0f,
