@@ -109,6 +109,10 @@ static int64_t col_slot(const dc_conv_geom *c, int64_t batch) {
     const int64_t nb = dx_chunk_images(c) < batch ? dx_chunk_images(c) : batch;
     return round16(c->C * c->kh * c->kw * nb * c->OH * c->OW);
 }
+/* explicit_1x1's columns of x for dW, after the dcol slots of nt threads. */
+static int64_t xcol_off(const dc_conv_geom *c, int64_t batch, int nt) {
+    return col_off(c, batch * c->OH * c->OW) + nt * col_slot(c, batch);
+}
 
 /* dX as a convolution of dy with the flipped, transposed filter (stride 1 only):
  *   dx[n][c][h][v] += sum_{o,a,b} Wf[c][o][a][b] * dy[n][o][h - ph' + a*dh][v - pw' + b*dw]
@@ -255,6 +259,7 @@ int64_t dc_op_conv2d_workspace(const dc_graph *g, const dc_node_rec *n, int64_t 
         if (dx_by_flip(&c) && use_dconv(&f)) bwd += dconv_size(&f, batch);
         else bwd += dc_pool_size(g->pool) * col_slot(&c, batch);
     }
+    if (explicit_1x1(&c)) bwd = xcol_off(&c, batch, dc_pool_size(g->pool)) + round16(c.C * NP);
     const int64_t ws = fwd > bwd ? fwd : bwd, wws = wino_workspace(g, &c, batch);
     return ws > wws ? ws : wws;
 }
@@ -300,7 +305,8 @@ typedef struct dw_job {
     int grp;
     int64_t M, K, NP, N, P;
     const float *dres;
-    float *part; /* DW_CHUNKS x [M][K] */
+    const float *col; /* explicit columns [K][NP] (explicit_1x1), or NULL: packed from x */
+    float *part;      /* DW_CHUNKS x [M][K] */
 } dw_job;
 
 static void dw_task(void *ctx, int tid, int nt) {
@@ -312,16 +318,21 @@ static void dw_task(void *ctx, int tid, int nt) {
         dc_split_range(j->N, DW_CHUNKS, (int)ch, &n0, &n1);
         const int64_t p0 = n0 * j->P, len = (n1 - n0) * j->P;
         if (len == 0) continue;
+        if (j->col) { /* the same sums as the packed B (gemm.h), from the plain matrix */
+            dc_gemm_st(j->gemm, tid, 0, 1, j->M, j->K, len, 1.0f, j->dres + p0, j->NP, j->col + p0, j->NP, 0.0f,
+                       j->part + ch * j->M * j->K, j->K);
+            continue;
+        }
         const dc_conv_pack pk = {j->geo, j->x, j->N, j->grp, p0, 0};
         dc_gemm_packed_b_st(j->gemm, tid, j->M, j->K, len, 1.0f, j->dres + p0, j->NP, 0, dc_conv_pack_colT, &pk, 0.0f,
                             j->part + ch * j->M * j->K, j->K);
     }
 }
 
-static void dw_gemm(dc_graph *g, const dc_conv_geom *geo, const float *x, int grp, int64_t M, int64_t K, int64_t N,
-                    const float *dres, float *dW, float *part) {
+static void dw_gemm(dc_graph *g, const dc_conv_geom *geo, const float *x, const float *col, int grp, int64_t M,
+                    int64_t K, int64_t N, const float *dres, float *dW, float *part) {
     const int64_t P = geo->OH * geo->OW;
-    dw_job j = {g->gemm, geo, x, grp, M, K, N * P, N, P, dres, part};
+    dw_job j = {g->gemm, geo, x, grp, M, K, N * P, N, P, dres, col, part};
     dc_pool_run(g->pool, dw_task, &j);
     for (int64_t ch = 0; ch < DW_CHUNKS; ch++) {
         int64_t n0, n1;
@@ -550,9 +561,15 @@ static void backward_gemm(dc_graph *g, dc_node_rec *n, const dc_conv_geom *cp, i
     const float *W = dc_pdata(g, n, 0);
     conv_job r = {&c, batch, NP, n->grad, NULL, dres, n->n_params > 1 ? dc_pgrad(g, n, 1) : NULL, 0};
     dc_pool_run(g->pool, from_nchw_task, &r);
+    float *xcol = NULL; /* explicit_1x1: dW from the subsampled input, copied out as in the forward */
+    if (dW && explicit_1x1(&c)) {
+        xcol = g->work + xcol_off(&c, batch, dc_pool_size(g->pool));
+        im2col_job ij = {&c, NP, batch * c.C, x->out, xcol};
+        dc_pool_run(g->pool, im2col_task, &ij);
+    }
     if (dW)
         for (int grp = 0; grp < c.groups; grp++)
-            dw_gemm(g, &c, x->out, grp, OCg, K, batch, dres + grp * OCg * NP, dW + grp * OCg * K, part);
+            dw_gemm(g, &c, x->out, xcol, grp, OCg, K, batch, dres + grp * OCg * NP, dW + grp * OCg * K, part);
     const dc_conv_geom f = flip_geom(&c);
     if (dx && dx_by_flip(&c) && use_dconv(&f)) {
         dconv(g, &f, batch, n->grad, W, 1, NULL, !x->grad_assign, col, dx);
@@ -739,7 +756,7 @@ void dc_op_conv_transpose2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch)
         conv_job r = {&c, batch, NP, x->out, NULL, xres, NULL, 0};
         dc_pool_run(g->pool, from_nchw_task, &r);
         for (int grp = 0; grp < c.groups; grp++)
-            dw_gemm(g, &c, dy, grp, OCg, K, batch, xres + grp * OCg * NP, dW + grp * OCg * K, part);
+            dw_gemm(g, &c, dy, NULL, grp, OCg, K, batch, xres + grp * OCg * NP, dW + grp * OCg * K, part);
     }
     if (x->grad) {
         for (int grp = 0; grp < c.groups; grp++) {
