@@ -123,14 +123,16 @@ static void fusion_case(dc_pool *pool) {
     dc_graph_free(g);
 }
 
-TEST(fusion_matches_unfused_no_pool) { fusion_case(NULL); }
-
-TEST(fusion_matches_unfused_two_threads) {
+/* fn on a pool of two threads */
+static void on_two_threads(void (*fn)(dc_pool *)) {
     dc_pool *pool;
     CHECK_OK(dc_pool_create(2, &pool));
-    fusion_case(pool);
+    fn(pool);
     dc_pool_free(pool);
 }
+
+TEST(fusion_matches_unfused_no_pool) { fusion_case(NULL); }
+TEST(fusion_matches_unfused_two_threads) { on_two_threads(fusion_case); }
 
 /* A NaN produced inside a fused chain is still caught by the NaN check, named by the chain's last node. */
 TEST(fusion_nan_check_names_the_chain_output) {
@@ -212,12 +214,7 @@ static void training_fusion_case(dc_pool *pool) {
 
 TEST(training_fusion_matches_unfused_no_pool) { training_fusion_case(NULL); }
 
-TEST(training_fusion_matches_unfused_two_threads) {
-    dc_pool *pool;
-    CHECK_OK(dc_pool_create(2, &pool));
-    training_fusion_case(pool);
-    dc_pool_free(pool);
-}
+TEST(training_fusion_matches_unfused_two_threads) { on_two_threads(training_fusion_case); }
 
 /* With shared gradient buffers, a tanh -> sigmoid pair built between a norm and its ReLU has
  * gradients that are dead while the ReLU's is (its own step to the add's), so the planner could

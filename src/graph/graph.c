@@ -476,7 +476,7 @@ static int run_fused(dc_graph *g, dc_node_rec *n, int64_t batch, int upto, int e
 }
 
 /* The training counterpart: head n (a BatchNorm or an add) writes its ReLU's output when the ReLU
- * is due in this pass; records in n->relu_fused which way it ran, for the backward. */
+ * is due in this pass. */
 static int run_fused_train(dc_graph *g, dc_node_rec *n, int64_t batch, int upto, int end, dc_status *st) {
     const int relu = n->train_relu;
     if (relu < 0 || relu >= end || (upto >= 0 && !g->marks[relu])) return -1;
@@ -484,7 +484,6 @@ static int run_fused_train(dc_graph *g, dc_node_rec *n, int64_t batch, int upto,
     if (n->op == DC_OP_BATCHNORM) *st = dc_batchnorm_relu_forward_train(g, n, batch, y);
     else *st = dc_add_relu_forward_fused(g, n, batch, y);
     g->nodes[relu].fused_pass = g->pass;
-    n->relu_fused = 1;
     return relu;
 }
 
@@ -660,9 +659,10 @@ static dc_status forward_nodes(dc_graph *g, int64_t batch, int train, int upto, 
                           dc_op_table[n->op].name, g->nodes[n->rows_of].name);
         double t0 = g->profile ? dc_clock_s() : 0.0;
         dc_status st = DC_OK;
-        const int wrote = train ? (g->fuse & DC_FUSION_TRAINING ? run_fused_train(g, n, rows, upto, end, &st) : -1)
-                                : (g->fuse & DC_FUSION_INFERENCE ? run_fused(g, n, rows, upto, end, &st) : -1);
-        if (n->train_relu >= 0 && (!train || wrote < 0)) n->relu_fused = 0; /* ran alone, or not for training */
+        int wrote = -1;
+        if (g->fuse & (train ? DC_FUSION_TRAINING : DC_FUSION_INFERENCE))
+            wrote = train ? run_fused_train(g, n, rows, upto, end, &st) : run_fused(g, n, rows, upto, end, &st);
+        if (n->train_relu >= 0) n->relu_fused = train && wrote >= 0; /* what the backward follows */
         if (wrote < 0) st = dc_op_table[n->op].forward(g, n, rows, train);
         DC_TRY(st);
         if (g->profile) n->t_fwd += dc_clock_s() - t0;

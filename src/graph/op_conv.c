@@ -402,6 +402,12 @@ static void im2col_task(void *ctx, int tid, int nt) {
     if (hi > lo) dc_im2col(j->geo, j->ld, lo, hi, j->x, j->col);
 }
 
+/* explicit_1x1's column matrix of x: col [C][NP], the subsampled input. */
+static void explicit_cols(dc_graph *g, const dc_conv_geom *c, int64_t batch, const float *x, float *col) {
+    im2col_job j = {c, batch * c->OH * c->OW, batch * c->C, x, col};
+    dc_pool_run(g->pool, im2col_task, &j);
+}
+
 static void dconv_pad_task(void *ctx, int tid, int nt) {
     const dconv_job *j = ctx;
     int64_t lo, hi;
@@ -504,14 +510,14 @@ static void conv_forward(dc_graph *g, dc_node_rec *n, int64_t batch, const float
     }
     if (explicit_1x1(&c)) {
         float *col = g->work + round16(c.OC * NP);
-        im2col_job ij = {&c, NP, batch * c.C, x->out, col};
-        dc_pool_run(g->pool, im2col_task, &ij);
+        explicit_cols(g, &c, batch, x->out, col);
         dc_gemm(g->gemm, 0, 0, c.OC, NP, K, 1.0f, W, K, col, NP, 0.0f, res, NP);
-    } else
-    for (int grp = 0; grp < c.groups; grp++) {
-        const dc_conv_pack pk = {&c, x->out, batch, grp, 0, 0};
-        dc_gemm_packed_b(g->gemm, OCg, NP, K, 1.0f, W + grp * OCg * K, K, 0, dc_conv_pack_col, &pk, 0.0f,
-                         res + grp * OCg * NP, NP);
+    } else {
+        for (int grp = 0; grp < c.groups; grp++) {
+            const dc_conv_pack pk = {&c, x->out, batch, grp, 0, 0};
+            dc_gemm_packed_b(g->gemm, OCg, NP, K, 1.0f, W + grp * OCg * K, K, 0, dc_conv_pack_col, &pk, 0.0f,
+                             res + grp * OCg * NP, NP);
+        }
     }
     conv_job r = {&c, batch, NP, res, b, y, NULL, relu};
     dc_pool_run(g->pool, to_nchw_task, &r);
@@ -564,8 +570,7 @@ static void backward_gemm(dc_graph *g, dc_node_rec *n, const dc_conv_geom *cp, i
     float *xcol = NULL; /* explicit_1x1: dW from the subsampled input, copied out as in the forward */
     if (dW && explicit_1x1(&c)) {
         xcol = g->work + xcol_off(&c, batch, dc_pool_size(g->pool));
-        im2col_job ij = {&c, NP, batch * c.C, x->out, xcol};
-        dc_pool_run(g->pool, im2col_task, &ij);
+        explicit_cols(g, &c, batch, x->out, xcol);
     }
     if (dW)
         for (int grp = 0; grp < c.groups; grp++)

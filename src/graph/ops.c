@@ -198,10 +198,9 @@ typedef struct {
     dc_node_rec *n;
     int64_t batch;
     int train, backward;
-    float *y;            /* forward output: the norm's, or its fused ReLU's (relu set)       */
-    int relu;
-    const float *dy;     /* backward: the norm's gradient, or its fused ReLU's (relu_y set) */
-    int relu_bw;         /* dy is the fused ReLU's: masked by the sign of the norm's output  */
+    int relu;        /* a ReLU is fused after the norm (graph.c): y and dy are the ReLU's */
+    float *y;        /* forward output                                                      */
+    const float *dy; /* backward: the output's gradient                                     */
 } bn_job;
 
 static void bn_task(void *v, int tid, int nt) {
@@ -215,7 +214,7 @@ static void bn_task(void *v, int tid, int nt) {
     const float *x = dc_in(g, n, 0)->out;
     if (j->backward)
         dc_batchnorm_backward(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), n->saved, n->saved + C, j->dy,
-                              j->relu_bw ? dc_pdata(g, n, 1) : NULL,
+                              j->relu ? dc_pdata(g, n, 1) : NULL,
                               dc_in(g, n, 0)->grad, !dc_in(g, n, 0)->grad_assign, dc_pgrad(g, n, 0), dc_pgrad(g, n, 1));
     else if (j->train)
         dc_batchnorm_forward_train(j->batch, C, S, c0, c1, x, dc_pdata(g, n, 0), dc_pdata(g, n, 1), n->eps,
@@ -247,8 +246,8 @@ dc_status dc_batchnorm_relu_forward_train(dc_graph *g, dc_node_rec *n, int64_t b
 }
 static void batchnorm_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
     const dc_node_rec *r = dc_fused_relu(g, n); /* when the last forward fused the ReLU after it */
-    bn_job j = {.g = g, .n = n, .batch = batch, .train = 1, .backward = 1, .dy = r ? r->grad : n->grad,
-                .relu_bw = r != NULL};
+    bn_job j = {.g = g, .n = n, .batch = batch, .train = 1, .backward = 1, .relu = r != NULL,
+                .dy = r ? r->grad : n->grad};
     bn_run(g, &j);
 }
 
@@ -283,19 +282,16 @@ static void add_relu_bw_range(const void *v, int64_t lo, int64_t hi) {
                          j->db ? j->db + lo : NULL, j->assign_b);
 }
 static void add_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
-    dc_node_rec *a = dc_in(g, n, 0), *b = dc_in(g, n, 1);
     const dc_node_rec *r = dc_fused_relu(g, n); /* when the last forward fused the ReLU after it */
-    if (r && a != b) {
+    if (r) { /* x + x works too: that input has two edges, so both terms are added, in order */
+        const dc_node_rec *a = dc_in(g, n, 0), *b = dc_in(g, n, 1);
         add_relu_bw_job j = {r->out, r->grad, a->grad, b->grad, a->grad_assign, b->grad_assign};
         run_ranges(g, N_ELEMS(n, batch), add_relu_bw_range, &j);
         return;
     }
     for (int i = 0; i < 2; i++) {
         dc_node_rec *x = dc_in(g, n, i);
-        if (!x->grad) continue;
-        if (r) /* x + x: the ReLU's backward into x, twice */
-            ew2(g, dc_relu_backward, N_ELEMS(n, batch), r->out, r->grad, x->grad);
-        else ew1(g, x->grad_assign ? dc_copy : dc_accumulate, N_ELEMS(n, batch), n->grad, x->grad);
+        if (x->grad) ew1(g, x->grad_assign ? dc_copy : dc_accumulate, N_ELEMS(n, batch), n->grad, x->grad);
     }
 }
 

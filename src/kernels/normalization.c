@@ -102,19 +102,35 @@ static inline void dots_lanes(const float *x, const float *dy, int64_t n8, float
     for (int l = 0; l < 8; l++) a[l] = A[l], b[l] = B[l];
 }
 
-/* sum of dy and of dy * (x - mu) over [0..S) in 8 lanes */
-static void lane_dots(const float *x, const float *dy, int64_t S, float mu, double *sdy, double *sdyx) {
-    float a[8] = {0}, b[8] = {0};
+/* The gradient a ReLU after the norm passes back for input x: dy where the norm's output (as the
+ * forward computed it) is positive, else 0 — the ReLU op's backward, bit for bit. */
+static inline float relu_dy(float x, float gsc, float sh, float dy) { return bn_affine(x, gsc, sh) > 0.0f ? dy : 0.0f; }
+
+/* sum of dy and of dy * (x - mu) over [0..S) in 8 lanes; with relu, of relu_dy instead of dy (the
+ * masked values go through a small buffer so the lane loop stays the one that vectorises, and the
+ * lane sums are continued across the pieces, so their order does not depend on the pieces) */
+static void lane_dots(const float *x, const float *dy, int64_t S, float mu, int relu, float gsc, float sh,
+                      double *sdy, double *sdyx) {
+    float a[8] = {0}, b[8] = {0}, d[512];
     const int64_t S8 = S / 8 * 8;
-    dots_lanes(x, dy, S8, mu, a, b);
+    for (int64_t k = 0; k < S8; k += 512) {
+        const int64_t m = S8 - k < 512 ? S8 - k : 512;
+        const float *dk = dy + k;
+        if (relu) {
+            for (int64_t i = 0; i < m; i++) d[i] = relu_dy(x[k + i], gsc, sh, dy[k + i]);
+            dk = d;
+        }
+        dots_lanes(x + k, dk, m, mu, a, b);
+    }
     double s1 = 0.0, s2 = 0.0;
     for (int l = 0; l < 8; l++) {
         s1 += a[l];
         s2 += b[l];
     }
     for (int64_t k = S8; k < S; k++) {
-        s1 += dy[k];
-        s2 += (double)dy[k] * (x[k] - mu);
+        const float dv = relu ? relu_dy(x[k], gsc, sh, dy[k]) : dy[k];
+        s1 += dv;
+        s2 += (double)dv * (x[k] - mu);
     }
     *sdy += s1;
     *sdyx += s2;
@@ -166,32 +182,6 @@ void dc_batchnorm_forward_eval(int64_t N, int64_t C, int64_t S, int64_t c0, int6
     }
 }
 
-/* lane_dots with dy masked by the sign of the norm's output (x gsc + sh, recomputed as the forward
- * computed it): the gradient a ReLU after the norm passes back, in the same order, so the sums
- * equal lane_dots of the ReLU backward's output bit for bit */
-static void lane_dots_relu(const float *x, const float *dy, int64_t S, float mu, float gsc, float sh, double *sdy,
-                           double *sdyx) {
-    float a[8] = {0}, b[8] = {0}, d[512]; /* the masked dy, a piece at a time */
-    const int64_t S8 = S / 8 * 8;
-    for (int64_t k = 0; k < S8; k += 512) {
-        const int64_t m = S8 - k < 512 ? S8 - k : 512;
-        for (int64_t i = 0; i < m; i++) d[i] = bn_affine(x[k + i], gsc, sh) > 0.0f ? dy[k + i] : 0.0f;
-        dots_lanes(x + k, d, m, mu, a, b);
-    }
-    double s1 = 0.0, s2 = 0.0;
-    for (int l = 0; l < 8; l++) {
-        s1 += a[l];
-        s2 += b[l];
-    }
-    for (int64_t k = S8; k < S; k++) {
-        const float dk = bn_affine(x[k], gsc, sh) > 0.0f ? dy[k] : 0.0f;
-        s1 += dk;
-        s2 += (double)dk * (x[k] - mu);
-    }
-    *sdy += s1;
-    *sdyx += s2;
-}
-
 void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
                            const float *gamma, const float *mean, const float *rstd, const float *dy,
                            const float *relu_beta, float *dx, int accumulate, float *dgamma, float *dbeta) {
@@ -201,11 +191,8 @@ void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t 
         float mu = mean[c], r = rstd[c];
         /* the forward's scale and shift (mean[c] is the forward's (float)mu) */
         const float gsc = gamma[c] * r, sh = relu_beta ? relu_beta[c] - mu * gsc : 0.0f;
-        for (int64_t n = 0; n < N; n++) {
-            const int64_t o = (n * C + c) * S;
-            if (relu_beta) lane_dots_relu(x + o, dy + o, S, mu, gsc, sh, &sdy, &sdyx);
-            else lane_dots(x + o, dy + o, S, mu, &sdy, &sdyx);
-        }
+        for (int64_t n = 0; n < N; n++)
+            lane_dots(x + (n * C + c) * S, dy + (n * C + c) * S, S, mu, relu_beta != NULL, gsc, sh, &sdy, &sdyx);
         sdyx *= r; /* sum dy * xhat */
         dgamma[c] += (float)sdyx;
         dbeta[c] += (float)sdy;
@@ -216,8 +203,7 @@ void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t 
             float *dxp = dx + (n * C + c) * S;
             if (relu_beta) {
                 for (int64_t k = 0; k < S; k++) {
-                    const float d = bn_affine(xp[k], gsc, sh) > 0.0f ? dp[k] : 0.0f;
-                    const float v = k1 * (d - m1 - (xp[k] - mu) * r * m2);
+                    const float v = k1 * (relu_dy(xp[k], gsc, sh, dp[k]) - m1 - (xp[k] - mu) * r * m2);
                     dxp[k] = accumulate ? dxp[k] + v : v;
                 }
             } else if (accumulate)
