@@ -541,34 +541,48 @@ TEST(yolo_s8_on_the_two_stage_backbone) {
     CHECK_ERR(dc_detector_create("yolo_s8", 60, 10, 0, 2, &go, &det), DC_ERR_SHAPE);
 }
 
-/* Mask R-CNN's mask head: the current one upsamples the 14x14 RoIAlign maps to 28x28 with a 2x2
- * stride-2 transposed convolution (as the paper) and records DC_MASK_RCNN_REVISION in its
- * checkpoints; a checkpoint without a revision is of the first head (14x14 maps, no transposed
- * convolution) and loads into that head; an unknown revision is refused with the file's name. */
-TEST(mask_rcnn_mask_head_revisions) {
+/* The two-stage networks' revisions: the current one (DC_FRCNN_REVISION) reads its RoIs from the
+ * stride-4 map `fine` with FC 512 and upsamples Mask R-CNN's 14x14 RoIAlign maps to 28x28 with a 2x2
+ * stride-2 transposed convolution; revision 2 (mask_rcnn only) has that mask head on the stride-8
+ * features with FC 256; a checkpoint without a revision is of the first networks (stride 8, FC 256,
+ * 14x14 maps, no transposed convolution).  Each loads into its own network; an unknown revision is
+ * refused with the file's name. */
+TEST(frcnn_network_revisions) {
     char path[700];
     snprintf(path, sizeof path, "%s/mask_rev.safetensors", dc_test_tmp_dir());
     dc_graph_opts go = {.seed = 2};
-    for (int rev = 0; rev < 2; rev++) { /* rev 0: the first head; 1: the current one */
+    const struct {
+        const char *model;
+        int rev, mask_side, fine, fc, recorded;
+    } cases[] = {{"mask_rcnn", 0, 14, 0, 256, 0},  {"mask_rcnn", DC_MASK_RCNN_REVISION, 28, 0, 256, 2},
+                 {"mask_rcnn", -1, 28, 1, 512, 3}, {"faster_rcnn", 0, 0, 0, 256, 0},
+                 {"fast_rcnn", -1, 0, 1, 512, 3},  {"faster_rcnn", DC_FRCNN_REVISION, 0, 1, 512, 3}};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         dc_detector det, back;
-        CHECK_OK(dc_detector_create_rev("mask_rcnn", rev ? -1 : 0, 32, 10, 3, 1, &go, &det));
+        const int side = cases[t].mask_side;
+        CHECK_OK(dc_detector_create_rev(cases[t].model, cases[t].rev, 32, 10, 3, 1, &go, &det));
         if (!det.model) return;
         dc_graph *g = dc_detector_graph(&det);
-        const int side = rev ? 28 : 14;
-        const dc_shape ls = dc_node_shape(g, det.frcnn.mask_logits), ts = dc_node_shape(g, det.frcnn.mask_tgt);
-        CHECK_MSG(ls.dim[0] == 10 && ls.dim[1] == side && ls.dim[2] == side && dc_shape_equal(ls, ts),
-                  "revision %d: logits %lldx%lld", rev, (long long)ls.dim[1], (long long)ls.dim[2]);
-        CHECK((dc_graph_find(g, "mask.deconv") >= 0) == rev);
-        CHECK(dc_detector_revision(&det) == (rev ? DC_MASK_RCNN_REVISION : 0));
+        const dc_frcnn_net *n = &det.frcnn;
+        CHECK_MSG(n->o.fine == cases[t].fine && n->o.fc == cases[t].fc && (dc_graph_find(g, "fine.up") >= 0) == cases[t].fine,
+                  "%s revision %d: fine %d, fc %d", cases[t].model, cases[t].rev, n->o.fine, n->o.fc);
+        CHECK(dc_node_shape(g, n->rfeat).dim[1] == (cases[t].fine ? 8 : 4) && n->rscale == (cases[t].fine ? 0.25f : 0.125f));
+        if (side) {
+            const dc_shape ls = dc_node_shape(g, n->mask_logits), ts = dc_node_shape(g, n->mask_tgt);
+            CHECK_MSG(ls.dim[0] == 10 && ls.dim[1] == side && ls.dim[2] == side && dc_shape_equal(ls, ts),
+                      "revision %d: logits %lldx%lld", cases[t].rev, (long long)ls.dim[1], (long long)ls.dim[2]);
+            CHECK((dc_graph_find(g, "mask.deconv") >= 0) == (side == 28));
+        }
+        CHECK(dc_detector_revision(&det) == cases[t].recorded);
         dc_checkpoint_meta m = {.num_classes = 10, .revision = dc_detector_revision(&det)};
-        snprintf(m.model, sizeof m.model, "mask_rcnn");
+        snprintf(m.model, sizeof m.model, "%s", cases[t].model);
         CHECK_OK(dc_checkpoint_save(path, g, NULL, &m));
         dc_checkpoint_meta lm;
-        CHECK_OK(dc_detector_load(path, "mask_rcnn", 32, 1, NULL, &back, &lm));
+        CHECK_OK(dc_detector_load(path, cases[t].model, 32, 1, NULL, &back, &lm));
         if (back.model) {
-            const dc_shape bs = dc_node_shape(dc_detector_graph(&back), back.frcnn.mask_logits);
-            CHECK_MSG(bs.dim[1] == side && lm.revision == m.revision, "revision %d loaded as %lldx%lld", rev,
-                      (long long)bs.dim[1], (long long)bs.dim[2]);
+            CHECK_MSG(back.frcnn.o.fine == cases[t].fine && back.frcnn.o.fc == cases[t].fc &&
+                          back.frcnn.o.mask_upsample == (side == 28) && lm.revision == m.revision,
+                      "%s revision %d loaded as another network", cases[t].model, cases[t].rev);
             /* the loaded parameters are the saved ones */
             const dc_param *a = dc_graph_params(g), *b = dc_graph_params(dc_detector_graph(&back));
             int same = dc_graph_param_count(g) == dc_graph_param_count(dc_detector_graph(&back));
@@ -577,12 +591,12 @@ TEST(mask_rcnn_mask_head_revisions) {
             CHECK(same);
             dc_detector_free(&back);
         }
-        if (rev) { /* a revision this build does not know */
-            m.revision = 7;
-            CHECK_OK(dc_checkpoint_save(path, g, NULL, &m));
-            CHECK_ERR(dc_detector_load(path, "mask_rcnn", 32, 1, NULL, &back, &lm), DC_ERR_FORMAT);
-            CHECK(strstr(dc_last_error(), "mask_rev.safetensors") && strstr(dc_last_error(), "revision 7"));
-        }
+        /* revisions this build does not know: 7 for any, 2 for the models without masks */
+        m.revision = side ? 7 : 2;
+        CHECK_OK(dc_checkpoint_save(path, g, NULL, &m));
+        CHECK_ERR(dc_detector_load(path, cases[t].model, 32, 1, NULL, &back, &lm), DC_ERR_FORMAT);
+        CHECK_MSG(strstr(dc_last_error(), "mask_rev.safetensors") && strstr(dc_last_error(), side ? "revision 7" : "revision 2"),
+                  "%s", dc_last_error());
         dc_detector_free(&det);
     }
     /* --resume from a checkpoint of the first head is refused (its parameters do not fit), naming it */

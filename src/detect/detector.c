@@ -50,12 +50,12 @@ dc_status dc_detector_create_rev(const char *name, int revision, int side, int C
     memset(det, 0, sizeof *det);
     DC_TRY(dc_detector_check(name, &det->model));
     dc_frcnn_opts o;
-    if (dc_frcnn_model_check(det->model, &o) != DC_OK) {
+    if (dc_frcnn_model_check(det->model, NULL) != DC_OK) {
         dc_error_clear();
         det->kind = DC_DETECTOR_YOLO;
         return dc_yolo_net_create(det->model, side, 2, C, max_obj, max_batch, go, &det->yolo);
     }
-    if (o.mask && revision == 0) o.mask_upsample = 0; /* the first mask head */
+    DC_TRY(dc_frcnn_model_revision(det->model, revision, &o));
     det->kind = DC_DETECTOR_FRCNN;
     DC_TRY(dc_frcnn_net_create(&o, side, C, max_obj > 0, max_batch, go, &det->frcnn));
     if (max_obj > 0) {
@@ -85,15 +85,20 @@ int dc_detector_classes(const dc_detector *det) { return det->kind == DC_DETECTO
 
 int dc_detector_revision(const dc_detector *det) {
     if (det->kind == DC_DETECTOR_YOLO) return DC_YOLO_REVISION;
-    return det->frcnn.o.mask_upsample ? DC_MASK_RCNN_REVISION : 0;
+    return dc_frcnn_revision(&det->frcnn.o);
 }
 
 dc_status dc_detector_check_revision(const char *model, int revision, const char *path) {
     if (dc_yolo_model_stride(model) > 0) return dc_yolo_model_check_revision(model, revision, path);
-    if (model && !strcmp(model, DC_MASK_RCNN_MODEL) && revision != 0 && revision != DC_MASK_RCNN_REVISION)
-        return DC_ERR(DC_ERR_FORMAT, "%s: mask_rcnn checkpoint of mask-head revision %d; this deepc reads %d (and "
-                                     "checkpoints without one, of the first 14x14 head)",
-                      path, revision, DC_MASK_RCNN_REVISION);
+    if (dc_frcnn_model_check(model, NULL) != DC_OK) { /* not a two-stage model: checked elsewhere */
+        dc_error_clear();
+        return DC_OK;
+    }
+    if (revision < 0 || dc_frcnn_model_revision(model, revision, NULL) != DC_OK)
+        return DC_ERR(DC_ERR_FORMAT, "%s: %s checkpoint of network revision %d; this deepc reads %d (and %s"
+                                     "checkpoints without one, of the first network)",
+                      path, model, revision, DC_FRCNN_REVISION,
+                      !strcmp(model, DC_MASK_RCNN_MODEL) ? "2, the stride-8 heads with the 28x28 mask head, and " : "");
     return DC_OK;
 }
 

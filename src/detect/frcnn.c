@@ -34,7 +34,7 @@ dc_frcnn_opts dc_frcnn_opts_default(int rpn) {
     o.sampler.batch_size = 64;
     o.sampler.bg_lo = 0.0f; /* small images: every non-object proposal is a useful negative */
     o.pool = 7;
-    o.fc = 256;
+    o.fc = 512;
     o.beta = 1.0f / 9.0f;
     o.max_proposals = 2000;
     o.mask = 0;
@@ -42,22 +42,36 @@ dc_frcnn_opts dc_frcnn_opts_default(int rpn) {
     o.mask_size = 14;
     o.mask_ch = 32;
     o.mask_upsample = 0;
+    o.fine = 1;
     return o;
 }
 
 dc_status dc_frcnn_model_check(const char *name, dc_frcnn_opts *o) {
+    return dc_frcnn_model_revision(name, -1, o);
+}
+
+dc_status dc_frcnn_model_revision(const char *name, int revision, dc_frcnn_opts *o) {
     int fast = name && !strcmp(name, DC_FAST_RCNN_MODEL), mask = name && !strcmp(name, DC_MASK_RCNN_MODEL);
-    if (name && (fast || mask || !strcmp(name, DC_FRCNN_MODEL))) {
-        if (o) {
-            *o = dc_frcnn_opts_default(!fast);
-            o->mask = mask;
-            o->box_align = mask; /* Mask R-CNN replaces RoI pooling by RoIAlign in the whole head */
-            o->mask_upsample = mask;
-        }
-        return DC_OK;
+    if (!name || !(fast || mask || !strcmp(name, DC_FRCNN_MODEL)))
+        return DC_ERR(DC_ERR_ARG, "unknown two-stage model '%s' (known: faster_rcnn, fast_rcnn, mask_rcnn)",
+                      name ? name : "(null)");
+    if (revision < 0) revision = DC_FRCNN_REVISION;
+    if (revision != 0 && revision != DC_FRCNN_REVISION && !(mask && revision == DC_MASK_RCNN_REVISION))
+        return DC_ERR(DC_ERR_FORMAT, "%s network revision %d is unknown to this deepc (it reads 0%s and %d)", name,
+                      revision, mask ? ", 2" : "", DC_FRCNN_REVISION);
+    if (o) {
+        *o = dc_frcnn_opts_default(!fast);
+        o->mask = mask;
+        o->box_align = mask; /* Mask R-CNN replaces RoI pooling by RoIAlign in the whole head */
+        o->mask_upsample = mask && revision != 0;
+        o->fine = revision == DC_FRCNN_REVISION;
+        if (!o->fine) o->fc = 256; /* the first networks' head */
     }
-    return DC_ERR(DC_ERR_ARG, "unknown two-stage model '%s' (known: faster_rcnn, fast_rcnn, mask_rcnn)",
-                  name ? name : "(null)");
+    return DC_OK;
+}
+
+int dc_frcnn_revision(const dc_frcnn_opts *o) {
+    return o->fine ? DC_FRCNN_REVISION : o->mask && o->mask_upsample ? DC_MASK_RCNN_REVISION : 0;
 }
 
 int dc_frcnn_mask_side(const dc_frcnn_opts *o) { return o->mask_upsample ? 2 * o->mask_size : o->mask_size; }
@@ -80,14 +94,17 @@ static dc_node linear_normal(dc_graph *g, dc_node x, int64_t units, float std, c
     return dc_linear_ex(g, x, units, name, &o);
 }
 
-dc_node dc_frcnn_backbone(dc_graph *g, dc_node x) {
+static dc_node backbone(dc_graph *g, dc_node x, dc_node *c4) {
     dc_node h = conv_bn_relu(g, x, 24, 2, "conv1");
     h = dc_maxpool2d(g, conv_bn_relu(g, h, 24, 1, "conv2"), 2, 2);
     h = conv_bn_relu(g, h, 48, 1, "conv3");
-    h = dc_maxpool2d(g, conv_bn_relu(g, h, 48, 1, "conv4"), 2, 2);
-    h = conv_bn_relu(g, h, 96, 1, "conv5");
+    h = conv_bn_relu(g, h, 48, 1, "conv4");
+    if (c4) *c4 = h;
+    h = conv_bn_relu(g, dc_maxpool2d(g, h, 2, 2), 96, 1, "conv5");
     return conv_bn_relu(g, h, 96, 1, "conv6");
 }
+
+dc_node dc_frcnn_backbone(dc_graph *g, dc_node x) { return backbone(g, x, NULL); }
 
 void dc_frcnn_net_free(dc_frcnn_net *net) {
     if (!net) return;
@@ -110,7 +127,16 @@ static dc_status build(dc_frcnn_net *net) {
     const dc_frcnn_opts *o = &net->o;
     const int A = net->A, C = net->C;
     net->x = dc_input(g, "images", dc_shape3(1, net->side, net->side));
-    net->feat = dc_frcnn_backbone(g, net->x);
+    dc_node c4 = DC_NONE;
+    net->feat = backbone(g, net->x, &c4);
+    net->rfeat = net->feat;
+    net->rscale = 1.0f / DC_FRCNN_STRIDE;
+    if (o->fine) { /* the stride-4 map of the RoI heads */
+        dc_node lat = dc_conv2d(g, c4, 96, 1, 1, 0, "fine.lateral");
+        dc_node up = dc_conv_transpose2d(g, net->feat, 96, 2, 2, 0, "fine.up");
+        net->rfeat = dc_relu(g, dc_add(g, lat, up));
+        net->rscale = 2.0f / DC_FRCNN_STRIDE;
+    }
     net->rpn_cls = net->rpn_reg = net->rpn_loss = net->rpn_cls_loss = net->rpn_box_loss = DC_NONE;
     if (o->rpn) {
         dc_node r = dc_relu(g, dc_conv2d(g, net->feat, 96, 3, 1, 1, "rpn.conv"));
@@ -118,7 +144,7 @@ static dc_status build(dc_frcnn_net *net) {
         net->rpn_reg = conv1x1_normal(g, r, 4 * A, 0.01f, "rpn.bbox");
     }
     DC_TRY(dc_graph_status(g));
-    net->stage1_end = (o->rpn ? net->rpn_reg : net->feat) + 1;
+    net->stage1_end = (o->rpn ? net->rpn_reg : net->rfeat) + 1;
     if (o->rpn && net->train) {
         dc_shape s1 = dc_shape3(A, net->fh, net->fw), s4 = dc_shape3(4 * A, net->fh, net->fw);
         net->rpn_lab = dc_input(g, "rpn.labels", s1);
@@ -133,8 +159,8 @@ static dc_status build(dc_frcnn_net *net) {
     }
     net->rois = dc_input_rows(g, "rois", dc_shape1(5), net->max_rois);
     dc_node p = o->box_align
-                    ? dc_roi_align(g, net->feat, net->rois, o->pool, o->pool, 1.0f / DC_FRCNN_STRIDE, 2, 1, "roi_align")
-                    : dc_roi_pool(g, net->feat, net->rois, o->pool, o->pool, 1.0f / DC_FRCNN_STRIDE, "roi_pool");
+                    ? dc_roi_align(g, net->rfeat, net->rois, o->pool, o->pool, net->rscale, 2, 1, "roi_align")
+                    : dc_roi_pool(g, net->rfeat, net->rois, o->pool, o->pool, net->rscale, "roi_pool");
     dc_node f = dc_relu(g, dc_linear(g, p, o->fc, "fc6"));
     f = dc_relu(g, dc_linear(g, f, o->fc, "fc7"));
     net->cls = linear_normal(g, f, C + 1, 0.01f, "cls_score");
@@ -161,7 +187,7 @@ static dc_status build(dc_frcnn_net *net) {
                       * convolution,] one MO x MO logit map per class */
         const int M = o->mask_size, MO = dc_frcnn_mask_side(o);
         net->mask_rois = dc_input_rows(g, "mask_rois", dc_shape1(5), net->max_mask_rois);
-        dc_node m = dc_roi_align(g, net->feat, net->mask_rois, M, M, 1.0f / DC_FRCNN_STRIDE, 2, 1, "mask_align");
+        dc_node m = dc_roi_align(g, net->rfeat, net->mask_rois, M, M, net->rscale, 2, 1, "mask_align");
         m = dc_relu(g, dc_conv2d(g, m, o->mask_ch, 3, 1, 1, "mask.conv1"));
         m = dc_relu(g, dc_conv2d(g, m, o->mask_ch, 3, 1, 1, "mask.conv2"));
         if (o->mask_upsample) m = dc_relu(g, dc_conv_transpose2d(g, m, o->mask_ch, 2, 2, 0, "mask.deconv"));

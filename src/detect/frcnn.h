@@ -41,10 +41,15 @@
 #define DC_FRCNN_MODEL "faster_rcnn"
 #define DC_FAST_RCNN_MODEL "fast_rcnn"
 #define DC_MASK_RCNN_MODEL "mask_rcnn"
-/* Mask R-CNN's checkpoints record their mask head: 2 = upsampled to 2M x 2M by a transposed
- * convolution (mask_upsample); none (0) = the first head, M x M maps straight from the convolutions,
- * which dettest and detect still build for such a checkpoint. */
+/* The checkpoints record the network's revision, and dettest, detect and --init-from build the
+ * network of the one they read:
+ *   0 (none recorded)  the first networks: RoI heads on the stride-8 features, FC 256; mask_rcnn's
+ *                      mask head M x M maps straight from its convolutions
+ *   2 (mask_rcnn only) as 0, the mask head upsampled to 2M x 2M by a transposed convolution
+ *   3 (the current)    the RoI heads (and the mask head) read the stride-4 map `fine`, FC 512;
+ *                      mask_rcnn's mask head upsampled */
 #define DC_MASK_RCNN_REVISION 2
+#define DC_FRCNN_REVISION 3
 
 typedef struct dc_frcnn_opts {
     int rpn;                       /* 1: Faster R-CNN (RPN proposals); 0: Fast R-CNN (given)      */
@@ -57,7 +62,7 @@ typedef struct dc_frcnn_opts {
     dc_proposal_opts prop_test;    /* pre-NMS 1000, post-NMS 150                                  */
     dc_roi_sampler_opts sampler;   /* 64 RoIs per image, 25 % fg, fg >= 0.5, bg [0, 0.5)          */
     int pool;                      /* RoI pooling output side: 7                                  */
-    int fc;                        /* units of the two FC layers: 256                             */
+    int fc;                        /* units of the two FC layers: 512 (256 before revision 3)     */
     float beta;                    /* smooth L1: 1/9                                              */
     int64_t max_proposals;         /* Fast R-CNN: at most this many given proposals per image at
                                       inference (2000); training samples from all of them       */
@@ -68,6 +73,10 @@ typedef struct dc_frcnn_opts {
     int mask_ch;                   /* channels of the mask head's two 3x3 convolutions: 32        */
     int mask_upsample;             /* 1: a 2x2 stride-2 transposed convolution (mask_ch, ReLU) after
                                       them, so the maps are 2M x 2M (the paper's); 0: M x M        */
+    int fine;                      /* 1: the RoI heads (box and mask) read the stride-4 map: relu(
+                                      1x1 conv 96 of conv4's output + the features upsampled by a
+                                      2x2 stride-2 transposed convolution, 96): one top-down level
+                                      of a feature pyramid, for the 14-30 pixel items             */
 } dc_frcnn_opts;
 dc_frcnn_opts dc_frcnn_opts_default(int rpn);
 
@@ -76,8 +85,12 @@ dc_frcnn_opts dc_frcnn_opts_default(int rpn);
 dc_node dc_frcnn_backbone(dc_graph *g, dc_node x);
 
 /* DC_OK when name is a two-stage model ("faster_rcnn", "fast_rcnn", "mask_rcnn"); *o (may be NULL)
- * gets its default options. */
+ * gets its current options. */
 dc_status dc_frcnn_model_check(const char *name, dc_frcnn_opts *o);
+/* The same for the network of a given revision (-1: the current one); an unknown revision is
+ * DC_ERR_FORMAT.  dc_frcnn_revision: the revision of the network o describes. */
+dc_status dc_frcnn_model_revision(const char *name, int revision, dc_frcnn_opts *o);
+int dc_frcnn_revision(const dc_frcnn_opts *o);
 /* The side of the mask head's maps: mask_size, doubled with mask_upsample. */
 int dc_frcnn_mask_side(const dc_frcnn_opts *o);
 
@@ -90,6 +103,8 @@ typedef struct dc_frcnn_net {
     int side, fh, fw, A, C, train;
     int64_t max_batch, max_rois;
     dc_node x, feat, rpn_cls, rpn_reg;                  /* rpn_* only with o.rpn                 */
+    dc_node rfeat;                                      /* the RoI heads' map: feat, or o.fine's  */
+    float rscale;                                       /* its spatial scale: 1/8 or 1/4          */
     dc_node stage1_end;                                 /* inference: nodes before it give feat
                                                            (and the RPN's outputs)              */
     dc_node head_end;                                   /* inference: rois..head_end-1 the head  */

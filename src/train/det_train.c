@@ -169,7 +169,7 @@ static dc_status resume(const dc_det_train_config *c, job *j, const char *best_p
         return DC_ERR(DC_ERR_ARG, "--resume %s has %d epochs done; --epochs %d leaves none to run", c->resume, m.epoch,
                       c->epochs);
     DC_TRY(dc_detector_check_revision(m.model, m.revision, c->resume));
-    if (dc_detector_has_masks(&j->net) && m.revision != dc_detector_revision(&j->net)) /* another mask head */
+    if (j->net.kind == DC_DETECTOR_FRCNN && m.revision != dc_detector_revision(&j->net)) /* another network */
         return DC_ERR(DC_ERR_FORMAT, "--resume %s: a %s checkpoint of network revision %d; this deepc trains revision %d "
                                      "(start a new run, e.g. with --init-from for the shared layers)",
                       c->resume, m.model, m.revision, dc_detector_revision(&j->net));
