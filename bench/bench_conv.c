@@ -8,7 +8,7 @@
  * Layers: LeNet-5, VGG, ResNet-20 (16/32/64 channels at 28/14/7; "no dX": the backward without the
  * input gradient, i.e. dW + db alone), GoogLeNet-mini shapes and ResNet's stride-2 downsampling layers.  fwd/bwd are the op, whichever path
  * it picks (the direct padded-plane kernels for most stride-1 3x3/5x5 layers, Winograd for 3x3
- * layers with >= 32 channels, see op_conv.c; DEEPC_WINOGRAD=0 turns that off, and bench_winograd
+ * layers with >= 32 channels, see op_conv.c; DC_WINOGRAD=0 turns that off, and bench_winograd
  * compares the two per pass); the pass columns always time the implicit-im2col GEMM path.
  * Usage: bench_conv [threads] [batch] [layer-name-substring] */
 #include "deepc.h"

@@ -1,6 +1,6 @@
-/* bench_winograd.c — the Conv2d op with its Winograd path off (DEEPC_WINOGRAD=0: the direct
+/* bench_winograd.c — the Conv2d op with its Winograd path off (DC_WINOGRAD=0: the direct
  * padded-plane kernels or the implicit-im2col GEMM, whichever op_conv.c picks) and forced on
- * (DEEPC_WINOGRAD=all), back to back per layer, at the 3x3 stride-1 layer shapes of VGG-16 (on the
+ * (DC_WINOGRAD=all), back to back per layer, at the 3x3 stride-1 layer shapes of VGG-16 (on the
  * 32x32 padded input), ResNet-20 and ResNet-18 (28x28 inputs), batch 128, 2 threads (or argv[1]).
  * Each layer is a one-node graph (input -> conv) whose op functions are called directly.
  * Columns: forward; dW (+ db: the backward when the input needs no gradient); dX (the backward with
@@ -83,11 +83,11 @@ static int reps_for(one *o, int what) {
 
 /* Best seconds per call, off (t[0]) and on (t[1]), alternating the switch between runs. */
 static void measure(one *o, int what, double t[2]) {
-    setenv("DEEPC_WINOGRAD", "0", 1);
+    setenv("DC_WINOGRAD", "0", 1);
     int reps = reps_for(o, what);
     t[0] = t[1] = 1e30;
     for (int r = 0; r < 10; r++) {
-        setenv("DEEPC_WINOGRAD", r % 2 ? "all" : "0", 1);
+        setenv("DC_WINOGRAD", r % 2 ? "all" : "0", 1);
         run(o, what);
         double t0 = now();
         for (int i = 0; i < reps; i++) run(o, what);

@@ -2,7 +2,7 @@
  * convolution (dc_conv2d_ref_*) for forward, dX (the flipped forward) and dW, with F(4x4, 3x3) and
  * F(2x2, 3x3), vector and scalar transforms, 2 threads and none, on shapes with odd sizes (edge
  * tiles), padding 0/1/2 and channel counts that are not multiples of 8; the vector transforms
- * against the scalar ones; the Conv2d op on its Winograd path (DEEPC_WINOGRAD=all) against the same
+ * against the scalar ones; the Conv2d op on its Winograd path (DC_WINOGRAD=all) against the same
  * op with Winograd off, a finite-difference gradient check through it, and bitwise determinism.
  *
  * Error measure: |got - reference| / (sum of |terms|) per element, where the sum of |terms| is the
@@ -245,25 +245,25 @@ TEST(winograd_vector_vs_scalar_transforms) {
 }
 
 /* ---------------------------------------------------------------- the Conv2d op */
-/* Set DEEPC_WINOGRAD for one block of a test and put back what was there. */
+/* Set DC_WINOGRAD for one block of a test and put back what was there. */
 typedef struct env_save {
     char old[32];
     int had;
 } env_save;
 static env_save env_set(const char *v) {
     env_save s = {{0}, 0};
-    const char *o = getenv("DEEPC_WINOGRAD");
+    const char *o = getenv("DC_WINOGRAD");
     if (o) {
         s.had = 1;
         snprintf(s.old, sizeof s.old, "%s", o);
     }
-    if (v) setenv("DEEPC_WINOGRAD", v, 1);
-    else unsetenv("DEEPC_WINOGRAD");
+    if (v) setenv("DC_WINOGRAD", v, 1);
+    else unsetenv("DC_WINOGRAD");
     return s;
 }
 static void env_restore(const env_save *s) {
-    if (s->had) setenv("DEEPC_WINOGRAD", s->old, 1);
-    else unsetenv("DEEPC_WINOGRAD");
+    if (s->had) setenv("DC_WINOGRAD", s->old, 1);
+    else unsetenv("DC_WINOGRAD");
 }
 
 typedef struct op_out {
@@ -272,7 +272,7 @@ typedef struct op_out {
 } op_out;
 
 /* x (needs a gradient) -> conv 3x3 (bias): the op's forward, then its backward from a fixed dy, with
- * DEEPC_WINOGRAD = mode (NULL: unset), on `pool`.  The op functions are called directly so that each
+ * DC_WINOGRAD = mode (NULL: unset), on `pool`.  The op functions are called directly so that each
  * pass's result depends only on that pass's path (through a loss, dy would depend on the forward's). */
 static op_out run_op(const wcase *k, const char *mode, dc_pool *pool) {
     env_save es = env_set(mode);

@@ -6,8 +6,11 @@
  *                             conv3x3 96 x2 (each with BatchNorm and ReLU)  -> features [96, H/8, W/8]
  *   RPN (Faster R-CNN only)   conv3x3 96 + ReLU, then two 1x1 convolutions: A objectness logits and
  *                             4A box deltas per position, A = 9 anchors (3 sizes x 3 ratios)
- *   RoI head                  RoI max pooling 7x7 of the features (spatial scale 1/8), FC 256, ReLU,
- *                             FC 256, ReLU, then C+1 class logits (softmax, 0 = background) and
+ *   fine (stride 4)           ReLU(1x1 conv 96 of conv4's output [48, H/4, W/4] + the features
+ *                             upsampled by a 2x2 stride-2 transposed convolution, 96): the map the
+ *                             RoI heads read (one top-down level of a feature pyramid)
+ *   RoI head                  RoI max pooling 7x7 of the fine map (spatial scale 1/4), FC 512, ReLU,
+ *                             FC 512, ReLU, then C+1 class logits (softmax, 0 = background) and
  *                             4(C+1) class-specific box deltas (weights 10, 10, 5, 5)
  *
  * Training (one step over a batch of images, dc_frcnn_train_step): the RPN's anchors are labelled

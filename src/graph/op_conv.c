@@ -23,7 +23,7 @@
  * the input needs a gradient.
  * Winograd path (3x3, stride 1, ungrouped layers with enough channels, see use_wino_*): forward, dX
  * (the forward of dy with the flipped filter) and dW by F(4x4, 3x3) or F(2x2, 3x3) in
- * kernels/winograd.c; each pass decides on its own.  DEEPC_WINOGRAD=0 turns it off.
+ * kernels/winograd.c; each pass decides on its own.  DC_WINOGRAD=0 turns it off.
  * Deliberately not here: the math (kernels/conv.c, kernels/gemm.c, kernels/winograd.c) and the
  * parameters and their initialisation (nn/conv_layers.c).  Forward saves nothing for backward. */
 #include "graph/graph.h"
@@ -173,11 +173,13 @@ static int64_t dbw_wt_off(const dc_conv_geom *c, int64_t batch, int nt) {
 }
 
 /* ---------------------------------------------------------------- Winograd
- * DEEPC_WINOGRAD (read at each call, so a benchmark can switch it between runs; the workspace is
+ * DC_WINOGRAD (read at each call, so a benchmark can switch it between runs; the workspace is
  * sized for both choices):  unset or "1": the measured thresholds below;  "0" or "off": never;
- * "all": every geometry the kernels support (the tests use it on small layers). */
+ * "all": every geometry the kernels support (the tests use it on small layers).  Its first name,
+ * DEEPC_WINOGRAD, is still read when DC_WINOGRAD is not set. */
 static int wino_mode(void) {
-    const char *e = getenv("DEEPC_WINOGRAD");
+    const char *e = getenv("DC_WINOGRAD");
+    if (!e) e = getenv("DEEPC_WINOGRAD");
     if (!e || !*e) return 1;
     if (!strcmp(e, "0") || !strcmp(e, "off")) return 0;
     return !strcmp(e, "all") ? 2 : 1;
