@@ -503,6 +503,47 @@ TEST(mask_rcnn_smoke) {
         for (int64_t q = 0; q < n[k]; q++) CHECK(masks[k * 100 + q].h == 64 && masks[k * 100 + q].w == 64);
     for (int q = 0; q < 200; q++) dc_rle_free(&masks[q]);
     dc_detector_free(&det);
+
+    /* The trained checkpoint as dettest and detect load it (inference fusion: BatchNorm folded into
+     * the convolutions, ReLU in their pass) against the plain passes, on the same noise images: the
+     * fine map, the RPN's logits and each image's best detection agree to rounding. */
+    char ckpt[760];
+    snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", run);
+    dc_checkpoint_meta m;
+    CHECK_OK(dc_detector_load(ckpt, "mask_rcnn", 64, 2, NULL, &det, &m));
+    if (!det.model) return;
+    dc_graph *g = dc_detector_graph(&det);
+    const dc_frcnn_net *fr = &det.frcnn;
+    const int64_t nf = 2 * dc_shape_numel(dc_node_shape(g, fr->rfeat)), nc = 2 * dc_shape_numel(dc_node_shape(g, fr->rpn_cls));
+    float *keep = malloc((size_t)(nf + nc + 400 + 800) * sizeof(float));
+    dc_rng rng;
+    dc_rng_seed(&rng, 11);
+    float *img = dc_detector_images(&det);
+    for (int i = 0; i < 2 * 64 * 64; i++) img[i] = dc_rng_uniform(&rng) - 0.3f;
+    for (int pass = 0; keep && pass < 2; pass++) {
+        if (pass == 1) dc_graph_set_fusion(g, 0);
+        CHECK_OK(dc_detector_detect(&det, 2, 0.0f, 0.5f, NULL, boxes, scores, cls, n, NULL));
+        float *f = dc_graph_data(g, fr->rfeat), *rc = dc_graph_data(g, fr->rpn_cls);
+        if (pass == 0) {
+            memcpy(keep, f, (size_t)nf * sizeof(float));
+            memcpy(keep + nf, rc, (size_t)nc * sizeof(float));
+            memcpy(keep + nf + nc, scores, 200 * sizeof(float));
+            memcpy(keep + nf + nc + 400, boxes, 800 * sizeof(float));
+            CHECK(n[0] > 0 && n[1] > 0);
+            continue;
+        }
+        double df = 0.0, dr = 0.0, ds = 0.0, db = 0.0;
+        for (int64_t i = 0; i < nf; i++) df = fmax(df, fabs(f[i] - keep[i]));
+        for (int64_t i = 0; i < nc; i++) dr = fmax(dr, fabs(rc[i] - keep[nf + i]));
+        for (int k = 0; k < 2; k++) { /* the best detection of each image (the rest may reorder in a tie) */
+            ds = fmax(ds, fabs(scores[k * 100] - keep[nf + nc + k * 100]));
+            for (int e = 0; e < 4; e++) db = fmax(db, fabs(boxes[4 * k * 100 + e] - keep[nf + nc + 400 + 4 * k * 100 + e]));
+        }
+        CHECK_MSG(df < 1e-3 && dr < 1e-3 && ds < 1e-3 && db < 1e-2, "fused vs plain: fine map %g, RPN %g, scores %g, boxes %g",
+                  df, dr, ds, db);
+    }
+    free(keep);
+    dc_detector_free(&det);
 }
 
 /* Fast R-CNN through the detector job: selective-search proposals of the tiny set, the head trained

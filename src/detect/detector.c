@@ -219,5 +219,6 @@ dc_status dc_detector_load(const char *ckpt, const char *model, int side, int64_
     DC_TRY(dc_detector_create_rev(canon, m->revision, side, m->num_classes, 0, batch, &go, det));
     dc_status s = dc_checkpoint_load(ckpt, dc_detector_graph(det), NULL, NULL);
     if (s != DC_OK) dc_detector_free(det);
+    else dc_graph_set_fusion(dc_detector_graph(det), DC_FUSION_INFERENCE); /* conv+BN(+ReLU) folded */
     return s;
 }
