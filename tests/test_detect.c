@@ -5,6 +5,7 @@
 #include "data/coco.h"
 #include "detect/boxes.h"
 #include "detect/cocoeval.h"
+#include "detect/detconfusion.h"
 #include "kernels/boxes.h"
 
 #include <stdlib.h>
@@ -747,5 +748,42 @@ TEST(cocoeval_max_dets_and_area_ranges) {
         CHECK_NEAR(e->stats[0], 51.0 / 101.0, 1e-12);
     }
     dc_cocoeval_free(e);
+    dc_coco_free(gt);
+}
+
+/* The confusion table of first choices on hand-made detections, every count known:
+ *   gt 1 (image 1, category 1): found as "one" (0.9) and as "two" (0.6)  -> right;
+ *   gt 2 (image 1, category 2): found as "one" (0.8), "two" (0.7)         -> taken for "one";
+ *   gt 3 (image 2, category 1): only an IoU-0.36 box and a 0.01-score box -> not located;
+ *   gt 4 (image 2, category 2): a tie at 0.5, "two" first in the file     -> right;
+ *   gt 5 (image 2, crowd)                                                -> left out. */
+TEST(detection_confusion_counts) {
+    dc_coco *gt = eval_gt("confusion.json",
+                          "{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [10, 10, 20, 20], \"area\": 400},"
+                          "{\"id\": 2, \"image_id\": 1, \"category_id\": 2, \"bbox\": [50, 50, 40, 40], \"area\": 1600},"
+                          "{\"id\": 3, \"image_id\": 2, \"category_id\": 1, \"bbox\": [0, 0, 10, 10], \"area\": 100},"
+                          "{\"id\": 4, \"image_id\": 2, \"category_id\": 2, \"bbox\": [60, 0, 30, 30], \"area\": 900},"
+                          "{\"id\": 5, \"image_id\": 2, \"category_id\": 1, \"bbox\": [0, 60, 30, 30], \"area\": 900, \"iscrowd\": 1}");
+    if (!gt) return;
+    dc_detection d[] = {det(1, 2, 10, 10, 20, 20, 0.6), det(1, 1, 10, 10, 20, 20, 0.9), det(1, 1, 50, 50, 40, 40, 0.8),
+                        det(1, 2, 52, 52, 38, 38, 0.7), det(2, 1, 0, 0, 6, 6, 0.9),      det(2, 1, 0, 0, 10, 10, 0.01),
+                        det(2, 2, 60, 0, 30, 30, 0.5),  det(2, 1, 60, 0, 30, 30, 0.5),   det(2, 1, 0, 60, 30, 30, 0.9)};
+    dc_det_confusion c;
+    CHECK_OK(dc_det_confusion_run(gt, d, 9, 0.5, 0.05, &c));
+    if (!c.counts) { dc_coco_free(gt); return; }
+    /* rows: category one (index 0), two (1); columns one, two, not located */
+    const int64_t want[2][3] = {{1, 0, 1}, {1, 1, 0}};
+    for (int g = 0; g < 2; g++)
+        for (int p = 0; p < 3; p++)
+            CHECK_MSG(c.counts[g * 3 + p] == want[g][p], "counts[%d][%d] = %lld, want %lld", g, p,
+                      (long long)c.counts[g * 3 + p], (long long)want[g][p]);
+    CHECK(c.total == 4 && c.located == 3 && c.right == 2 && c.small == 3 && c.small_located == 2 && c.small_right == 2);
+    dc_det_confusion_free(&c);
+    /* a lower minimum score makes the 0.01 box a candidate: gt 3 found, right */
+    CHECK_OK(dc_det_confusion_run(gt, d, 9, 0.5, 0.0, &c));
+    if (c.counts) CHECK(c.counts[0 * 3 + 0] == 2 && c.counts[0 * 3 + 2] == 0 && c.right == 3);
+    dc_det_confusion_free(&c);
+    CHECK_ERR(dc_det_confusion_run(gt, d, 9, 0.0, 0.05, &c), DC_ERR_ARG);
+    CHECK_ERR(dc_det_confusion_run(gt, d, 9, 0.5, -1.0, &c), DC_ERR_ARG);
     dc_coco_free(gt);
 }

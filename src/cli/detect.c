@@ -6,6 +6,7 @@
 #include "data/coco.h"
 #include "data/detgen.h"
 #include "detect/cocoeval.h"
+#include "detect/detconfusion.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -82,23 +83,32 @@ int dc_cli_detgen(int argc, char **argv) {
 
 static const char *DETEVAL_HELP =
     "usage: deepc deteval --gt GT.json --dt RESULTS.json [--iou-type bbox|segm] [--json OUT.json]\n"
+    "                     [--confusion [--min-score 0.05]]\n"
     "COCO-style evaluation of detections: AP@[.5:.95], AP50, AP75, AP small/medium/large and AR at\n"
     "1/10/100 detections per image, then AP, AP50, AP75 and AR100 per category.\n\n"
     "  --gt FILE          ground truth, COCO format (e.g. a detgen split's JSON)\n"
     "  --dt FILE          results: a JSON list of {image_id, category_id, bbox [x,y,w,h], score\n"
     "                     [, segmentation]}\n"
     "  --iou-type T       bbox (boxes) or segm (masks, RLE or polygons)                [bbox]\n"
-    "  --json FILE        also write the numbers as JSON\n";
+    "  --json FILE        also write the numbers as JSON\n"
+    "  --confusion        then where the boxes go wrong: the ground truth located (a detection of\n"
+    "                     any category at box IoU >= 0.5), named right by its best detection, per\n"
+    "                     category, and the confusion matrix of those first choices\n"
+    "  --min-score X      detections below this score are not candidates for --confusion   [0.05]\n";
 
 int dc_cli_deteval(int argc, char **argv) {
     const char *gt_path = NULL, *dt_path = NULL, *json_out = NULL;
     dc_iou_type type = DC_IOU_BBOX;
+    int confusion = 0;
+    double min_score = 0.05;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(DETEVAL_HELP, stdout); return 0; }
+        if (!strcmp(a, "--confusion")) { confusion = 1; continue; }
         if (!v) return dc_cli_usage("deteval", "unknown option or missing value: '%s'", a);
         i++;
         if (!strcmp(a, "--gt")) gt_path = v;
+        else if (!strcmp(a, "--min-score")) { if (dc_cli_float("deteval", a, v, 0.0, 1.0, &min_score)) return 2; }
         else if (!strcmp(a, "--dt")) dt_path = v;
         else if (!strcmp(a, "--json")) json_out = v;
         else if (!strcmp(a, "--iou-type")) { if (dc_iou_type_parse(v, &type) != DC_OK) return dc_cli_usage("deteval", "unknown --iou-type '%s' (bbox, segm)", v); }
@@ -118,6 +128,15 @@ int dc_cli_deteval(int argc, char **argv) {
                (long long)gt->n_images, (long long)gt->n_anns, gt->n_categories, (long long)n);
         dc_cocoeval_print(e, gt, 1, stdout);
         if (json_out && dc_cocoeval_write_json(json_out, e, gt) != DC_OK) rc = dc_cli_fail("deteval");
+        dc_det_confusion cm;
+        if (confusion && rc == 0) {
+            if (dc_det_confusion_run(gt, dets, n, 0.5, min_score, &cm) != DC_OK) rc = dc_cli_fail("deteval");
+            else {
+                printf("\n");
+                dc_det_confusion_print(&cm, gt, stdout);
+                dc_det_confusion_free(&cm);
+            }
+        }
     }
     dc_cocoeval_free(e);
     dc_detections_free(dets, n);
