@@ -105,6 +105,8 @@ void dc_rng_seed(dc_rng *r, uint64_t seed);
 uint64_t dc_seed_mix(uint64_t seed, uint64_t a, uint64_t b);
 /* Monotonic clock in seconds (for progress and profiling; never used in results). */
 double dc_clock_s(void);
+/* The process's peak resident memory so far in MiB (getrusage's ru_maxrss); -1 where unknown. */
+double dc_peak_rss_mib(void);
 uint64_t dc_rng_next(dc_rng *r);
 /* Uniform in [0, 1) with 24 random bits. */
 float dc_rng_uniform(dc_rng *r);

@@ -1,6 +1,8 @@
 /* test_core.c — status messages, shapes, tensors, arena, RNG and the thread pool. */
 #include "test.h"
 
+#include <stdlib.h>
+
 #include <stdatomic.h>
 #include <string.h>
 
@@ -98,4 +100,17 @@ TEST(pool_runs_every_thread_once) {
         prev = hi;
     }
     CHECK(prev == 100);
+}
+
+/* The peak-memory probe the training summaries print: at least what was just touched. */
+TEST(peak_rss_covers_touched_memory) {
+    const size_t n = (size_t)64 << 20;
+    unsigned char *p = malloc(n);
+    if (!p) return;
+    for (size_t i = 0; i < n; i += 4096) p[i] = (unsigned char)i;
+    volatile unsigned char sink = p[n / 2];
+    (void)sink;
+    double mib = dc_peak_rss_mib();
+    CHECK_MSG(mib >= 64.0 && mib < 65536.0, "peak RSS %g MiB after touching 64 MiB (in MiB, not KiB)", mib);
+    free(p);
 }

@@ -364,8 +364,8 @@ static dc_status det_job(const dc_det_train_config *c, dc_det_train_result *r, j
     r->train_images_per_s = train_time > 0 ? (double)train_images / train_time : 0.0;
     r->seconds = dc_clock_s() - t_start;
     if (!c->quiet && r->epochs_run)
-        printf("best val AP50 %.4f at epoch %d; training %.0f img/s; total %.1fs\n", r->best_ap50, r->best_epoch,
-               r->train_images_per_s, r->seconds);
+        printf("best val AP50 %.4f at epoch %d; training %.0f img/s; total %.1fs; peak RSS %.0f MiB\n", r->best_ap50,
+               r->best_epoch, r->train_images_per_s, r->seconds, dc_peak_rss_mib());
     return DC_OK;
 }
 

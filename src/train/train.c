@@ -437,8 +437,8 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
     r->train_images_per_s = train_time > 0 ? (double)train_images / train_time : 0.0;
     if (!c->quiet) {
         if (r->epochs_run)
-            printf("best validation accuracy %.4f at epoch %d; training %.0f img/s; total %.1fs\n", best_val,
-                   best_epoch, r->train_images_per_s, r->seconds);
+            printf("best validation accuracy %.4f at epoch %d; training %.0f img/s; total %.1fs; peak RSS %.0f MiB\n",
+                   best_val, best_epoch, r->train_images_per_s, r->seconds, dc_peak_rss_mib());
         printf("test accuracy %.4f\n", r->test_acc);
     }
     return DC_OK;
