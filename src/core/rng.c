@@ -1,9 +1,5 @@
-/* rng.c — xoshiro256** seeded through splitmix64; every random draw in deepc comes from here.  Also
- * the clock and the peak-memory probe that progress lines and summaries use. */
+/* rng.c — xoshiro256** seeded through splitmix64; every random draw in deepc comes from here. */
 #include "deepc.h"
-
-#include <sys/resource.h>
-#include <time.h>
 
 #include <math.h>
 
@@ -65,16 +61,4 @@ uint64_t dc_seed_mix(uint64_t seed, uint64_t a, uint64_t b) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
-}
-
-double dc_clock_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-double dc_peak_rss_mib(void) {
-    struct rusage u;
-    if (getrusage(RUSAGE_SELF, &u) != 0 || u.ru_maxrss <= 0) return -1.0;
-    return (double)u.ru_maxrss / 1024.0; /* Linux reports KiB */
 }

@@ -21,14 +21,16 @@ dc_status dc_det_confusion_run(const dc_coco *gt, const dc_detection *dets, int6
     const int32_t C = gt->n_categories;
     const int64_t NI = gt->n_images;
     /* the detections kept, grouped by image: counting sort on the image index, file order within */
-    int64_t *first = calloc((size_t)NI + 1, sizeof *first), *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
-    int64_t *img = malloc((size_t)(n > 0 ? n : 1) * sizeof *img);
-    int32_t *cat = malloc((size_t)(n > 0 ? n : 1) * sizeof *cat);
+    const size_t nd = (size_t)(n > 0 ? n : 1);
+    int64_t *first = calloc((size_t)NI + 1, sizeof *first), *fill = calloc((size_t)NI + 1, sizeof *fill);
+    int64_t *order = malloc(nd * sizeof *order), *img = malloc(nd * sizeof *img);
+    int32_t *cat = malloc(nd * sizeof *cat);
     out->counts = calloc((size_t)C * (size_t)(C + 1) + 1, sizeof *out->counts);
-    if (!first || !order || !img || !cat || !out->counts) {
-        free(first), free(order), free(img), free(cat);
+    if (!first || !fill || !order || !img || !cat || !out->counts) {
+        free(first), free(fill), free(order), free(img), free(cat);
         dc_det_confusion_free(out);
-        return DC_ERR(DC_ERR_NOMEM, "detection confusion: %lld detections, %d categories", (long long)n, C);
+        return DC_ERR(DC_ERR_NOMEM, "detection confusion: %lld detections, %lld images, %d categories", (long long)n,
+                      (long long)NI, C);
     }
     out->C = C;
     out->iou = iou;
@@ -40,15 +42,8 @@ dc_status dc_det_confusion_run(const dc_coco *gt, const dc_detection *dets, int6
         else first[img[i] + 1]++;
     }
     for (int64_t k = 0; k < NI; k++) first[k + 1] += first[k];
-    int64_t *fill = calloc((size_t)NI + 1, sizeof *fill);
-    if (!fill) {
-        free(first), free(order), free(img), free(cat);
-        dc_det_confusion_free(out);
-        return DC_ERR(DC_ERR_NOMEM, "detection confusion: %lld images", (long long)NI);
-    }
     for (int64_t i = 0; i < n; i++)
         if (img[i] >= 0) order[first[img[i]] + fill[img[i]]++] = i;
-    free(fill);
     for (int64_t a = 0; a < gt->n_anns; a++) {
         const dc_coco_ann *g = &gt->anns[a];
         if (g->iscrowd) continue;
@@ -71,7 +66,7 @@ dc_status dc_det_confusion_run(const dc_coco *gt, const dc_detection *dets, int6
             out->small_right += small;
         }
     }
-    free(first), free(order), free(img), free(cat);
+    free(first), free(fill), free(order), free(img), free(cat);
     return DC_OK;
 }
 

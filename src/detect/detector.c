@@ -94,11 +94,9 @@ dc_status dc_detector_check_revision(const char *model, int revision, const char
         dc_error_clear();
         return DC_OK;
     }
-    if (revision < 0 || dc_frcnn_model_revision(model, revision, NULL) != DC_OK)
-        return DC_ERR(DC_ERR_FORMAT, "%s: %s checkpoint of network revision %d; this deepc reads %d (and %s"
-                                     "checkpoints without one, of the first network)",
-                      path, model, revision, DC_FRCNN_REVISION,
-                      !strcmp(model, DC_MASK_RCNN_MODEL) ? "2, the stride-8 heads with the 28x28 mask head, and " : "");
+    if (revision < 0) return DC_ERR(DC_ERR_FORMAT, "%s: %s checkpoint of network revision %d", path, model, revision);
+    if (dc_frcnn_model_revision(model, revision, NULL) != DC_OK) /* its message names the revisions known */
+        return DC_ERR(DC_ERR_FORMAT, "%s: %s", path, dc_last_error());
     return DC_OK;
 }
 

@@ -57,8 +57,10 @@ dc_status dc_frcnn_model_revision(const char *name, int revision, dc_frcnn_opts 
                       name ? name : "(null)");
     if (revision < 0) revision = DC_FRCNN_REVISION;
     if (revision != 0 && revision != DC_FRCNN_REVISION && !(mask && revision == DC_MASK_RCNN_REVISION))
-        return DC_ERR(DC_ERR_FORMAT, "%s network revision %d is unknown to this deepc (it reads 0%s and %d)", name,
-                      revision, mask ? ", 2" : "", DC_FRCNN_REVISION);
+        return DC_ERR(DC_ERR_FORMAT,
+                      "%s network revision %d is unknown to this deepc: it reads %d%s0 (none recorded: the first "
+                      "network)", name, revision, DC_FRCNN_REVISION,
+                      mask ? ", 2 (the stride-8 heads with the 28x28 mask head) and " : " and ");
     if (o) {
         *o = dc_frcnn_opts_default(!fast);
         o->mask = mask;
