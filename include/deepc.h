@@ -583,6 +583,8 @@ typedef struct dc_train_config {
     float label_smoothing;    /* softmax cross-entropy target (1-eps) t + eps/C                 */
     int augment_shift;        /* random crop of the image padded by this many pixels (= shift)  */
     int augment_flip;         /* random horizontal flip                                         */
+    float augment_erase;      /* random erasing probability (0: off): one rectangle, 2-40% of the
+                                 image, random pixel values                                     */
     int epochs;
     int batch;
     int threads;

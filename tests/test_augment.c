@@ -62,3 +62,51 @@ TEST(augment_off_leaves_images_alone) {
     dc_augment_batch(&a, &r, 1, 1, H, W, 0.0f, x, scratch);
     for (int i = 0; i < H * W; i++) CHECK(x[i] == (float)i);
 }
+
+/* Random erasing: each image is either untouched or differs from the original in exactly one
+ * axis-aligned rectangle whose area and aspect ratio lie in the documented ranges, with values in
+ * [lo, hi); about the requested fraction of images is erased; erase 0 draws nothing extra. */
+TEST(augment_erase_is_one_rectangle_in_range) {
+    enum { EH = 28, EW = 28, EN = 600 };
+    static float x[EN * EH * EW], scratch[EH * EW];
+    for (int i = 0; i < EN * EH * EW; i++) x[i] = 5.0f; /* outside [lo, hi) */
+    dc_augment a = {.erase = 0.5f, .erase_lo = -1.0f, .erase_hi = 2.0f};
+    dc_rng r;
+    dc_rng_seed(&r, 9);
+    dc_augment_batch(&a, &r, EN, 1, EH, EW, 0.0f, x, scratch);
+    int erased = 0, bad = 0;
+    for (int n = 0; n < EN && !bad; n++) {
+        const float *img = x + n * EH * EW;
+        int y0 = EH, y1 = -1, x0 = EW, x1 = -1, count = 0;
+        for (int y = 0; y < EH; y++)
+            for (int k = 0; k < EW; k++)
+                if (img[y * EW + k] != 5.0f) {
+                    float v = img[y * EW + k];
+                    if (!(v >= -1.0f && v < 2.0f)) bad = 1;
+                    count++;
+                    if (y < y0) y0 = y;
+                    if (y > y1) y1 = y;
+                    if (k < x0) x0 = k;
+                    if (k > x1) x1 = k;
+                }
+        if (!count) continue;
+        erased++;
+        int eh = y1 - y0 + 1, ew = x1 - x0 + 1;
+        CHECK_MSG(count == eh * ew, "image %d: %d changed pixels do not fill their %dx%d box", n, count, eh, ew);
+        float frac = (float)(eh * ew) / (EH * EW), ratio = (float)eh / (float)ew;
+        CHECK_MSG(frac >= 0.015f && frac <= 0.43f, "image %d: area fraction %g", n, (double)frac);
+        CHECK_MSG(ratio >= 0.25f && ratio <= 4.0f, "image %d: aspect %g", n, (double)ratio);
+    }
+    CHECK(!bad);
+    CHECK_MSG(erased > EN * 0.4 && erased < EN * 0.6, "%d of %d erased at p 0.5", erased, EN);
+
+    /* p = 0 keeps the shift/flip draws exactly: same images as a config without the field */
+    static float y[EN * H * W], z[EN * H * W], s2[H * W];
+    for (int i = 0; i < EN * H * W; i++) y[i] = z[i] = (float)(i % 17);
+    dc_augment plain = {.shift = 1, .flip = 1}, off = {.shift = 1, .flip = 1, .erase = 0.0f, .erase_lo = 0, .erase_hi = 1};
+    dc_rng_seed(&r, 3);
+    dc_augment_batch(&plain, &r, EN, 1, H, W, 0.0f, y, s2);
+    dc_rng_seed(&r, 3);
+    dc_augment_batch(&off, &r, EN, 1, H, W, 0.0f, z, s2);
+    CHECK(memcmp(y, z, sizeof y) == 0);
+}

@@ -12,7 +12,7 @@
 #define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 
 /* ------------------------------------------------------------------ train */
-/* "shift:2,flip" -> augment_shift 2, augment_flip 1 */
+/* "shift:2,flip,erase:0.5" -> augment_shift 2, augment_flip 1, augment_erase 0.5 */
 static int parse_augment(const char *v, dc_train_config *c) {
     char buf[128];
     snprintf(buf, sizeof buf, "%s", v);
@@ -22,8 +22,12 @@ static int parse_augment(const char *v, dc_train_config *c) {
         else if (!strncmp(tok, "shift:", 6) || !strncmp(tok, "crop:", 5)) {
             if (dc_cli_long("train", "--augment shift", strchr(tok, ':') + 1, 0, 64, &n)) return 1;
             c->augment_shift = (int)n;
+        } else if (!strcmp(tok, "erase") || !strncmp(tok, "erase:", 6)) {
+            double p = 0.5;
+            if (tok[5] == ':' && dc_cli_float("train", "--augment erase", tok + 6, 0.0, 1.0, &p)) return 1;
+            c->augment_erase = (float)p;
         } else if (strcmp(tok, "none") != 0) {
-            fprintf(stderr, "deepc train: unknown augmentation '%s' (shift:N, crop:N, flip, none)\n", tok);
+            fprintf(stderr, "deepc train: unknown augmentation '%s' (shift:N, crop:N, flip, erase[:P], none)\n", tok);
             return 1;
         }
     }
@@ -49,7 +53,8 @@ static const char *TRAIN_HELP =
     "  --nesterov            Nesterov momentum (with --optimizer momentum)\n"
     "  --label-smoothing E   softmax cross-entropy target (1-E) t + E/C        [0]\n"
     "  --augment LIST        training augmentation: shift:N (random crop of the image padded by\n"
-    "                        N pixels, i.e. translation by up to N), flip (horizontal), e.g. shift:2,flip\n"
+    "                        N pixels, i.e. translation by up to N), flip (horizontal), erase[:P]\n"
+    "                        (random erasing with probability P [0.5]), e.g. shift:2,flip,erase\n"
     "  --weight-decay L      adds 0.5*L*||W||^2 to the loss (weights only)     [0]\n"
     "  --init NAME           weights: default (He before ReLU, else Xavier) | he | xavier | normal\n"
     "  --init-std X          std for --init normal                             [0.01]\n"

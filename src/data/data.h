@@ -56,11 +56,16 @@ int64_t dc_batcher_batches(const dc_batcher *b);
  *  shift > 0: random crop of the image zero-padded by `shift` pixels on each side (equivalently a
  *             random translation by dy, dx in [-shift, shift]; vacated pixels get `fill`, the
  *             normalised value of a black pixel);
- *  flip:      horizontal flip with probability 1/2.
+ *  flip:      horizontal flip with probability 1/2;
+ *  erase > 0: random erasing after the above: with probability `erase`, one rectangle (area
+ *             2-40% of the image, aspect ratio 0.3-3.3) gets values uniform in [erase_lo, erase_hi)
+ *             (the normalised values of black and white pixels).
  * scratch: h*w floats. */
 typedef struct dc_augment {
     int shift;
     int flip;
+    float erase;
+    float erase_lo, erase_hi;
 } dc_augment;
 void dc_augment_batch(const dc_augment *a, dc_rng *r, int64_t n, int c, int h, int w, float fill, float *x,
                       float *scratch);

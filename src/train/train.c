@@ -154,6 +154,8 @@ static dc_status validate_config(const dc_train_config *c) {
         return DC_ERR(DC_ERR_ARG, "--label-smoothing %g outside [0, 1)", (double)c->label_smoothing);
     if (c->augment_shift < 0 || c->augment_shift > 64)
         return DC_ERR(DC_ERR_ARG, "--augment shift %d outside 0..64", c->augment_shift);
+    if (!(c->augment_erase >= 0.0f && c->augment_erase <= 1.0f))
+        return DC_ERR(DC_ERR_ARG, "--augment erase probability %g outside 0..1", (double)c->augment_erase);
     return DC_OK;
 }
 
@@ -230,7 +232,8 @@ static dc_status write_run_record(const dc_train_config *c, const char *model_na
     fprintf(f, "schedule: %s\n", c->schedule >= 0 && c->schedule < DC_SCHED_COUNT ? SCHED[c->schedule] : "?");
     if (c->schedule == DC_SCHED_STEP) fprintf(f, "step_epochs: %d\n", c->step_epochs);
     fprintf(f, "warmup_epochs: %g\nlabel_smoothing: %g\n", (double)c->warmup_epochs, (double)c->label_smoothing);
-    fprintf(f, "augment: shift %d, flip %s\n", c->augment_shift, c->augment_flip ? "yes" : "no");
+    fprintf(f, "augment: shift %d, flip %s, erase %g\n", c->augment_shift, c->augment_flip ? "yes" : "no",
+            (double)c->augment_erase);
     fprintf(f, "epochs: %d\nbatch: %d\nthreads: %d\nseed: %llu\n", c->epochs, c->batch, c->threads,
             (unsigned long long)c->seed);
     fprintf(f, "weight_decay: %g\ninit: %s\n", (double)c->weight_decay, dc_init_name(c->init));
@@ -338,8 +341,12 @@ static dc_status train_job(const dc_train_config *c, dc_train_result *r, job *j)
                dc_optim_name(c->optim.kind), (double)c->optim.lr, c->batch, c->threads);
 
     float *xb = dc_graph_data(j->m.g, j->m.x), *tb = dc_graph_data(j->m.g, j->m.t);
-    dc_augment aug = {.shift = c->augment_shift, .flip = c->augment_flip};
     const float black = (0.0f - c->mean) / c->std; /* what padding pixels hold after normalisation */
+    dc_augment aug = {.shift = c->augment_shift,
+                      .flip = c->augment_flip,
+                      .erase = c->augment_erase,
+                      .erase_lo = black,
+                      .erase_hi = (1.0f - c->mean) / c->std};
     j->aug_scratch = malloc((size_t)j->train->h * j->train->w * sizeof(float));
     if (!j->aug_scratch) return DC_ERR(DC_ERR_NOMEM, "augmentation scratch");
     double train_time = 0.0, log_sum = 0.0; /* log_*: steps.csv's running mean, across epochs */
