@@ -13,6 +13,7 @@
 #include "graph/graph.h"
 #include "kernels/conv.h"
 #include "kernels/winograd.h"
+#include "kernels/winograd_cb.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -163,6 +164,100 @@ TEST(winograd_with_pool_vs_reference) {
     CHECK_OK(dc_pool_create(2, &pool));
     check_cases(4, 0, pool, WINO_TOL_F4);
     check_cases(2, 0, pool, WINO_TOL_F2);
+    dc_pool_free(pool);
+}
+
+/* ---------------------------------------------------------------- channel-blocked F(4x4) (winograd_cb.c) */
+/* Forward (bias; bias + ReLU) and dX (the flipped forward, accumulating; accumulating + ReLU) of the
+ * channel-blocked path against the reference, on shapes with edge tiles, padding 0/1/2, chunks that
+ * span images and partial register blocks; each also checked for the same bits with a pool of 2. */
+static const wcase cb_cases[] = {
+    {2, 16, 5, 5, 16, 1},  {3, 16, 9, 7, 32, 1},   {2, 32, 8, 8, 16, 0},  {2, 16, 6, 11, 48, 2},
+    {1, 64, 13, 10, 64, 1}, {3, 32, 14, 14, 32, 1}, {5, 64, 7, 7, 64, 1},  {4, 16, 28, 28, 16, 1},
+    {2, 16, 2, 2, 16, 1},  {7, 48, 4, 4, 64, 1},   {3, 64, 3, 3, 16, 0},
+};
+
+/* y = forward of (x, w, b) by the channel-blocked path with `flags`, on `pool`. */
+static void cb_run(const dc_conv_geom *g, int64_t N, dc_pool *pool, const float *x, const float *w, int flip,
+                   const float *b, int flags, float *y) {
+    dc_wcb cb;
+    dc_wcb_init(&cb, g, N, dc_pool_size(pool));
+    float *work = aligned_alloc(64, (size_t)(dc_wcb_workspace(&cb) + 16) / 16 * 16 * sizeof(float));
+    dc_wcb_forward(pool, &cb, x, w, flip, b, flags, y, work);
+    free(work);
+}
+
+TEST(winograd_cb_vs_reference) {
+    if (!dc_dconv_avx512()) {
+        dc_test_skip("no AVX-512F: the channel-blocked Winograd path does not run here");
+        return;
+    }
+    dc_pool *pool;
+    CHECK_OK(dc_pool_create(2, &pool));
+    double worst = 0.0;
+    for (size_t i = 0; i < sizeof cb_cases / sizeof cb_cases[0]; i++) {
+        const wcase *k = &cb_cases[i];
+        const dc_conv_geom g = geom(k), f = flip(&g);
+        CHECK_MSG(dc_wcb_ok(&g) && dc_wcb_ok(&f), "case %zu: the path should take C%d -> OC%d", i, k->C, k->OC);
+        const int64_t nx = (int64_t)k->N * k->C * k->H * k->W, ny = (int64_t)k->N * k->OC * g.OH * g.OW,
+                      nw = (int64_t)k->OC * k->C * 9;
+        dc_rng r;
+        dc_rng_seed(&r, (uint64_t)(i * 977 + 5));
+        float *x = fill(&r, nx, 1.0f), *w = fill(&r, nw, 0.3f), *b = fill(&r, k->OC, 1.0f), *dy = fill(&r, ny, 1.0f);
+        float *dx0 = fill(&r, nx, 1.0f), *ax = absdup(x, nx), *aw = absdup(w, nw), *ady = absdup(dy, ny),
+              *ab = absdup(b, k->OC);
+        float *yr = malloc((size_t)ny * sizeof(float)), *ym = malloc((size_t)ny * sizeof(float));
+        float *y1 = malloc((size_t)ny * sizeof(float)), *y2 = malloc((size_t)ny * sizeof(float));
+        float *dxr = calloc((size_t)nx, sizeof(float)), *dxm = calloc((size_t)nx, sizeof(float));
+        float *d1 = malloc((size_t)nx * sizeof(float)), *d2 = malloc((size_t)nx * sizeof(float));
+        dc_conv2d_ref_forward(&g, k->N, x, w, b, yr);
+        dc_conv2d_ref_forward(&g, k->N, ax, aw, ab, ym);
+        dc_conv2d_ref_backward(&g, k->N, x, w, dy, dxr, NULL, NULL);
+        dc_conv2d_ref_backward(&g, k->N, ax, aw, ady, dxm, NULL, NULL);
+        for (int64_t e = 0; e < nx; e++) dxm[e] += fabsf(dx0[e]);
+        for (int relu = 0; relu < 2; relu++) {
+            const int fl = relu ? DC_CONV_RELU : 0;
+            cb_run(&g, k->N, NULL, x, w, 0, b, fl, y1);
+            cb_run(&g, k->N, pool, x, w, 0, b, fl, y2);
+            CHECK_MSG(memcmp(y1, y2, (size_t)ny * sizeof(float)) == 0, "case %zu: forward differs on 2 threads", i);
+            if (relu) /* the reference with the ReLU applied; the magnitudes stay */
+                for (int64_t e = 0; e < ny; e++) yr[e] = yr[e] > 0.0f ? yr[e] : 0.0f;
+            double ef = rel_err(y1, NULL, yr, ym, ny);
+            memcpy(d1, dx0, (size_t)nx * sizeof(float));
+            memcpy(d2, dx0, (size_t)nx * sizeof(float));
+            cb_run(&f, k->N, NULL, dy, w, 1, NULL, DC_CONV_ACC | fl, d1);
+            cb_run(&f, k->N, pool, dy, w, 1, NULL, DC_CONV_ACC | fl, d2);
+            CHECK_MSG(memcmp(d1, d2, (size_t)nx * sizeof(float)) == 0, "case %zu: dX differs on 2 threads", i);
+            double ex = 0.0;
+            if (relu) { /* d1 = max(0, dx0 + dX) */
+                int bad = 0;
+                for (int64_t e = 0; e < nx; e++) {
+                    const double want = (double)dx0[e] + dxr[e];
+                    const double err = fabs((want > 0.0 ? want : 0.0) - d1[e]) / ((double)dxm[e] + 1e-30);
+                    bad += !(err <= WINO_TOL_F4);
+                }
+                CHECK_MSG(bad == 0, "case %zu: %d dX values with the ReLU off the reference", i, bad);
+            } else ex = rel_err(d1, dx0, dxr, dxm, nx);
+            CHECK_MSG(ef <= WINO_TOL_F4 && ex <= WINO_TOL_F4,
+                      "case %zu (N%d C%d %dx%d -> OC%d pad %d, relu %d): relative error fwd %.3g dX %.3g > %.3g", i,
+                      k->N, k->C, k->H, k->W, k->OC, k->p, relu, ef, ex, WINO_TOL_F4);
+            worst = ef > worst ? ef : worst;
+            worst = ex > worst ? ex : worst;
+        }
+        float *all[] = {x, w, b, dy, dx0, ax, aw, ady, ab, yr, ym, y1, y2, dxr, dxm, d1, d2};
+        for (size_t a = 0; a < sizeof all / sizeof all[0]; a++) free(all[a]);
+    }
+    if (getenv("DC_TEST_VERBOSE")) fprintf(stderr, "    channel-blocked F(4x4): max relative error %.3g\n", worst);
+    /* what it does not take: C or OC not a multiple of 16, more than 64 channels, stride 2 */
+    const wcase no[] = {{1, 8, 8, 8, 16, 1}, {1, 16, 8, 8, 24, 1}, {1, 128, 8, 8, 16, 1}};
+    for (size_t i = 0; i < 3; i++) {
+        const dc_conv_geom g = geom(&no[i]);
+        CHECK(!dc_wcb_ok(&g));
+    }
+    dc_conv_geom s2 = geom(&cb_cases[0]);
+    s2.sh = s2.sw = 2;
+    s2.OH = s2.OW = 3;
+    CHECK(!dc_wcb_ok(&s2));
     dc_pool_free(pool);
 }
 

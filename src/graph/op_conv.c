@@ -29,6 +29,7 @@
 #include "graph/graph.h"
 #include "kernels/conv.h"
 #include "kernels/winograd.h"
+#include "kernels/winograd_cb.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -203,15 +204,19 @@ static int wino_enough(const dc_conv_geom *c, int64_t batch) {
     const int m = dc_wino_pick_m(c);
     return batch * ((c->OH + m - 1) / m) * ((c->OW + m - 1) / m) >= WINO_MIN_TILES;
 }
+/* The channel-blocked kernels (kernels/winograd_cb.h: 16-64 channels, AVX-512) pay from 16 channels
+ * on, for the forward and for dX (bench_winograd, docs/benchmarks.md). */
 static int use_wino_fwd(const dc_conv_geom *c, int64_t batch) {
     const int mode = wino_mode();
-    return mode && dc_wino_ok(c) && (mode == 2 || (wino_fwd_pays(c) && wino_enough(c, batch)));
+    return mode && dc_wino_ok(c) && (mode == 2 || ((wino_fwd_pays(c) || dc_wcb_ok(c)) && wino_enough(c, batch)));
 }
 /* dX as the forward of the flipped geometry, which needs padding <= 2 (its own padding is 2 - p). */
 static int wino_dx_ok(const dc_conv_geom *c) { return dc_wino_ok(c) && c->ph <= 2 && c->pw <= 2; }
 static int use_wino_dx(const dc_conv_geom *c, int64_t batch) {
     const int mode = wino_mode();
-    return mode && wino_dx_ok(c) && (mode == 2 || (wino_dx_pays(c) && wino_enough(c, batch)));
+    if (!mode || !wino_dx_ok(c)) return 0;
+    const dc_conv_geom f = flip_geom(c);
+    return mode == 2 || ((wino_dx_pays(c) || dc_wcb_ok(&f)) && wino_enough(c, batch));
 }
 static int use_wino_dw(const dc_conv_geom *c, int64_t batch) {
     const int mode = wino_mode();
@@ -226,18 +231,33 @@ static int64_t wino_workspace(const dc_graph *g, const dc_conv_geom *c, int64_t 
     dc_wino_init(&w, c, dc_wino_pick_m(c), batch, dc_pool_size(g->pool), 0);
     ws = dc_wino_forward_workspace(&w);
     if (dc_wino_dw_workspace(&w) > ws) ws = dc_wino_dw_workspace(&w);
+    dc_wcb cb;
+    if (dc_wcb_ok(c)) {
+        dc_wcb_init(&cb, c, batch, dc_pool_size(g->pool));
+        if (dc_wcb_workspace(&cb) > ws) ws = dc_wcb_workspace(&cb);
+    }
     if (wino_dx_ok(c)) {
         const dc_conv_geom f = flip_geom(c);
         dc_wino_init(&w, &f, dc_wino_pick_m(&f), batch, dc_pool_size(g->pool), 0);
         if (dc_wino_forward_workspace(&w) > ws) ws = dc_wino_forward_workspace(&w);
+        if (dc_wcb_ok(&f)) {
+            dc_wcb_init(&cb, &f, batch, dc_pool_size(g->pool));
+            if (dc_wcb_workspace(&cb) > ws) ws = dc_wcb_workspace(&cb);
+        }
     }
     return ws;
 }
 
 /* y (+)= conv by Winograd; geo is the forward geometry, or dX's (flip) with the layer's filter;
- * flags: DC_CONV_ACC, DC_CONV_RELU. */
+ * flags: DC_CONV_ACC, DC_CONV_RELU.  The channel-blocked kernels where they apply, else winograd.c's. */
 static void wino_conv(dc_graph *g, const dc_conv_geom *geo, int64_t batch, const float *x, const float *w, int flip,
                       const float *b, int flags, float *y) {
+    if (dc_wcb_ok(geo)) {
+        dc_wcb cb;
+        dc_wcb_init(&cb, geo, batch, dc_pool_size(g->pool));
+        dc_wcb_forward(g->pool, &cb, x, w, flip, b, flags, y, g->work);
+        return;
+    }
     dc_wino wg;
     dc_wino_init(&wg, geo, dc_wino_pick_m(geo), batch, dc_pool_size(g->pool), 0);
     dc_wino_forward(g->gemm, &wg, x, w, flip, b, flags, y, g->work);

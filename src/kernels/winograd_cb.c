@@ -1,0 +1,366 @@
+/* winograd_cb.c — Winograd F(4x4, 3x3) with 16 channels per AVX-512 vector (see winograd_cb.h):
+ * the pixel-major padded copy of the input, the kernel, input and output transforms on vectors of
+ * 16 channels, the register-blocked GEMM of each transform position, and the driver.
+ * The plain version these kernels are tested against is the scalar Winograd of winograd.c and the
+ * reference convolution of conv.c (tests/test_winograd.c).
+ * Deliberately not here: choosing when this path runs (op_conv.c), and any allocation. */
+#include "kernels/winograd_cb.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define WCB_X86 1
+#else
+#define WCB_X86 0
+#endif
+
+#define TILE_TARGET 32              /* tiles per chunk at least: U (36 x C x OC) is read once per chunk */
+#define CHUNK_FLOATS (256 * 1024)   /* a chunk's xb, V and M: about 1 MiB, so they stay in L2            */
+
+static int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t r16(int64_t v) { return (v + 15) / 16 * 16; }
+/* An odd number of 64-byte lines: the 36 position blocks of V and M land in distinct cache sets
+ * (winograd.c's spread has the measurement). */
+static int64_t spread(int64_t floats) {
+    const int64_t lines = (floats + 15) / 16;
+    return (lines % 2 ? lines : lines + 1) * 16;
+}
+
+int dc_wcb_ok(const dc_conv_geom *g) {
+#if WCB_X86
+    if (g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1 || g->groups != 1) return 0;
+    if (g->OH < 1 || g->OW < 1 || g->OH != g->H + 2 * (int64_t)g->ph - 2 || g->OW != g->W + 2 * (int64_t)g->pw - 2)
+        return 0;
+    if (g->C % 16 || g->OC % 16 || g->C > 64 || g->OC > 64) return 0;
+    return dc_dconv_avx512(); /* AVX-512F, and DC_SIMD=avx2 not set */
+#else
+    (void)g;
+    return 0;
+#endif
+}
+
+/* xb, then V (36 blocks vxs apart), then M (36 blocks mxs apart), then the input transform's
+ * scratch: one thread's slot. */
+static int64_t xb_floats(const dc_wcb *w) { return r16(w->imgs * w->C * w->Hp * w->Wp); }
+static int64_t slot_floats(const dc_wcb *w) { return xb_floats(w) + 36 * w->vxs + 36 * w->mxs + 36 * 16; }
+static int64_t u_floats(const dc_wcb *w) { return r16(36 * w->C * w->OC); }
+
+void dc_wcb_init(dc_wcb *w, const dc_conv_geom *g, int64_t N, int nthreads) {
+    memset(w, 0, sizeof *w);
+    w->N = N;
+    w->C = g->C;
+    w->H = g->H;
+    w->W = g->W;
+    w->OC = g->OC;
+    w->OH = g->OH;
+    w->OW = g->OW;
+    w->ph = g->ph;
+    w->pw = g->pw;
+    w->th = (g->OH + 3) / 4;
+    w->tw = (g->OW + 3) / 4;
+    w->tpi = w->th * w->tw;
+    w->Hp = 4 * w->th + 2;
+    w->Wp = 4 * w->tw + 2;
+    w->nt = nthreads < 1 ? 1 : nthreads;
+    /* 24 accumulators: 6 tiles x 4 vectors, 12 x 2 or 24 x 1 */
+    w->B = g->OC % 64 == 0 ? 4 : g->OC % 32 == 0 ? 2 : 1;
+    w->R = 24 / w->B;
+    const int64_t per_img = w->C * w->Hp * w->Wp + 36 * w->tpi * (w->C + w->OC);
+    int64_t imgs = imax(1, (TILE_TARGET + w->tpi - 1) / w->tpi);
+    while (imgs > 1 && imgs * per_img > CHUNK_FLOATS) imgs--;
+    w->imgs = imax(1, imin(imgs, (N + w->nt - 1) / w->nt));
+    w->vxs = spread(w->imgs * w->tpi * w->C);
+    w->mxs = spread(w->imgs * w->tpi * w->OC);
+}
+
+int64_t dc_wcb_workspace(const dc_wcb *w) { return u_floats(w) + w->nt * slot_floats(w); }
+
+#if WCB_X86
+#define WCB_AVX512 __attribute__((target("avx512f")))
+#define V16 __m512
+#define ADD _mm512_add_ps
+#define SUB _mm512_sub_ps
+#define MUL _mm512_mul_ps
+#define FMA _mm512_fmadd_ps   /* a*b + c */
+#define FNMA _mm512_fnmadd_ps /* c - a*b */
+#define SET1 _mm512_set1_ps
+
+/* The 1-D transforms, factored as winograd.c's AVX2 ones (same formulas, 16 lanes). */
+/* Bᵀ d:  4d0 - 5d2 + d4,  (d3 + d4) - 4(d1 + d2),  (d4 - d3) + 4(d1 - d2),  (d4 - d2) ± 2(d3 - d1),
+ *        4d1 - 5d3 + d5 */
+WCB_AVX512 static inline void bt6(const V16 *d, V16 *o) {
+    const V16 c4 = SET1(4.0f), c5 = SET1(5.0f), c2 = SET1(2.0f);
+    const V16 e = SUB(d[4], d[2]), f = MUL(c2, SUB(d[3], d[1]));
+    o[0] = ADD(FNMA(c5, d[2], MUL(c4, d[0])), d[4]);
+    o[1] = FNMA(c4, ADD(d[1], d[2]), ADD(d[3], d[4]));
+    o[2] = FMA(c4, SUB(d[1], d[2]), SUB(d[4], d[3]));
+    o[3] = ADD(e, f);
+    o[4] = SUB(e, f);
+    o[5] = ADD(FNMA(c5, d[3], MUL(c4, d[1])), d[5]);
+}
+/* Aᵀ m (6 -> 4):  m0 + (m1+m2) + (m3+m4),  (m1-m2) + 2(m3-m4),  (m1+m2) + 4(m3+m4),  (m1-m2) + 8(m3-m4) + m5 */
+WCB_AVX512 static inline void at6(const V16 *m, V16 *o) {
+    const V16 s12 = ADD(m[1], m[2]), d12 = SUB(m[1], m[2]), s34 = ADD(m[3], m[4]), d34 = SUB(m[3], m[4]);
+    o[0] = ADD(ADD(m[0], s12), s34);
+    o[1] = FMA(SET1(2.0f), d34, d12);
+    o[2] = FMA(SET1(4.0f), s34, s12);
+    o[3] = ADD(FMA(SET1(8.0f), d34, d12), m[5]);
+}
+/* G g (3 -> 6):  g0/4,  -((g0+g2) ± g1)/6,  (g0/24 + g2/6) ± g1/12,  g2 */
+WCB_AVX512 static inline void g6(const V16 *g, V16 *o) {
+    const V16 t = ADD(g[0], g[2]), s = FMA(g[0], SET1(1.0f / 24), MUL(g[2], SET1(1.0f / 6)));
+    o[0] = MUL(g[0], SET1(1.0f / 4));
+    o[1] = MUL(ADD(t, g[1]), SET1(-1.0f / 6));
+    o[2] = MUL(SUB(t, g[1]), SET1(-1.0f / 6));
+    o[3] = FMA(g[1], SET1(1.0f / 12), s);
+    o[4] = FNMA(g[1], SET1(1.0f / 12), s);
+    o[5] = g[2];
+}
+
+/* 16x16 transpose of r[0..15] in place: unpacks and shuffles give 4x4 transposes inside each
+ * 128-bit lane, then two rounds of 128-bit lane shuffles move the 4x4 blocks. */
+WCB_AVX512 static inline void transpose16(V16 r[16]) {
+    V16 s[16];
+    for (int g = 0; g < 4; g++) { /* rows 4g..4g+3: s[4g + k] lane L = column 4L + k of these rows */
+        const V16 t0 = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]), t1 = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
+        const V16 t2 = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]), t3 = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
+        s[4 * g] = _mm512_shuffle_ps(t0, t2, 0x44);
+        s[4 * g + 1] = _mm512_shuffle_ps(t0, t2, 0xEE);
+        s[4 * g + 2] = _mm512_shuffle_ps(t1, t3, 0x44);
+        s[4 * g + 3] = _mm512_shuffle_ps(t1, t3, 0xEE);
+    }
+    for (int k = 0; k < 4; k++) { /* column 4L + k gathers lane L of s[k], s[4+k], s[8+k], s[12+k] */
+        const V16 u0 = _mm512_shuffle_f32x4(s[k], s[4 + k], 0x44), u1 = _mm512_shuffle_f32x4(s[k], s[4 + k], 0xEE);
+        const V16 u2 = _mm512_shuffle_f32x4(s[8 + k], s[12 + k], 0x44), u3 = _mm512_shuffle_f32x4(s[8 + k], s[12 + k], 0xEE);
+        r[k] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        r[4 + k] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+        r[8 + k] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        r[12 + k] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+    }
+}
+
+/* U[((xi*C + c)*OC + o] = (G g_{o,c} Gᵀ)[xi] for input channels c in [c0, c1), 16 output channels
+ * per vector (the 9 taps gathered: o's filters are C*9 floats apart, or 9 when flipped). */
+WCB_AVX512 static void kernel_transform(const dc_wcb *w, const float *wt, int flip, int64_t c0, int64_t c1,
+                                        float *U) {
+    const int64_t C = w->C, OC = w->OC;
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(flip ? 9 : (int)(C * 9)));
+    V16 g[9], q[6][3], in[3], out[6];
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t o0 = 0; o0 < OC; o0 += 16) {
+            /* flip: k[a][b] = wt[c][o][2-a][2-b] (the layer whose dX this is: its [C][OC][3][3] is ours transposed) */
+            const float *base = flip ? wt + (c * OC + o0) * 9 : wt + (o0 * C + c) * 9;
+            for (int t = 0; t < 9; t++) g[t] = _mm512_i32gather_ps(idx, base + (flip ? 8 - t : t), 4);
+            for (int b = 0; b < 3; b++) { /* columns: q[i][b] = sum_a G[i][a] g[a][b] */
+                for (int a = 0; a < 3; a++) in[a] = g[a * 3 + b];
+                g6(in, out);
+                for (int i = 0; i < 6; i++) q[i][b] = out[i];
+            }
+            for (int i = 0; i < 6; i++) { /* rows: U[i][j] = sum_b q[i][b] G[j][b] */
+                g6(q[i], out);
+                for (int j = 0; j < 6; j++) _mm512_store_ps(U + ((i * 6 + j) * C + c) * OC + o0, out[j]);
+            }
+        }
+}
+
+/* xb [C/16][Hp][Wp][16] of image n: pixel (r, s) of channel block cb holds x[n][cb*16 + l][r - ph][s - pw]
+ * in lane l, zero outside the plane. */
+WCB_AVX512 static void build_xb(const dc_wcb *w, const float *x, int64_t n, float *xb) {
+    const int64_t H = w->H, W = w->W, Hp = w->Hp, Wp = w->Wp, ph = w->ph, pw = w->pw;
+    const V16 zero = _mm512_setzero_ps();
+    for (int64_t cb = 0; cb < w->C / 16; cb++) {
+        float *p = xb + cb * Hp * Wp * 16;
+        const float *src = x + (n * w->C + cb * 16) * H * W;
+        for (int64_t r = 0; r < Hp; r++) {
+            float *row = p + r * Wp * 16;
+            const int64_t h = r - ph;
+            if (h < 0 || h >= H) {
+                for (int64_t s = 0; s < Wp; s++) _mm512_store_ps(row + s * 16, zero);
+                continue;
+            }
+            for (int64_t s = 0; s < pw; s++) _mm512_store_ps(row + s * 16, zero);
+            for (int64_t s = pw + W; s < Wp; s++) _mm512_store_ps(row + s * 16, zero);
+            for (int64_t w0 = 0; w0 < W; w0 += 16) {
+                const int nv = (int)imin(16, W - w0);
+                const __mmask16 mask = (__mmask16)(nv == 16 ? 0xFFFF : (1u << nv) - 1);
+                V16 v[16];
+                for (int l = 0; l < 16; l++) v[l] = _mm512_maskz_loadu_ps(mask, src + (l * H + h) * W + w0);
+                transpose16(v);
+                for (int k = 0; k < nv; k++) _mm512_store_ps(row + (pw + w0 + k) * 16, v[k]);
+            }
+        }
+    }
+}
+
+/* V[xi*vxs + t*C + cb*16 + l] = (Bᵀ d B)[xi] of tile t's 6x6 patch p (16 channels per vector),
+ * columns first through tmp [36][16]. */
+WCB_AVX512 static inline void input_tile(const dc_wcb *w, const float *p, float *tmp, float *v) {
+    V16 d[6], o[6];
+    for (int j = 0; j < 6; j++) {
+        for (int r = 0; r < 6; r++) d[r] = _mm512_load_ps(p + (r * w->Wp + j) * 16);
+        bt6(d, o);
+        for (int i = 0; i < 6; i++) _mm512_store_ps(tmp + (i * 6 + j) * 16, o[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        for (int j = 0; j < 6; j++) d[j] = _mm512_load_ps(tmp + (i * 6 + j) * 16);
+        bt6(d, o);
+        for (int j = 0; j < 6; j++) _mm512_store_ps(v + (i * 6 + j) * w->vxs, o[j]);
+    }
+}
+
+/* m[r*OC + b*16 + l] = sum_c v[r*C + c] * u[c*OC + b*16 + l] for r < R, b < B: R x B accumulators,
+ * per c B loads of U and R broadcasts of V.  R and B are constants where it is inlined. */
+#define WCB_INLINE static inline __attribute__((always_inline))
+WCB_AVX512 WCB_INLINE void gemm_blk(const int R, const int B, int64_t C, const float *v, const float *u, int64_t OC,
+                                    float *m) {
+    V16 acc[24];
+#pragma GCC unroll 24
+    for (int i = 0; i < R * B; i++) acc[i] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < C; c++) {
+        V16 ub[4];
+#pragma GCC unroll 4
+        for (int b = 0; b < B; b++) ub[b] = _mm512_load_ps(u + c * OC + b * 16);
+#pragma GCC unroll 24
+        for (int r = 0; r < R; r++) {
+            const V16 vv = _mm512_set1_ps(v[r * C + c]);
+#pragma GCC unroll 4
+            for (int b = 0; b < B; b++) acc[r * B + b] = FMA(vv, ub[b], acc[r * B + b]);
+        }
+    }
+#pragma GCC unroll 24
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int b = 0; b < B; b++) _mm512_store_ps(m + r * OC + b * 16, acc[r * B + b]);
+}
+
+#define C1(r) case r: gemm_blk(r, 1, C, v, u, OC, m); break;
+#define C2(r) case r: gemm_blk(r, 2, C, v, u, OC, m); break;
+#define C4(r) case r: gemm_blk(r, 4, C, v, u, OC, m); break;
+/* One register block of r tiles (r <= R; fewer at a chunk's end) and B vectors of output channels. */
+WCB_AVX512 static void gemm_rb(int B, int r, int64_t C, const float *v, const float *u, int64_t OC, float *m) {
+    if (B == 4) {
+        switch (r) { C4(1) C4(2) C4(3) C4(4) C4(5) C4(6) }
+    } else if (B == 2) {
+        switch (r) { C2(1) C2(2) C2(3) C2(4) C2(5) C2(6) C2(7) C2(8) C2(9) C2(10) C2(11) C2(12) }
+    } else {
+        switch (r) {
+            C1(1) C1(2) C1(3) C1(4) C1(5) C1(6) C1(7) C1(8) C1(9) C1(10) C1(11) C1(12)
+            C1(13) C1(14) C1(15) C1(16) C1(17) C1(18) C1(19) C1(20) C1(21) C1(22) C1(23) C1(24)
+        }
+    }
+}
+#undef C1
+#undef C2
+#undef C4
+
+/* Output transform of tile (n, ty, tx) for output channels o0 .. o0 + 15: mp points at the tile's M
+ * row (position blocks mxs apart).  Y = Aᵀ M A gives 16 pixel vectors of 16 channels; each tile row u
+ * is a 4x4 transpose inside the 128-bit lanes (lane L of q[k] = channel o0 + 4L + k, columns 0..3),
+ * stored by masked stores, lane by lane, to the row's 4 (or fewer, at the edges) floats. */
+WCB_AVX512 static inline void output_tile(const dc_wcb *w, const float *mp, int64_t n, int64_t ty, int64_t tx,
+                                          int64_t o0, const float *b, int flags, float *y) {
+    const int accumulate = flags & DC_CONV_ACC, relu = flags & DC_CONV_RELU;
+    const V16 zero = _mm512_setzero_ps();
+    V16 s[4][6], in[6], out[4], px[16];
+    for (int j = 0; j < 6; j++) { /* columns: s[u][j] = sum_i Aᵀ[u][i] M[i][j] */
+        for (int i = 0; i < 6; i++) in[i] = _mm512_load_ps(mp + (i * 6 + j) * w->mxs);
+        at6(in, out);
+        for (int u = 0; u < 4; u++) s[u][j] = out[u];
+    }
+    for (int u = 0; u < 4; u++) { /* rows: Y[u][v] = sum_j s[u][j] Aᵀ[v][j] */
+        at6(s[u], out);
+        for (int v = 0; v < 4; v++) px[u * 4 + v] = out[v];
+    }
+    if (!accumulate) {
+        const V16 bv = b ? _mm512_loadu_ps(b + o0) : zero;
+        for (int i = 0; i < 16; i++) {
+            px[i] = ADD(px[i], bv);
+            if (relu) px[i] = _mm512_max_ps(px[i], zero); /* max(NaN, 0) = 0, as the ReLU op */
+        }
+    }
+    const int64_t rows = imin(4, w->OH - 4 * ty), cols = imin(4, w->OW - 4 * tx), P = w->OH * w->OW;
+    const unsigned cm = (1u << cols) - 1;
+    for (int u = 0; u < rows; u++) {
+        const V16 t0 = _mm512_unpacklo_ps(px[u * 4], px[u * 4 + 1]), t1 = _mm512_unpackhi_ps(px[u * 4], px[u * 4 + 1]);
+        const V16 t2 = _mm512_unpacklo_ps(px[u * 4 + 2], px[u * 4 + 3]),
+                  t3 = _mm512_unpackhi_ps(px[u * 4 + 2], px[u * 4 + 3]);
+        const V16 q[4] = {_mm512_shuffle_ps(t0, t2, 0x44), _mm512_shuffle_ps(t0, t2, 0xEE),
+                          _mm512_shuffle_ps(t1, t3, 0x44), _mm512_shuffle_ps(t1, t3, 0xEE)};
+        /* row u of channel o0 + 4L + k starts at base + (4L + k)*P; lane L of a vector stored at
+         * base + (4L + k)*P - 4L lands there (the pointer stays inside y: 4L*P >= 4L) */
+        float *base = y + ((n * w->OC + o0) * w->OH + 4 * ty + u) * w->OW + 4 * tx;
+        for (int k = 0; k < 4; k++) {
+            V16 vq = q[k];
+            if (accumulate) {
+                V16 e = zero;
+                for (int L = 0; L < 4; L++)
+                    e = _mm512_mask_loadu_ps(e, (__mmask16)(cm << (4 * L)), base + (4 * L + k) * P - 4 * L);
+                vq = ADD(e, vq);
+                if (relu) vq = _mm512_max_ps(vq, zero);
+            }
+            for (int L = 0; L < 4; L++)
+                _mm512_mask_storeu_ps(base + (4 * L + k) * P - 4 * L, (__mmask16)(cm << (4 * L)), vq);
+        }
+    }
+}
+
+typedef struct wcb_job {
+    const dc_wcb *w;
+    const float *x, *wt, *b;
+    float *y, *U, *work;
+    int flip, flags;
+} wcb_job;
+
+static void kernel_task(void *ctx, int tid, int nt) {
+    const wcb_job *j = ctx;
+    int64_t lo, hi;
+    dc_split_range(j->w->C, nt, tid, &lo, &hi);
+    kernel_transform(j->w, j->wt, j->flip, lo, hi, j->U);
+}
+
+/* A thread's images, chunk by chunk: xb of the chunk, the input transform of its tiles, the 36 GEMMs
+ * (U[xi] stays in L1 over the chunk's tiles), the output transform. */
+WCB_AVX512 static void fwd_task(void *ctx, int tid, int nt) {
+    const wcb_job *j = ctx;
+    const dc_wcb *w = j->w;
+    const int parts = nt < w->nt ? nt : w->nt;
+    if (tid >= parts) return;
+    const int64_t C = w->C, OC = w->OC, tpi = w->tpi, plane = C * w->Hp * w->Wp;
+    float *xb = j->work + tid * slot_floats(w), *V = xb + xb_floats(w), *M = V + 36 * w->vxs, *tmp = M + 36 * w->mxs;
+    int64_t n0, n1;
+    dc_split_range(w->N, parts, tid, &n0, &n1);
+    for (int64_t c0 = n0; c0 < n1; c0 += w->imgs) {
+        const int64_t ni = imin(w->imgs, n1 - c0), T = ni * tpi;
+        for (int64_t i = 0; i < ni; i++) build_xb(w, j->x, c0 + i, xb + i * plane);
+        for (int64_t t = 0; t < T; t++) {
+            const int64_t i = t / tpi, ty = t % tpi / w->tw, tx = t % w->tw;
+            for (int64_t cb = 0; cb < C / 16; cb++)
+                input_tile(w, xb + i * plane + ((cb * w->Hp + 4 * ty) * w->Wp + 4 * tx) * 16, tmp, V + t * C + cb * 16);
+        }
+        for (int xi = 0; xi < 36; xi++)
+            for (int64_t o0 = 0; o0 < OC; o0 += 16 * w->B)
+                for (int64_t t0 = 0; t0 < T; t0 += w->R)
+                    gemm_rb(w->B, (int)imin(w->R, T - t0), C, V + xi * w->vxs + t0 * C, j->U + xi * C * OC + o0, OC,
+                            M + xi * w->mxs + t0 * OC + o0);
+        for (int64_t t = 0; t < T; t++) {
+            const int64_t i = t / tpi, ty = t % tpi / w->tw, tx = t % w->tw;
+            for (int64_t o0 = 0; o0 < OC; o0 += 16)
+                output_tile(w, M + t * OC + o0, c0 + i, ty, tx, o0, j->b, j->flags, j->y);
+        }
+    }
+}
+#endif /* WCB_X86 */
+
+void dc_wcb_forward(dc_pool *pool, const dc_wcb *w, const float *x, const float *wt, int flip, const float *b,
+                    int flags, float *y, float *work) {
+#if WCB_X86
+    wcb_job j = {w, x, wt, b, y, work, work + u_floats(w), flip, flags};
+    dc_pool_run(pool, kernel_task, &j);
+    dc_pool_run(pool, fwd_task, &j);
+#else
+    (void)pool, (void)w, (void)x, (void)wt, (void)flip, (void)b, (void)flags, (void)y, (void)work;
+#endif
+}
