@@ -168,8 +168,8 @@ TEST(winograd_with_pool_vs_reference) {
 }
 
 /* ---------------------------------------------------------------- channel-blocked F(4x4) (winograd_cb.c) */
-/* Forward (bias; bias + ReLU) and dX (the flipped forward, accumulating; accumulating + ReLU) of the
- * channel-blocked path against the reference, on shapes with edge tiles, padding 0/1/2, chunks that
+/* Forward (bias; bias + ReLU), dX (the flipped forward, accumulating; accumulating + ReLU) and dW
+ * (accumulating) of the channel-blocked path against the reference, on shapes with edge tiles, padding 0/1/2, chunks that
  * span images and partial register blocks; each also checked for the same bits with a pool of 2. */
 static const wcase cb_cases[] = {
     {2, 16, 5, 5, 16, 1},  {3, 16, 9, 7, 32, 1},   {2, 32, 8, 8, 16, 0},  {2, 16, 6, 11, 48, 2},
@@ -243,6 +243,29 @@ TEST(winograd_cb_vs_reference) {
                       k->N, k->C, k->H, k->W, k->OC, k->p, relu, ef, ex, WINO_TOL_F4);
             worst = ef > worst ? ef : worst;
             worst = ex > worst ? ex : worst;
+        }
+        { /* dW, accumulating into dw0; the same bits on 2 threads */
+            float *dw0 = fill(&r, nw, 1.0f), *dwr = calloc((size_t)nw, sizeof(float)),
+                  *dwm = calloc((size_t)nw, sizeof(float)), *g1 = malloc((size_t)nw * sizeof(float)),
+                  *g2 = malloc((size_t)nw * sizeof(float));
+            dc_conv2d_ref_backward(&g, k->N, x, w, dy, NULL, dwr, NULL);
+            dc_conv2d_ref_backward(&g, k->N, ax, aw, ady, NULL, dwm, NULL);
+            for (int64_t e = 0; e < nw; e++) dwm[e] += fabsf(dw0[e]);
+            for (int t = 0; t < 2; t++) {
+                dc_pool *p = t ? pool : NULL;
+                dc_wcb cb;
+                dc_wcb_init(&cb, &g, k->N, dc_pool_size(p));
+                float *work = aligned_alloc(64, (size_t)(dc_wcb_dw_workspace(&cb) + 16) / 16 * 16 * sizeof(float));
+                memcpy(t ? g2 : g1, dw0, (size_t)nw * sizeof(float));
+                dc_wcb_dw(p, &cb, x, dy, t ? g2 : g1, work);
+                free(work);
+            }
+            CHECK_MSG(memcmp(g1, g2, (size_t)nw * sizeof(float)) == 0, "case %zu: dW differs on 2 threads", i);
+            const double ew = rel_err(g1, dw0, dwr, dwm, nw);
+            CHECK_MSG(ew <= WINO_TOL_F4, "case %zu (N%d C%d %dx%d -> OC%d pad %d): dW relative error %.3g > %.3g", i,
+                      k->N, k->C, k->H, k->W, k->OC, k->p, ew, WINO_TOL_F4);
+            worst = ew > worst ? ew : worst;
+            free(dw0), free(dwr), free(dwm), free(g1), free(g2);
         }
         float *all[] = {x, w, b, dy, dx0, ax, aw, ady, ab, yr, ym, y1, y2, dxr, dxm, d1, d2};
         for (size_t a = 0; a < sizeof all / sizeof all[0]; a++) free(all[a]);

@@ -220,7 +220,7 @@ static int use_wino_dx(const dc_conv_geom *c, int64_t batch) {
 }
 static int use_wino_dw(const dc_conv_geom *c, int64_t batch) {
     const int mode = wino_mode();
-    return mode && dc_wino_ok(c) && (mode == 2 || (wino_dw_pays(c) && wino_enough(c, batch)));
+    return mode && dc_wino_ok(c) && (mode == 2 || ((wino_dw_pays(c) || dc_wcb_ok(c)) && wino_enough(c, batch)));
 }
 
 /* Floats of workspace for whichever Winograd passes the geometry allows (any mode). */
@@ -235,6 +235,7 @@ static int64_t wino_workspace(const dc_graph *g, const dc_conv_geom *c, int64_t 
     if (dc_wcb_ok(c)) {
         dc_wcb_init(&cb, c, batch, dc_pool_size(g->pool));
         if (dc_wcb_workspace(&cb) > ws) ws = dc_wcb_workspace(&cb);
+        if (dc_wcb_dw_workspace(&cb) > ws) ws = dc_wcb_dw_workspace(&cb);
     }
     if (wino_dx_ok(c)) {
         const dc_conv_geom f = flip_geom(c);
@@ -627,7 +628,11 @@ void dc_op_conv2d_backward(dc_graph *g, dc_node_rec *n, int64_t batch) {
         conv_job r = {&c, batch, 0, n->grad, NULL, NULL, db, 0};
         dc_pool_run(g->pool, bias_grad_task, &r);
     }
-    if (wdw) {
+    if (wdw && dc_wcb_ok(&c)) {
+        dc_wcb cb;
+        dc_wcb_init(&cb, &c, batch, dc_pool_size(g->pool));
+        dc_wcb_dw(g->pool, &cb, x->out, n->grad, dW, g->work);
+    } else if (wdw) {
         dc_wino w;
         dc_wino_init(&w, &c, dc_wino_pick_m(&c), batch, dc_pool_size(g->pool), 0);
         dc_wino_dw(g->gemm, &w, x->out, n->grad, dW, g->work);

@@ -95,5 +95,14 @@ void dc_batchnorm_backward(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t 
                            const float *gamma,
                            const float *mean, const float *rstd, const float *dy, const float *relu_beta,
                            float *dx, int accumulate, float *dgamma, float *dbeta);
+/* The plain versions of the two training passes; the ones above run an AVX-512 variant where the
+ * processor has it (other summation lanes, so other rounding; the tests compare them). */
+void dc_batchnorm_forward_train_ref(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
+                                    const float *gamma, const float *beta, float eps, float momentum,
+                                    float *running_mean, float *running_var, float *mean, float *rstd, int relu,
+                                    float *y);
+void dc_batchnorm_backward_ref(int64_t N, int64_t C, int64_t S, int64_t c0, int64_t c1, const float *x,
+                               const float *gamma, const float *mean, const float *rstd, const float *dy,
+                               const float *relu_beta, float *dx, int accumulate, float *dgamma, float *dbeta);
 
 #endif

@@ -17,6 +17,8 @@
 
 #define TILE_TARGET 32              /* tiles per chunk at least: U (36 x C x OC) is read once per chunk */
 #define CHUNK_FLOATS (256 * 1024)   /* a chunk's xb, V and M: about 1 MiB, so they stay in L2            */
+#define DW_TILES 384                /* dW: tiles per chunk of the batch sum (its GEMMs' depth) ...        */
+#define DW_CHUNK_FLOATS (512 * 1024) /* ... within about 2 MiB of V and dM                               */
 
 static int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -73,9 +75,21 @@ void dc_wcb_init(dc_wcb *w, const dc_conv_geom *g, int64_t N, int nthreads) {
     w->imgs = imax(1, imin(imgs, (N + w->nt - 1) / w->nt));
     w->vxs = spread(w->imgs * w->tpi * w->C);
     w->mxs = spread(w->imgs * w->tpi * w->OC);
+    const int64_t dw_tiles = imin(DW_TILES, DW_CHUNK_FLOATS / (36 * (w->C + w->OC)));
+    w->dw_imgs = imax(1, imin(dw_tiles / w->tpi, N));
+    w->dw_vxs = spread(w->dw_imgs * w->tpi * w->C);
+    w->dw_mxs = spread(w->dw_imgs * w->tpi * w->OC);
 }
 
 int64_t dc_wcb_workspace(const dc_wcb *w) { return u_floats(w) + w->nt * slot_floats(w); }
+
+/* dW's workspace: dU, the chunk's V and dM, then per thread one image's xb and dy planes and the
+ * input transform's scratch. */
+static int64_t dyb_floats(const dc_wcb *w) { return r16(w->OC * 16 * w->th * w->tw); }
+static int64_t dw_slot(const dc_wcb *w) { return r16(w->C * w->Hp * w->Wp) + dyb_floats(w) + 36 * 16; }
+int64_t dc_wcb_dw_workspace(const dc_wcb *w) {
+    return u_floats(w) + 36 * w->dw_vxs + 36 * w->dw_mxs + w->nt * dw_slot(w);
+}
 
 #if WCB_X86
 #define WCB_AVX512 __attribute__((target("avx512f")))
@@ -107,6 +121,25 @@ WCB_AVX512 static inline void at6(const V16 *m, V16 *o) {
     o[1] = FMA(SET1(2.0f), d34, d12);
     o[2] = FMA(SET1(4.0f), s34, s12);
     o[3] = ADD(FMA(SET1(8.0f), d34, d12), m[5]);
+}
+/* A y (the adjoint of Aᵀ, 4 -> 6):  y0,  (y0+y2) ± (y1+y3),  (y0 + 4y2) ± 2(y1 + 4y3),  y3 */
+WCB_AVX512 static inline void a6(const V16 *y, V16 *o) {
+    const V16 p = ADD(y[0], y[2]), q = ADD(y[1], y[3]);
+    const V16 r = FMA(SET1(4.0f), y[2], y[0]), s = FMA(SET1(4.0f), y[3], y[1]);
+    o[0] = y[0];
+    o[1] = ADD(p, q);
+    o[2] = SUB(p, q);
+    o[3] = FMA(SET1(2.0f), s, r);
+    o[4] = FNMA(SET1(2.0f), s, r);
+    o[5] = y[3];
+}
+/* Gᵀ x (the adjoint of G, 6 -> 3):
+ *   x0/4 - (x1+x2)/6 + (x3+x4)/24,  (x2-x1)/6 + (x3-x4)/12,  ((x3+x4) - (x1+x2))/6 + x5 */
+WCB_AVX512 static inline void gt6(const V16 *x, V16 *o) {
+    const V16 s12 = ADD(x[1], x[2]), s34 = ADD(x[3], x[4]);
+    o[0] = FMA(x[0], SET1(1.0f / 4), FMA(s12, SET1(-1.0f / 6), MUL(s34, SET1(1.0f / 24))));
+    o[1] = FMA(SUB(x[2], x[1]), SET1(1.0f / 6), MUL(SUB(x[3], x[4]), SET1(1.0f / 12)));
+    o[2] = FMA(SUB(s34, s12), SET1(1.0f / 6), x[5]);
 }
 /* G g (3 -> 6):  g0/4,  -((g0+g2) ± g1)/6,  (g0/24 + g2/6) ± g1/12,  g2 */
 WCB_AVX512 static inline void g6(const V16 *g, V16 *o) {
@@ -166,38 +199,44 @@ WCB_AVX512 static void kernel_transform(const dc_wcb *w, const float *wt, int fl
         }
 }
 
-/* xb [C/16][Hp][Wp][16] of image n: pixel (r, s) of channel block cb holds x[n][cb*16 + l][r - ph][s - pw]
- * in lane l, zero outside the plane. */
-WCB_AVX512 static void build_xb(const dc_wcb *w, const float *x, int64_t n, float *xb) {
-    const int64_t H = w->H, W = w->W, Hp = w->Hp, Wp = w->Wp, ph = w->ph, pw = w->pw;
+/* dst [nch/16][Hp][Wp][16]: pixel (r, s) of channel block cb holds src[cb*16 + l][r - top][s - left] in
+ * lane l (src: nch planes of H x W), zero outside the planes: the input of a tile's transform as
+ * plain vectors.  Rows of 16 pixels x 16 channels are moved by one 16x16 transpose. */
+WCB_AVX512 static void to_blocked(const float *src, int64_t nch, int64_t H, int64_t W, int64_t top, int64_t left,
+                                  int64_t Hp, int64_t Wp, float *dst) {
     const V16 zero = _mm512_setzero_ps();
-    for (int64_t cb = 0; cb < w->C / 16; cb++) {
-        float *p = xb + cb * Hp * Wp * 16;
-        const float *src = x + (n * w->C + cb * 16) * H * W;
+    for (int64_t cb = 0; cb < nch / 16; cb++) {
+        float *p = dst + cb * Hp * Wp * 16;
+        const float *sp = src + cb * 16 * H * W;
         for (int64_t r = 0; r < Hp; r++) {
             float *row = p + r * Wp * 16;
-            const int64_t h = r - ph;
+            const int64_t h = r - top;
             if (h < 0 || h >= H) {
                 for (int64_t s = 0; s < Wp; s++) _mm512_store_ps(row + s * 16, zero);
                 continue;
             }
-            for (int64_t s = 0; s < pw; s++) _mm512_store_ps(row + s * 16, zero);
-            for (int64_t s = pw + W; s < Wp; s++) _mm512_store_ps(row + s * 16, zero);
+            for (int64_t s = 0; s < left; s++) _mm512_store_ps(row + s * 16, zero);
+            for (int64_t s = left + W; s < Wp; s++) _mm512_store_ps(row + s * 16, zero);
             for (int64_t w0 = 0; w0 < W; w0 += 16) {
                 const int nv = (int)imin(16, W - w0);
                 const __mmask16 mask = (__mmask16)(nv == 16 ? 0xFFFF : (1u << nv) - 1);
                 V16 v[16];
-                for (int l = 0; l < 16; l++) v[l] = _mm512_maskz_loadu_ps(mask, src + (l * H + h) * W + w0);
+                for (int l = 0; l < 16; l++) v[l] = _mm512_maskz_loadu_ps(mask, sp + (l * H + h) * W + w0);
                 transpose16(v);
-                for (int k = 0; k < nv; k++) _mm512_store_ps(row + (pw + w0 + k) * 16, v[k]);
+                for (int k = 0; k < nv; k++) _mm512_store_ps(row + (left + w0 + k) * 16, v[k]);
             }
         }
     }
 }
 
-/* V[xi*vxs + t*C + cb*16 + l] = (Bᵀ d B)[xi] of tile t's 6x6 patch p (16 channels per vector),
+/* xb of image n: its input planes zero-padded by ph, pw to Hp x Wp. */
+WCB_AVX512 static void build_xb(const dc_wcb *w, const float *x, int64_t n, float *xb) {
+    to_blocked(x + n * w->C * w->H * w->W, w->C, w->H, w->W, w->ph, w->pw, w->Hp, w->Wp, xb);
+}
+
+/* v[xi*xs + l] = (Bᵀ d B)[xi] of the 6x6 patch p (rows Wp pixels apart, 16 channels per vector),
  * columns first through tmp [36][16]. */
-WCB_AVX512 static inline void input_tile(const dc_wcb *w, const float *p, float *tmp, float *v) {
+WCB_AVX512 static inline void input_tile(const dc_wcb *w, const float *p, float *tmp, float *v, int64_t xs) {
     V16 d[6], o[6];
     for (int j = 0; j < 6; j++) {
         for (int r = 0; r < 6; r++) d[r] = _mm512_load_ps(p + (r * w->Wp + j) * 16);
@@ -207,25 +246,27 @@ WCB_AVX512 static inline void input_tile(const dc_wcb *w, const float *p, float 
     for (int i = 0; i < 6; i++) {
         for (int j = 0; j < 6; j++) d[j] = _mm512_load_ps(tmp + (i * 6 + j) * 16);
         bt6(d, o);
-        for (int j = 0; j < 6; j++) _mm512_store_ps(v + (i * 6 + j) * w->vxs, o[j]);
+        for (int j = 0; j < 6; j++) _mm512_store_ps(v + (i * 6 + j) * xs, o[j]);
     }
 }
 
-/* m[r*OC + b*16 + l] = sum_c v[r*C + c] * u[c*OC + b*16 + l] for r < R, b < B: R x B accumulators,
- * per c B loads of U and R broadcasts of V.  R and B are constants where it is inlined. */
+/* m[r*ms + b*16 + l] (+)= sum_{k<K} v[r*rs + k*ks] * u[k*us + b*16 + l]  for r < R, b < B: R x B
+ * accumulators, per k B loads of u and R broadcasts of v; add: m += the sums, else m = them.
+ * Forward: k runs over input channels (v = V's tile rows, u = U[xi]); dW: over tiles (v = V's
+ * channel columns, u = dM's rows).  R and B are constants where it is inlined. */
 #define WCB_INLINE static inline __attribute__((always_inline))
-WCB_AVX512 WCB_INLINE void gemm_blk(const int R, const int B, int64_t C, const float *v, const float *u, int64_t OC,
-                                    float *m) {
+WCB_AVX512 WCB_INLINE void gemm_blk(const int R, const int B, int64_t K, const float *v, int64_t rs, int64_t ks,
+                                    const float *u, int64_t us, int add, float *m, int64_t ms) {
     V16 acc[24];
 #pragma GCC unroll 24
     for (int i = 0; i < R * B; i++) acc[i] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < C; c++) {
+    for (int64_t k = 0; k < K; k++, v += ks, u += us) {
         V16 ub[4];
 #pragma GCC unroll 4
-        for (int b = 0; b < B; b++) ub[b] = _mm512_load_ps(u + c * OC + b * 16);
+        for (int b = 0; b < B; b++) ub[b] = _mm512_load_ps(u + b * 16);
 #pragma GCC unroll 24
         for (int r = 0; r < R; r++) {
-            const V16 vv = _mm512_set1_ps(v[r * C + c]);
+            const V16 vv = _mm512_set1_ps(v[r * rs]);
 #pragma GCC unroll 4
             for (int b = 0; b < B; b++) acc[r * B + b] = FMA(vv, ub[b], acc[r * B + b]);
         }
@@ -233,14 +274,18 @@ WCB_AVX512 WCB_INLINE void gemm_blk(const int R, const int B, int64_t C, const f
 #pragma GCC unroll 24
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int b = 0; b < B; b++) _mm512_store_ps(m + r * OC + b * 16, acc[r * B + b]);
+        for (int b = 0; b < B; b++) {
+            float *d = m + r * ms + b * 16;
+            _mm512_store_ps(d, add ? ADD(_mm512_load_ps(d), acc[r * B + b]) : acc[r * B + b]);
+        }
 }
 
-#define C1(r) case r: gemm_blk(r, 1, C, v, u, OC, m); break;
-#define C2(r) case r: gemm_blk(r, 2, C, v, u, OC, m); break;
-#define C4(r) case r: gemm_blk(r, 4, C, v, u, OC, m); break;
-/* One register block of r tiles (r <= R; fewer at a chunk's end) and B vectors of output channels. */
-WCB_AVX512 static void gemm_rb(int B, int r, int64_t C, const float *v, const float *u, int64_t OC, float *m) {
+#define C1(r) case r: gemm_blk(r, 1, K, v, rs, ks, u, us, add, m, ms); break;
+#define C2(r) case r: gemm_blk(r, 2, K, v, rs, ks, u, us, add, m, ms); break;
+#define C4(r) case r: gemm_blk(r, 4, K, v, rs, ks, u, us, add, m, ms); break;
+/* One register block of r rows (r <= 24/B; fewer at the end of a range) and B vectors of output channels. */
+WCB_AVX512 static void gemm_rb(int B, int r, int64_t K, const float *v, int64_t rs, int64_t ks, const float *u,
+                               int64_t us, int add, float *m, int64_t ms) {
     if (B == 4) {
         switch (r) { C4(1) C4(2) C4(3) C4(4) C4(5) C4(6) }
     } else if (B == 2) {
@@ -338,19 +383,113 @@ WCB_AVX512 static void fwd_task(void *ctx, int tid, int nt) {
         for (int64_t t = 0; t < T; t++) {
             const int64_t i = t / tpi, ty = t % tpi / w->tw, tx = t % w->tw;
             for (int64_t cb = 0; cb < C / 16; cb++)
-                input_tile(w, xb + i * plane + ((cb * w->Hp + 4 * ty) * w->Wp + 4 * tx) * 16, tmp, V + t * C + cb * 16);
+                input_tile(w, xb + i * plane + ((cb * w->Hp + 4 * ty) * w->Wp + 4 * tx) * 16, tmp, V + t * C + cb * 16,
+                           w->vxs);
         }
         for (int xi = 0; xi < 36; xi++)
             for (int64_t o0 = 0; o0 < OC; o0 += 16 * w->B)
                 for (int64_t t0 = 0; t0 < T; t0 += w->R)
-                    gemm_rb(w->B, (int)imin(w->R, T - t0), C, V + xi * w->vxs + t0 * C, j->U + xi * C * OC + o0, OC,
-                            M + xi * w->mxs + t0 * OC + o0);
+                    gemm_rb(w->B, (int)imin(w->R, T - t0), C, V + xi * w->vxs + t0 * C, C, 1, j->U + xi * C * OC + o0,
+                            OC, 0, M + xi * w->mxs + t0 * OC + o0, OC);
         for (int64_t t = 0; t < T; t++) {
             const int64_t i = t / tpi, ty = t % tpi / w->tw, tx = t % w->tw;
             for (int64_t o0 = 0; o0 < OC; o0 += 16)
                 output_tile(w, M + t * OC + o0, c0 + i, ty, tx, o0, j->b, j->flags, j->y);
         }
     }
+}
+
+/* ---------------------------------------------------------------- dW */
+/* dm[xi*xs + l] = (A dY Aᵀ)[xi] of the 4x4 block of dy at p (rows Wd pixels apart, 16 channels per
+ * vector; zeros past the output's edge). */
+WCB_AVX512 static inline void output_adj_tile(const float *p, int64_t Wd, float *dm, int64_t xs) {
+    V16 q[6][4], in[4], out[6];
+    for (int v = 0; v < 4; v++) { /* columns: q[i][v] = sum_u A[i][u] dY[u][v] */
+        for (int u = 0; u < 4; u++) in[u] = _mm512_load_ps(p + (u * Wd + v) * 16);
+        a6(in, out);
+        for (int i = 0; i < 6; i++) q[i][v] = out[i];
+    }
+    for (int i = 0; i < 6; i++) { /* rows: dM[i][j] = sum_v q[i][v] A[j][v] */
+        a6(q[i], out);
+        for (int j = 0; j < 6; j++) _mm512_store_ps(dm + (i * 6 + j) * xs, out[j]);
+    }
+}
+
+typedef struct wcb_dw_job {
+    const dc_wcb *w;
+    const float *x, *dy;
+    float *dwt, *dU, *V, *dM, *slots;
+    int64_t n0, ni; /* the chunk */
+    int first;
+} wcb_dw_job;
+
+/* The chunk's V and dM, split over its images. */
+WCB_AVX512 static void dw_transform_task(void *ctx, int tid, int nt) {
+    const wcb_dw_job *j = ctx;
+    const dc_wcb *w = j->w;
+    const int parts = nt < w->nt ? nt : w->nt;
+    if (tid >= parts) return;
+    const int64_t C = w->C, OC = w->OC, tpi = w->tpi, Hd = 4 * w->th, Wd = 4 * w->tw;
+    float *xb = j->slots + tid * dw_slot(w), *dyb = xb + r16(C * w->Hp * w->Wp), *tmp = dyb + dyb_floats(w);
+    int64_t lo, hi;
+    dc_split_range(j->ni, parts, tid, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) {
+        const int64_t n = j->n0 + i;
+        build_xb(w, j->x, n, xb);
+        to_blocked(j->dy + n * OC * w->OH * w->OW, OC, w->OH, w->OW, 0, 0, Hd, Wd, dyb);
+        for (int64_t q = 0; q < tpi; q++) {
+            const int64_t t = i * tpi + q, ty = q / w->tw, tx = q % w->tw;
+            for (int64_t cb = 0; cb < C / 16; cb++)
+                input_tile(w, xb + ((cb * w->Hp + 4 * ty) * w->Wp + 4 * tx) * 16, tmp, j->V + t * C + cb * 16,
+                           w->dw_vxs);
+            for (int64_t ob = 0; ob < OC / 16; ob++)
+                output_adj_tile(dyb + ((ob * Hd + 4 * ty) * Wd + 4 * tx) * 16, Wd, j->dM + t * OC + ob * 16,
+                                w->dw_mxs);
+        }
+    }
+}
+
+/* dU[xi] (+)= V[xi]ᵀ dM[xi] over the chunk's tiles, the positions split over the threads. */
+WCB_AVX512 static void dw_gemm_task(void *ctx, int tid, int nt) {
+    const wcb_dw_job *j = ctx;
+    const dc_wcb *w = j->w;
+    const int64_t C = w->C, OC = w->OC, T = j->ni * w->tpi;
+    int64_t lo, hi;
+    dc_split_range(36, nt, tid, &lo, &hi);
+    for (int64_t xi = lo; xi < hi; xi++)
+        for (int64_t o0 = 0; o0 < OC; o0 += 16 * w->B)
+            for (int64_t c0 = 0; c0 < C; c0 += w->R)
+                gemm_rb(w->B, (int)imin(w->R, C - c0), T, j->V + xi * w->dw_vxs + c0, 1, C, j->dM + xi * w->dw_mxs + o0,
+                        OC, !j->first, j->dU + (xi * C + c0) * OC + o0, OC);
+}
+
+/* dwt[o][c][a][b] += (Gᵀ dU_{o,c} G)[a][b], 16 output channels per vector (gathered and scattered:
+ * their filters are C*9 floats apart), input channels split over the threads. */
+WCB_AVX512 static void dw_kernel_task(void *ctx, int tid, int nt) {
+    const wcb_dw_job *j = ctx;
+    const dc_wcb *w = j->w;
+    const int64_t C = w->C, OC = w->OC;
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)(C * 9)));
+    int64_t lo, hi;
+    dc_split_range(C, nt, tid, &lo, &hi);
+    V16 q[3][6], in[6], out[3];
+    for (int64_t c = lo; c < hi; c++)
+        for (int64_t o0 = 0; o0 < OC; o0 += 16) {
+            for (int jj = 0; jj < 6; jj++) { /* columns: q[a][j] = sum_i G[i][a] dU[i][j] */
+                for (int i = 0; i < 6; i++) in[i] = _mm512_load_ps(j->dU + ((i * 6 + jj) * C + c) * OC + o0);
+                gt6(in, out);
+                for (int a = 0; a < 3; a++) q[a][jj] = out[a];
+            }
+            float *base = j->dwt + (o0 * C + c) * 9;
+            for (int a = 0; a < 3; a++) { /* rows: dg[a][b] = sum_j q[a][j] G[j][b] */
+                gt6(q[a], out);
+                for (int b = 0; b < 3; b++) {
+                    const V16 old = _mm512_i32gather_ps(idx, base + a * 3 + b, 4);
+                    _mm512_i32scatter_ps(base + a * 3 + b, idx, ADD(old, out[b]), 4);
+                }
+            }
+        }
 }
 #endif /* WCB_X86 */
 
@@ -362,5 +501,22 @@ void dc_wcb_forward(dc_pool *pool, const dc_wcb *w, const float *x, const float 
     dc_pool_run(pool, fwd_task, &j);
 #else
     (void)pool, (void)w, (void)x, (void)wt, (void)flip, (void)b, (void)flags, (void)y, (void)work;
+#endif
+}
+
+void dc_wcb_dw(dc_pool *pool, const dc_wcb *w, const float *x, const float *dy, float *dwt, float *work) {
+#if WCB_X86
+    float *dU = work, *V = dU + u_floats(w), *dM = V + 36 * w->dw_vxs, *slots = dM + 36 * w->dw_mxs;
+    wcb_dw_job j = {w, x, dy, dwt, dU, V, dM, slots, 0, 0, 1};
+    for (int64_t n0 = 0; n0 < w->N; n0 += w->dw_imgs) {
+        j.n0 = n0;
+        j.ni = imin(w->dw_imgs, w->N - n0);
+        dc_pool_run(pool, dw_transform_task, &j);
+        dc_pool_run(pool, dw_gemm_task, &j);
+        j.first = 0;
+    }
+    dc_pool_run(pool, dw_kernel_task, &j);
+#else
+    (void)pool, (void)w, (void)x, (void)dy, (void)dwt, (void)work;
 #endif
 }

@@ -30,6 +30,8 @@ typedef struct dc_wcb {
     int64_t Hp, Wp;      /* xb planes: 4*th + 2 rows of 4*tw + 2 pixels (16 floats each)           */
     int64_t imgs;        /* images per chunk (a thread's chunks cover its share of the batch)      */
     int64_t vxs, mxs;    /* floats between the 36 position blocks of V and of M in a chunk          */
+    int64_t dw_imgs;     /* dW: images per chunk of the batch sum, fixed by the shapes alone         */
+    int64_t dw_vxs, dw_mxs; /* dW: the same strides for its chunk's V and dM                         */
     int B, R;            /* GEMM register block: B vectors of 16 output channels x R tiles          */
     int nt;              /* threads the workspace is sized for                                      */
 } dc_wcb;
@@ -45,5 +47,13 @@ int64_t dc_wcb_workspace(const dc_wcb *w);
  * dc_wino_kernel).  work: dc_wcb_workspace floats, 64-byte aligned.  pool may be NULL. */
 void dc_wcb_forward(dc_pool *pool, const dc_wcb *w, const float *x, const float *wt, int flip, const float *b,
                     int flags, float *y, float *work);
+
+
+/* dW: dwt [OC][C][3][3] += sum over n, i, j of dy[n][o][i][j] * x[n][c][i - ph + a][j - pw + b], by
+ *   dM[xi][t][o] = (A dY_{o,t} Aᵀ)[xi]   dU[xi][c][o] = sum_t V[xi][t][c] dM[xi][t][o]   dwt += Gᵀ dU G
+ * over chunks of dw_imgs images (transforms split over the chunk's images, the sums over the
+ * positions xi, so each dU element is one fixed sequence whatever the thread count). */
+int64_t dc_wcb_dw_workspace(const dc_wcb *w);
+void dc_wcb_dw(dc_pool *pool, const dc_wcb *w, const float *x, const float *dy, float *dwt, float *work);
 
 #endif
