@@ -36,17 +36,16 @@ int dc_wcb_ok(const dc_conv_geom *g) {
     if (g->OH < 1 || g->OW < 1 || g->OH != g->H + 2 * (int64_t)g->ph - 2 || g->OW != g->W + 2 * (int64_t)g->pw - 2)
         return 0;
     if (g->C % 16 || g->OC % 16 || g->C > 64 || g->OC > 64) return 0;
-    return dc_dconv_avx512(); /* AVX-512F, and DC_SIMD=avx2 not set */
+    return dc_dconv_avx512() && __builtin_cpu_supports("avx512vl"); /* AVX-512F and VL, DC_SIMD=avx2 not set */
 #else
     (void)g;
     return 0;
 #endif
 }
 
-/* xb, then V (36 blocks vxs apart), then M (36 blocks mxs apart), then the input transform's
- * scratch: one thread's slot. */
+/* xb, then V (36 blocks vxs apart), then M (36 blocks mxs apart): one thread's slot. */
 static int64_t xb_floats(const dc_wcb *w) { return r16(w->imgs * w->C * w->Hp * w->Wp); }
-static int64_t slot_floats(const dc_wcb *w) { return xb_floats(w) + 36 * w->vxs + 36 * w->mxs + 36 * 16; }
+static int64_t slot_floats(const dc_wcb *w) { return xb_floats(w) + 36 * w->vxs + 36 * w->mxs; }
 static int64_t u_floats(const dc_wcb *w) { return r16(36 * w->C * w->OC); }
 
 void dc_wcb_init(dc_wcb *w, const dc_conv_geom *g, int64_t N, int nthreads) {
@@ -83,16 +82,15 @@ void dc_wcb_init(dc_wcb *w, const dc_conv_geom *g, int64_t N, int nthreads) {
 
 int64_t dc_wcb_workspace(const dc_wcb *w) { return u_floats(w) + w->nt * slot_floats(w); }
 
-/* dW's workspace: dU, the chunk's V and dM, then per thread one image's xb and dy planes and the
- * input transform's scratch. */
+/* dW's workspace: dU, the chunk's V and dM, then per thread one image's xb and dy planes. */
 static int64_t dyb_floats(const dc_wcb *w) { return r16(w->OC * 16 * w->th * w->tw); }
-static int64_t dw_slot(const dc_wcb *w) { return r16(w->C * w->Hp * w->Wp) + dyb_floats(w) + 36 * 16; }
+static int64_t dw_slot(const dc_wcb *w) { return r16(w->C * w->Hp * w->Wp) + dyb_floats(w); }
 int64_t dc_wcb_dw_workspace(const dc_wcb *w) {
     return u_floats(w) + 36 * w->dw_vxs + 36 * w->dw_mxs + w->nt * dw_slot(w);
 }
 
 #if WCB_X86
-#define WCB_AVX512 __attribute__((target("avx512f")))
+#define WCB_AVX512 __attribute__((target("avx512f,avx512vl")))
 #define V16 __m512
 #define ADD _mm512_add_ps
 #define SUB _mm512_sub_ps
@@ -100,6 +98,7 @@ int64_t dc_wcb_dw_workspace(const dc_wcb *w) {
 #define FMA _mm512_fmadd_ps   /* a*b + c */
 #define FNMA _mm512_fnmadd_ps /* c - a*b */
 #define SET1 _mm512_set1_ps
+#define WCB_INLINE static inline __attribute__((always_inline))
 
 /* The 1-D transforms, factored as winograd.c's AVX2 ones (same formulas, 16 lanes). */
 /* Bᵀ d:  4d0 - 5d2 + d4,  (d3 + d4) - 4(d1 + d2),  (d4 - d3) + 4(d1 - d2),  (d4 - d2) ± 2(d3 - d1),
@@ -234,27 +233,30 @@ WCB_AVX512 static void build_xb(const dc_wcb *w, const float *x, int64_t n, floa
     to_blocked(x + n * w->C * w->H * w->W, w->C, w->H, w->W, w->ph, w->pw, w->Hp, w->Wp, xb);
 }
 
-/* v[xi*xs + l] = (Bᵀ d B)[xi] of the 6x6 patch p (rows Wp pixels apart, 16 channels per vector),
- * columns first through tmp [36][16]. */
-WCB_AVX512 static inline void input_tile(const dc_wcb *w, const float *p, float *tmp, float *v, int64_t xs) {
-    V16 d[6], o[6];
-    for (int j = 0; j < 6; j++) {
+/* v[xi*xs + l] = (Bᵀ d B)[xi] of the 6x6 patch p (rows Wp pixels apart, 16 channels per vector), in
+ * two halves of three transformed rows each, so the columns' results stay in registers (the
+ * columns' transform is computed twice, its loads come from L1). */
+WCB_AVX512 WCB_INLINE void input_half(const dc_wcb *w, const float *p, float *v, int64_t xs, const int h) {
+    V16 d[6], o[6], t[3][6];
+    for (int j = 0; j < 6; j++) { /* columns: t[i][j] = sum_r Bᵀ[3h + i][r] d[r][j] */
         for (int r = 0; r < 6; r++) d[r] = _mm512_load_ps(p + (r * w->Wp + j) * 16);
         bt6(d, o);
-        for (int i = 0; i < 6; i++) _mm512_store_ps(tmp + (i * 6 + j) * 16, o[i]);
+        for (int i = 0; i < 3; i++) t[i][j] = o[3 * h + i];
     }
-    for (int i = 0; i < 6; i++) {
-        for (int j = 0; j < 6; j++) d[j] = _mm512_load_ps(tmp + (i * 6 + j) * 16);
-        bt6(d, o);
-        for (int j = 0; j < 6; j++) _mm512_store_ps(v + (i * 6 + j) * xs, o[j]);
+    for (int i = 0; i < 3; i++) { /* rows: V[3h + i][j] = sum_k t[i][k] Bᵀ[j][k] */
+        bt6(t[i], o);
+        for (int j = 0; j < 6; j++) _mm512_store_ps(v + ((3 * h + i) * 6 + j) * xs, o[j]);
     }
+}
+WCB_AVX512 static inline void input_tile(const dc_wcb *w, const float *p, float *v, int64_t xs) {
+    input_half(w, p, v, xs, 0);
+    input_half(w, p, v, xs, 1);
 }
 
 /* m[r*ms + b*16 + l] (+)= sum_{k<K} v[r*rs + k*ks] * u[k*us + b*16 + l]  for r < R, b < B: R x B
  * accumulators, per k B loads of u and R broadcasts of v; add: m += the sums, else m = them.
  * Forward: k runs over input channels (v = V's tile rows, u = U[xi]); dW: over tiles (v = V's
  * channel columns, u = dM's rows).  R and B are constants where it is inlined. */
-#define WCB_INLINE static inline __attribute__((always_inline))
 WCB_AVX512 WCB_INLINE void gemm_blk(const int R, const int B, int64_t K, const float *v, int64_t rs, int64_t ks,
                                     const float *u, int64_t us, int add, float *m, int64_t ms) {
     V16 acc[24];
@@ -301,55 +303,73 @@ WCB_AVX512 static void gemm_rb(int B, int r, int64_t K, const float *v, int64_t 
 #undef C2
 #undef C4
 
+/* Row u of a tile for 16 channels: the 4 pixel vectors px[0..3] (+ bias, ReLU) as 4-float rows of
+ * channels o0 + 4L + k: a 4x4 transpose inside each 128-bit lane puts channel o0 + 4L + k's row in
+ * lane L of q[k], stored with one 128-bit store (masked at the right edge). */
+#define WCB_ROW_STORE(L)                                                                                   \
+    do {                                                                                                   \
+        float *a = base + (4 * L + k) * P;                                                                 \
+        __m128 v = _mm512_extractf32x4_ps(q[k], L);                                                        \
+        if (accumulate) {                                                                                  \
+            v = _mm_add_ps(full ? _mm_loadu_ps(a) : _mm_maskz_loadu_ps(cm, a), v);                         \
+            if (relu) v = _mm_max_ps(v, _mm_setzero_ps());                                                 \
+        }                                                                                                  \
+        if (full) _mm_storeu_ps(a, v);                                                                     \
+        else _mm_mask_storeu_ps(a, cm, v);                                                                 \
+    } while (0)
+
+WCB_AVX512 static inline void store_row(const V16 *px, float *base, int64_t P, int full, __mmask8 cm, int accumulate,
+                                        int relu) {
+    const V16 t0 = _mm512_unpacklo_ps(px[0], px[1]), t1 = _mm512_unpackhi_ps(px[0], px[1]);
+    const V16 t2 = _mm512_unpacklo_ps(px[2], px[3]), t3 = _mm512_unpackhi_ps(px[2], px[3]);
+    const V16 q[4] = {_mm512_shuffle_ps(t0, t2, 0x44), _mm512_shuffle_ps(t0, t2, 0xEE), _mm512_shuffle_ps(t1, t3, 0x44),
+                      _mm512_shuffle_ps(t1, t3, 0xEE)};
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        WCB_ROW_STORE(0);
+        WCB_ROW_STORE(1);
+        WCB_ROW_STORE(2);
+        WCB_ROW_STORE(3);
+    }
+}
+#undef WCB_ROW_STORE
+
 /* Output transform of tile (n, ty, tx) for output channels o0 .. o0 + 15: mp points at the tile's M
- * row (position blocks mxs apart).  Y = Aᵀ M A gives 16 pixel vectors of 16 channels; each tile row u
- * is a 4x4 transpose inside the 128-bit lanes (lane L of q[k] = channel o0 + 4L + k, columns 0..3),
- * stored by masked stores, lane by lane, to the row's 4 (or fewer, at the edges) floats. */
+ * row (position blocks mxs apart).  Y = Aᵀ M A, in two halves of two output rows (the columns'
+ * transform is computed twice, so its results stay in registers), each row stored by store_row.
+ * Bias and ReLU are applied before the rows are written; with DC_CONV_ACC, the ReLU after the add. */
+WCB_AVX512 WCB_INLINE void output_half(const dc_wcb *w, const float *mp, const int h, int64_t rows, float *base0,
+                                       int64_t P, int full, __mmask8 cm, V16 bv, int accumulate, int relu) {
+    const V16 zero = _mm512_setzero_ps();
+    V16 s[2][6], in[6], out[4];
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; j++) { /* columns: s[u][j] = sum_i Aᵀ[2h + u][i] M[i][j] */
+        for (int i = 0; i < 6; i++) in[i] = _mm512_load_ps(mp + (i * 6 + j) * w->mxs);
+        at6(in, out);
+        s[0][j] = out[2 * h];
+        s[1][j] = out[2 * h + 1];
+    }
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; u++) { /* rows: Y[2h + u][v] = sum_j s[u][j] Aᵀ[v][j] */
+        if (2 * h + u >= rows) return;
+        at6(s[u], out);
+        if (!accumulate)
+            for (int v = 0; v < 4; v++) {
+                out[v] = ADD(out[v], bv);
+                if (relu) out[v] = _mm512_max_ps(out[v], zero); /* max(NaN, 0) = 0, as the ReLU op */
+            }
+        store_row(out, base0 + (2 * h + u) * w->OW, P, full, cm, accumulate, relu);
+    }
+}
 WCB_AVX512 static inline void output_tile(const dc_wcb *w, const float *mp, int64_t n, int64_t ty, int64_t tx,
                                           int64_t o0, const float *b, int flags, float *y) {
     const int accumulate = flags & DC_CONV_ACC, relu = flags & DC_CONV_RELU;
-    const V16 zero = _mm512_setzero_ps();
-    V16 s[4][6], in[6], out[4], px[16];
-    for (int j = 0; j < 6; j++) { /* columns: s[u][j] = sum_i Aᵀ[u][i] M[i][j] */
-        for (int i = 0; i < 6; i++) in[i] = _mm512_load_ps(mp + (i * 6 + j) * w->mxs);
-        at6(in, out);
-        for (int u = 0; u < 4; u++) s[u][j] = out[u];
-    }
-    for (int u = 0; u < 4; u++) { /* rows: Y[u][v] = sum_j s[u][j] Aᵀ[v][j] */
-        at6(s[u], out);
-        for (int v = 0; v < 4; v++) px[u * 4 + v] = out[v];
-    }
-    if (!accumulate) {
-        const V16 bv = b ? _mm512_loadu_ps(b + o0) : zero;
-        for (int i = 0; i < 16; i++) {
-            px[i] = ADD(px[i], bv);
-            if (relu) px[i] = _mm512_max_ps(px[i], zero); /* max(NaN, 0) = 0, as the ReLU op */
-        }
-    }
+    const V16 bv = !accumulate && b ? _mm512_loadu_ps(b + o0) : _mm512_setzero_ps();
     const int64_t rows = imin(4, w->OH - 4 * ty), cols = imin(4, w->OW - 4 * tx), P = w->OH * w->OW;
-    const unsigned cm = (1u << cols) - 1;
-    for (int u = 0; u < rows; u++) {
-        const V16 t0 = _mm512_unpacklo_ps(px[u * 4], px[u * 4 + 1]), t1 = _mm512_unpackhi_ps(px[u * 4], px[u * 4 + 1]);
-        const V16 t2 = _mm512_unpacklo_ps(px[u * 4 + 2], px[u * 4 + 3]),
-                  t3 = _mm512_unpackhi_ps(px[u * 4 + 2], px[u * 4 + 3]);
-        const V16 q[4] = {_mm512_shuffle_ps(t0, t2, 0x44), _mm512_shuffle_ps(t0, t2, 0xEE),
-                          _mm512_shuffle_ps(t1, t3, 0x44), _mm512_shuffle_ps(t1, t3, 0xEE)};
-        /* row u of channel o0 + 4L + k starts at base + (4L + k)*P; lane L of a vector stored at
-         * base + (4L + k)*P - 4L lands there (the pointer stays inside y: 4L*P >= 4L) */
-        float *base = y + ((n * w->OC + o0) * w->OH + 4 * ty + u) * w->OW + 4 * tx;
-        for (int k = 0; k < 4; k++) {
-            V16 vq = q[k];
-            if (accumulate) {
-                V16 e = zero;
-                for (int L = 0; L < 4; L++)
-                    e = _mm512_mask_loadu_ps(e, (__mmask16)(cm << (4 * L)), base + (4 * L + k) * P - 4 * L);
-                vq = ADD(e, vq);
-                if (relu) vq = _mm512_max_ps(vq, zero);
-            }
-            for (int L = 0; L < 4; L++)
-                _mm512_mask_storeu_ps(base + (4 * L + k) * P - 4 * L, (__mmask16)(cm << (4 * L)), vq);
-        }
-    }
+    const __mmask8 cm = (__mmask8)((1u << cols) - 1);
+    float *base0 = y + ((n * w->OC + o0) * w->OH + 4 * ty) * w->OW + 4 * tx;
+    output_half(w, mp, 0, rows, base0, P, cols == 4, cm, bv, accumulate, relu);
+    if (rows > 2) output_half(w, mp, 1, rows, base0, P, cols == 4, cm, bv, accumulate, relu);
 }
 
 typedef struct wcb_job {
@@ -374,7 +394,7 @@ WCB_AVX512 static void fwd_task(void *ctx, int tid, int nt) {
     const int parts = nt < w->nt ? nt : w->nt;
     if (tid >= parts) return;
     const int64_t C = w->C, OC = w->OC, tpi = w->tpi, plane = C * w->Hp * w->Wp;
-    float *xb = j->work + tid * slot_floats(w), *V = xb + xb_floats(w), *M = V + 36 * w->vxs, *tmp = M + 36 * w->mxs;
+    float *xb = j->work + tid * slot_floats(w), *V = xb + xb_floats(w), *M = V + 36 * w->vxs;
     int64_t n0, n1;
     dc_split_range(w->N, parts, tid, &n0, &n1);
     for (int64_t c0 = n0; c0 < n1; c0 += w->imgs) {
@@ -383,7 +403,7 @@ WCB_AVX512 static void fwd_task(void *ctx, int tid, int nt) {
         for (int64_t t = 0; t < T; t++) {
             const int64_t i = t / tpi, ty = t % tpi / w->tw, tx = t % w->tw;
             for (int64_t cb = 0; cb < C / 16; cb++)
-                input_tile(w, xb + i * plane + ((cb * w->Hp + 4 * ty) * w->Wp + 4 * tx) * 16, tmp, V + t * C + cb * 16,
+                input_tile(w, xb + i * plane + ((cb * w->Hp + 4 * ty) * w->Wp + 4 * tx) * 16, V + t * C + cb * 16,
                            w->vxs);
         }
         for (int xi = 0; xi < 36; xi++)
@@ -430,7 +450,7 @@ WCB_AVX512 static void dw_transform_task(void *ctx, int tid, int nt) {
     const int parts = nt < w->nt ? nt : w->nt;
     if (tid >= parts) return;
     const int64_t C = w->C, OC = w->OC, tpi = w->tpi, Hd = 4 * w->th, Wd = 4 * w->tw;
-    float *xb = j->slots + tid * dw_slot(w), *dyb = xb + r16(C * w->Hp * w->Wp), *tmp = dyb + dyb_floats(w);
+    float *xb = j->slots + tid * dw_slot(w), *dyb = xb + r16(C * w->Hp * w->Wp);
     int64_t lo, hi;
     dc_split_range(j->ni, parts, tid, &lo, &hi);
     for (int64_t i = lo; i < hi; i++) {
@@ -440,7 +460,7 @@ WCB_AVX512 static void dw_transform_task(void *ctx, int tid, int nt) {
         for (int64_t q = 0; q < tpi; q++) {
             const int64_t t = i * tpi + q, ty = q / w->tw, tx = q % w->tw;
             for (int64_t cb = 0; cb < C / 16; cb++)
-                input_tile(w, xb + ((cb * w->Hp + 4 * ty) * w->Wp + 4 * tx) * 16, tmp, j->V + t * C + cb * 16,
+                input_tile(w, xb + ((cb * w->Hp + 4 * ty) * w->Wp + 4 * tx) * 16, j->V + t * C + cb * 16,
                            w->dw_vxs);
             for (int64_t ob = 0; ob < OC / 16; ob++)
                 output_adj_tile(dyb + ((ob * Hd + 4 * ty) * Wd + 4 * tx) * 16, Wd, j->dM + t * OC + ob * 16,
