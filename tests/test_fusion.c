@@ -1,6 +1,7 @@
 /* test_fusion.c — fusion (dc_graph_set_fusion).  Inference: a network with every fusable chain
  * (conv -> BN -> ReLU on the direct, GEMM and Winograd paths; conv -> BN into an add; add -> ReLU;
- * conv -> ReLU; a BN with two consumers, whose ReLU must not be fused) gives the unfused results,
+ * conv -> ReLU; conv -> BN -> add -> ReLU with an identity shortcut, on the Winograd and GEMM paths;
+ * a BN with two consumers, whose ReLU must not be fused) gives the unfused results,
  * skips the intermediate outputs it says it skips, leaves partial passes (dc_graph_forward_to a
  * skipped node) alone, and does not depend on the thread count.  Training (BN -> ReLU and
  * add -> ReLU): the same network's loss, parameter and input gradients equal the unfused ones bit
@@ -18,7 +19,7 @@
 
 typedef struct net {
     dc_graph *g;
-    dc_node x, c1, bn1, r1, c3, add, r3, c5, r5, bn6, r6, out, t, loss;
+    dc_node x, c1, bn1, r1, c3, add, r3, c5, r5, c7, add7, r7, c8, add8, r8, bn6, r6, out, t, loss;
 } net;
 
 static dc_node conv(dc_graph *g, dc_node x, int oc, int k, int stride, int bias, const char *name) {
@@ -42,7 +43,13 @@ static void build(net *n, dc_pool *pool) {
     n->r3 = dc_relu(g, n->add);
     n->c5 = conv(g, n->r3, 32, 3, 1, 1, "c5");                         /* conv -> ReLU, no BN   */
     n->r5 = dc_relu(g, n->c5);
-    n->bn6 = dc_batchnorm(g, conv(g, n->r5, 32, 1, 1, 0, "c6"), "bn6"); /* BN read twice: folded, */
+    n->c7 = conv(g, n->r5, 32, 3, 1, 0, "c7");                         /* conv -> BN -> add of an */
+    n->add7 = dc_add(g, dc_batchnorm(g, n->c7, "bn7"), n->r5);         /* identity shortcut:      */
+    n->r7 = dc_relu(g, n->add7);                                       /* Winograd adds it        */
+    n->c8 = conv(g, n->r7, 32, 1, 1, 0, "c8");                         /* the same on the GEMM    */
+    n->add8 = dc_add(g, n->r7, dc_batchnorm(g, n->c8, "bn8"));         /* path (a pass adds it),  */
+    n->r8 = dc_relu(g, n->add8);                                       /* the residual first      */
+    n->bn6 = dc_batchnorm(g, conv(g, n->r8, 32, 1, 1, 0, "c6"), "bn6"); /* BN read twice: folded, */
     n->r6 = dc_relu(g, n->bn6);                                         /* its ReLU not fused     */
     n->out = dc_linear(g, dc_flatten(g, dc_global_avgpool(g, dc_add(g, n->r6, n->bn6))), 10, "fc");
     n->t = dc_input(g, "labels", dc_shape_make(0, NULL));
@@ -94,17 +101,19 @@ static void fusion_case(dc_pool *pool) {
     build(&n, pool);
     dc_graph *g = n.g;
     CHECK_OK(dc_graph_forward(g, BATCH, 0));
-    const dc_node kept[] = {n.r1, n.r3, n.r5, n.bn6, n.r6, n.out};
-    float *want[6];
-    for (int i = 0; i < 6; i++) want[i] = copy_of(g, kept[i]);
+    const dc_node kept[] = {n.r1, n.r3, n.r5, n.r7, n.r8, n.bn6, n.r6, n.out};
+    enum { NK = sizeof kept / sizeof kept[0] };
+    float *want[NK];
+    for (int i = 0; i < NK; i++) want[i] = copy_of(g, kept[i]);
     float *want_bn1 = copy_of(g, n.bn1);
 
     dc_graph_set_fusion(g, DC_FUSION_ALL);
-    const dc_node skipped[] = {n.c1, n.bn1, n.c3, n.add, n.c5};
-    for (int i = 0; i < 5; i++) poison(g, skipped[i]);
+    const dc_node skipped[] = {n.c1, n.bn1, n.c3, n.add, n.c5, n.c7, n.add7, n.c8, n.add8};
+    enum { NS = sizeof skipped / sizeof skipped[0] };
+    for (int i = 0; i < NS; i++) poison(g, skipped[i]);
     CHECK_OK(dc_graph_forward(g, BATCH, 0));
-    for (int i = 0; i < 6; i++) check_same(g, kept[i], want[i], "fused forward");
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NK; i++) check_same(g, kept[i], want[i], "fused forward");
+    for (int i = 0; i < NS; i++)
         CHECK_MSG(still_poisoned(g, skipped[i]), "'%s' was computed: not fused", dc_node_name(g, skipped[i]));
 
     /* a pass that stops at a skipped node computes it (its chain is not fused) */
@@ -112,13 +121,13 @@ static void fusion_case(dc_pool *pool) {
     check_same(g, n.bn1, want_bn1, "forward_to the batch norm");
 
     /* training passes fold nothing: the convolutions are written again (the norm needs their output) */
-    for (int i = 0; i < 5; i++) poison(g, skipped[i]);
+    for (int i = 0; i < NS; i++) poison(g, skipped[i]);
     CHECK_OK(dc_graph_forward(g, BATCH, 1));
     const dc_node convs[] = {n.c1, n.c3, n.c5};
     for (int i = 0; i < 3; i++)
         CHECK_MSG(!still_poisoned(g, convs[i]), "'%s' skipped in a training pass", dc_node_name(g, convs[i]));
 
-    for (int i = 0; i < 6; i++) free(want[i]);
+    for (int i = 0; i < NK; i++) free(want[i]);
     free(want_bn1);
     dc_graph_free(g);
 }

@@ -424,7 +424,7 @@ static void plan_fusion(dc_graph *g) {
     int *uses = calloc(nn, 2 * sizeof(int)), *user;
     for (int i = 0; i < g->n_nodes; i++) {
         dc_node_rec *n = &g->nodes[i];
-        n->fuse_bn = n->fuse_relu = n->train_relu = n->train_head = -1;
+        n->fuse_bn = n->fuse_relu = n->fuse_add = n->train_relu = n->train_head = -1;
         n->relu_fused = 0;
     }
     if (!uses) return; /* no fusion: the plain passes */
@@ -438,6 +438,12 @@ static void plan_fusion(dc_graph *g) {
             int last = i;
             const int bn = ONLY_USER(i, DC_OP_BATCHNORM);
             if (bn >= 0 && g->nodes[bn].n_params == 4 && g->nodes[bn].shape.rank == 3) n->fuse_bn = last = bn;
+            const int add = ONLY_USER(last, DC_OP_ADD);
+            if (add >= 0) { /* the residual must exist when the conv runs: computed before it */
+                const dc_node_rec *a = &g->nodes[add];
+                const int other = a->in[0] == last ? a->in[1] : a->in[0];
+                if (a->in[0] != a->in[1] && other < i) n->fuse_add = last = add;
+            }
             n->fuse_relu = ONLY_USER(last, DC_OP_RELU);
         } else if (n->op == DC_OP_ADD) {
             n->fuse_relu = n->train_relu = ONLY_USER(i, DC_OP_RELU);
@@ -465,12 +471,21 @@ dc_status dc_graph_fold_buffer(dc_graph *g, int64_t floats) {
  * pass: inside [.., end) and, for dc_graph_forward_to, an ancestor of the target.  Returns the
  * node whose output the pass wrote (the last tail), or -1 when n runs alone. */
 static int run_fused(dc_graph *g, dc_node_rec *n, int64_t batch, int upto, int end, dc_status *st) {
-    const int bn = n->fuse_bn, relu = n->fuse_relu, last = relu >= 0 ? relu : bn;
+    const int bn = n->fuse_bn, add = n->op == DC_OP_CONV2D ? n->fuse_add : -1, relu = n->fuse_relu;
+    const int last = relu >= 0 ? relu : add >= 0 ? add : bn;
     if (last < 0 || last >= end || (upto >= 0 && !g->marks[last])) return -1;
     float *y = g->nodes[last].out;
-    if (n->op == DC_OP_CONV2D) *st = dc_conv2d_forward_fused(g, n, batch, bn >= 0 ? &g->nodes[bn] : NULL, relu >= 0, y);
-    else *st = dc_add_relu_forward_fused(g, n, batch, y);
+    if (n->op == DC_OP_CONV2D) {
+        const float *res = NULL;
+        if (add >= 0) { /* the add's other input, computed before this conv */
+            const dc_node_rec *a = &g->nodes[add];
+            const int tail = bn >= 0 ? bn : (int)(n - g->nodes);
+            res = g->nodes[a->in[0] == tail ? a->in[1] : a->in[0]].out;
+        }
+        *st = dc_conv2d_forward_fused(g, n, batch, bn >= 0 ? &g->nodes[bn] : NULL, relu >= 0, res, y);
+    } else *st = dc_add_relu_forward_fused(g, n, batch, y);
     if (bn >= 0) g->nodes[bn].fused_pass = g->pass;
+    if (add >= 0) g->nodes[add].fused_pass = g->pass;
     if (relu >= 0) g->nodes[relu].fused_pass = g->pass;
     return last;
 }

@@ -82,6 +82,8 @@ typedef struct dc_node_rec {
     /* Inference fusion (dc_graph_set_fusion; planned by dc_graph_plan): a convolution (or an add)
      * whose only consumer is a batch norm and/or a ReLU computes their output itself.           */
     int fuse_bn, fuse_relu; /* heads: the folded BatchNorm node, the fused ReLU node, or -1         */
+    int fuse_add;         /* conv heads: the add after it (and its norm) whose other input is ready
+                             before the conv runs, or -1                                          */
     int64_t fused_pass;   /* tails: the forward pass (dc_graph.pass) in which the head did their work */
     /* Training fusion (also dc_graph_set_fusion): a BatchNorm or an add whose only consumer is a
      * ReLU writes the ReLU's output in training passes too, and its backward takes the ReLU's
@@ -179,11 +181,12 @@ extern const dc_op_def dc_op_table[DC_OP_COUNT];
  * others always add, into a zeroed buffer. */
 int dc_op_assigns_grad(dc_op op);
 
-/* Inference fusion: bn (may be NULL) folded into conv node n's parameters, and max(0, .) when relu,
- * written to y (the last fused node's output); see graph.c.  The folded parameters live in g->fold,
+/* Inference fusion: bn (may be NULL) folded into conv node n's parameters, the residual `add` (may
+ * be NULL: the other input of a fused add) added, and max(0, .) when relu, written to y (the last
+ * fused node's output); see graph.c.  The folded parameters live in g->fold,
  * grown by dc_graph_fold_buffer. */
 dc_status dc_conv2d_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, const dc_node_rec *bn, int relu,
-                                  float *y);
+                                  const float *add, float *y);
 dc_status dc_add_relu_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, float *y);
 dc_status dc_batchnorm_relu_forward_train(dc_graph *g, dc_node_rec *n, int64_t batch, float *y);
 /* The ReLU whose work head n took over in the last forward (training fusion), or NULL. */

@@ -204,11 +204,14 @@ static int wino_enough(const dc_conv_geom *c, int64_t batch) {
     const int m = dc_wino_pick_m(c);
     return batch * ((c->OH + m - 1) / m) * ((c->OW + m - 1) / m) >= WINO_MIN_TILES;
 }
-/* The channel-blocked kernels (kernels/winograd_cb.h: 16-64 channels, AVX-512) pay from 16 channels
- * on, for the forward and for dX (bench_winograd, docs/benchmarks.md). */
+/* The channel-blocked kernels (kernels/winograd_cb.h: channels in multiples of 16, AVX-512) pay
+ * from 16 channels on, for the forward, dX and dW, except the forward and dX of planes with one
+ * F(4x4) tile (4x4 outputs: with 512 channels, winograd.c's GEMMs run them as fast, and its F(2x2)
+ * takes the 2x2 ones); bench_winograd, docs/benchmarks.md. */
+static int use_wcb_fwd(const dc_conv_geom *c) { return dc_wcb_ok(c) && ((c->OH + 3) / 4) * ((c->OW + 3) / 4) >= 2; }
 static int use_wino_fwd(const dc_conv_geom *c, int64_t batch) {
     const int mode = wino_mode();
-    return mode && dc_wino_ok(c) && (mode == 2 || ((wino_fwd_pays(c) || dc_wcb_ok(c)) && wino_enough(c, batch)));
+    return mode && dc_wino_ok(c) && (mode == 2 || ((wino_fwd_pays(c) || use_wcb_fwd(c)) && wino_enough(c, batch)));
 }
 /* dX as the forward of the flipped geometry, which needs padding <= 2 (its own padding is 2 - p). */
 static int wino_dx_ok(const dc_conv_geom *c) { return dc_wino_ok(c) && c->ph <= 2 && c->pw <= 2; }
@@ -216,7 +219,7 @@ static int use_wino_dx(const dc_conv_geom *c, int64_t batch) {
     const int mode = wino_mode();
     if (!mode || !wino_dx_ok(c)) return 0;
     const dc_conv_geom f = flip_geom(c);
-    return mode == 2 || ((wino_dx_pays(c) || dc_wcb_ok(&f)) && wino_enough(c, batch));
+    return mode == 2 || ((wino_dx_pays(c) || use_wcb_fwd(&f)) && wino_enough(c, batch));
 }
 static int use_wino_dw(const dc_conv_geom *c, int64_t batch) {
     const int mode = wino_mode();
@@ -253,10 +256,10 @@ static int64_t wino_workspace(const dc_graph *g, const dc_conv_geom *c, int64_t 
  * flags: DC_CONV_ACC, DC_CONV_RELU.  The channel-blocked kernels where they apply, else winograd.c's. */
 static void wino_conv(dc_graph *g, const dc_conv_geom *geo, int64_t batch, const float *x, const float *w, int flip,
                       const float *b, int flags, float *y) {
-    if (dc_wcb_ok(geo)) {
+    if (use_wcb_fwd(geo)) {
         dc_wcb cb;
         dc_wcb_init(&cb, geo, batch, dc_pool_size(g->pool));
-        dc_wcb_forward(g->pool, &cb, x, w, flip, b, flags, y, g->work);
+        dc_wcb_forward(g->pool, &cb, x, w, flip, b, NULL, flags, y, g->work);
         return;
     }
     dc_wino wg;
@@ -515,9 +518,51 @@ static void backward_direct(dc_graph *g, dc_node_rec *n, const dc_conv_geom *c, 
 }
 
 /* ---------------------------------------------------------------- forward / backward */
-/* y = conv(x; W) + b (b may be NULL), then max(0, .) when relu: the layer's forward with its own
- * parameters, or with the folded ones of dc_conv2d_forward_fused. */
-static void conv_forward(dc_graph *g, dc_node_rec *n, int64_t batch, const float *W, const float *b, int relu, float *y) {
+/* y = max(0, y + add) over the images' outputs, split over the pool: the residual add of
+ * conv_forward's paths that cannot add it as they write. */
+typedef struct residual_job {
+    int64_t n;
+    const float *add;
+    float *y;
+    int relu;
+} residual_job;
+static void residual_task(void *ctx, int tid, int nt) {
+    const residual_job *j = ctx;
+    int64_t lo, hi;
+    dc_split_range(j->n, nt, tid, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) {
+        const float v = j->y[i] + j->add[i];
+        j->y[i] = j->relu && !(v > 0.0f) ? 0.0f : v;
+    }
+}
+
+static void conv_forward_paths(dc_graph *g, dc_node_rec *n, int64_t batch, const float *W, const float *b, int relu,
+                               float *y);
+
+/* y = conv(x; W) + b [+ add] (b, add may be NULL), then max(0, .) when relu: the layer's forward
+ * with its own parameters, or with the folded ones of dc_conv2d_forward_fused (add: the residual of
+ * a fused add).  The channel-blocked Winograd kernels add the residual as they write; the other
+ * paths write the convolution, then one pass adds it (the same values either way). */
+static void conv_forward(dc_graph *g, dc_node_rec *n, int64_t batch, const float *W, const float *b, int relu,
+                         const float *add, float *y) {
+    const dc_conv_geom c = geom_of(g, n);
+    if (!add) {
+        conv_forward_paths(g, n, batch, W, b, relu, y);
+        return;
+    }
+    if (use_wino_fwd(&c, batch) && use_wcb_fwd(&c)) {
+        dc_wcb cb;
+        dc_wcb_init(&cb, &c, batch, dc_pool_size(g->pool));
+        dc_wcb_forward(g->pool, &cb, dc_in(g, n, 0)->out, W, 0, b, add, relu ? DC_CONV_RELU : 0, y, g->work);
+        return;
+    }
+    conv_forward_paths(g, n, batch, W, b, 0, y);
+    residual_job r = {batch * c.OC * c.OH * c.OW, add, y, relu};
+    dc_pool_run(g->pool, residual_task, &r);
+}
+
+static void conv_forward_paths(dc_graph *g, dc_node_rec *n, int64_t batch, const float *W, const float *b, int relu,
+                               float *y) {
     const dc_conv_geom c = geom_of(g, n);
     const dc_node_rec *x = dc_in(g, n, 0);
     const int64_t NP = batch * c.OH * c.OW, OCg = c.OC / c.groups, K = c.C / c.groups * c.kh * c.kw;
@@ -547,7 +592,7 @@ static void conv_forward(dc_graph *g, dc_node_rec *n, int64_t batch, const float
 }
 
 dc_status dc_op_conv2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int train) {
-    conv_forward(g, n, batch, dc_pdata(g, n, 0), n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, 0, n->out);
+    conv_forward(g, n, batch, dc_pdata(g, n, 0), n->n_params > 1 ? dc_pdata(g, n, 1) : NULL, 0, NULL, n->out);
     return DC_OK;
 }
 
@@ -557,7 +602,7 @@ dc_status dc_op_conv2d_forward(dc_graph *g, dc_node_rec *n, int64_t batch, int t
  * parameters are computed at each call (OC x K multiplies: nothing beside the convolution), so they
  * follow every change of the weights or statistics. */
 dc_status dc_conv2d_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, const dc_node_rec *bn, int relu,
-                                  float *y) {
+                                  const float *add, float *y) {
     const float *W = dc_pdata(g, n, 0), *b = n->n_params > 1 ? dc_pdata(g, n, 1) : NULL;
     if (bn) {
         const dc_conv_geom c = geom_of(g, n);
@@ -573,7 +618,7 @@ dc_status dc_conv2d_forward_fused(dc_graph *g, dc_node_rec *n, int64_t batch, co
         }
         W = Wf, b = bf;
     }
-    conv_forward(g, n, batch, W, b, relu, y);
+    conv_forward(g, n, batch, W, b, relu, add, y);
     return DC_OK;
 }
 

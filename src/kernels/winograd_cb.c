@@ -6,6 +6,9 @@
  * Deliberately not here: choosing when this path runs (op_conv.c), and any allocation. */
 #include "kernels/winograd_cb.h"
 
+#include "kernels/winograd.h"
+
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -15,10 +18,18 @@
 #define WCB_X86 0
 #endif
 
-#define TILE_TARGET 32              /* tiles per chunk at least: U (36 x C x OC) is read once per chunk */
-#define CHUNK_FLOATS (256 * 1024)   /* a chunk's xb, V and M: about 1 MiB, so they stay in L2            */
-#define DW_TILES 384                /* dW: tiles per chunk of the batch sum (its GEMMs' depth) ...        */
-#define DW_CHUNK_FLOATS (512 * 1024) /* ... within about 2 MiB of V and dM                               */
+/* Chunks.  U (36 x C x OC floats) is read once per forward chunk, so a chunk holds at least
+ * TILE_TARGET tiles (64 for layers with more than 64 x 64 channels, whose U no longer fits in L2 and
+ * is streamed: 36 x 64 tiles x C x OC x 2 flops per 36 x C x OC x 4 bytes is 32 flops per byte), and
+ * its xb, V and M at most CHUNK_FLOATS unless one image needs more.  dW's chunks (their V and dM)
+ * hold DW_CHUNK_FLOATS, between DW_TILES_MIN and DW_TILES_MAX tiles: dU (36 x C x OC) is read and
+ * written once per chunk. */
+#define TILE_TARGET 32
+#define TILE_TARGET_WIDE 64
+#define CHUNK_FLOATS (1024 * 1024)
+#define DW_CHUNK_FLOATS (2 * 1024 * 1024)
+#define DW_TILES_MIN 128
+#define DW_TILES_MAX 1024
 
 static int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -35,7 +46,9 @@ int dc_wcb_ok(const dc_conv_geom *g) {
     if (g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1 || g->groups != 1) return 0;
     if (g->OH < 1 || g->OW < 1 || g->OH != g->H + 2 * (int64_t)g->ph - 2 || g->OW != g->W + 2 * (int64_t)g->pw - 2)
         return 0;
-    if (g->C % 16 || g->OC % 16 || g->C > 64 || g->OC > 64) return 0;
+    if (g->C % 16 || g->OC % 16 || dc_wino_pick_m(g) != 4) return 0; /* F(4x4) is the better tile */
+    const char *e = getenv("DC_WCB"); /* "0": off (to compare with winograd.c's path) */
+    if (e && !strcmp(e, "0")) return 0;
     return dc_dconv_avx512() && __builtin_cpu_supports("avx512vl"); /* AVX-512F and VL, DC_SIMD=avx2 not set */
 #else
     (void)g;
@@ -69,12 +82,13 @@ void dc_wcb_init(dc_wcb *w, const dc_conv_geom *g, int64_t N, int nthreads) {
     w->B = g->OC % 64 == 0 ? 4 : g->OC % 32 == 0 ? 2 : 1;
     w->R = 24 / w->B;
     const int64_t per_img = w->C * w->Hp * w->Wp + 36 * w->tpi * (w->C + w->OC);
-    int64_t imgs = imax(1, (TILE_TARGET + w->tpi - 1) / w->tpi);
+    const int64_t target = w->C * w->OC > 64 * 64 ? TILE_TARGET_WIDE : TILE_TARGET;
+    int64_t imgs = imax(1, (target + w->tpi - 1) / w->tpi);
     while (imgs > 1 && imgs * per_img > CHUNK_FLOATS) imgs--;
     w->imgs = imax(1, imin(imgs, (N + w->nt - 1) / w->nt));
     w->vxs = spread(w->imgs * w->tpi * w->C);
     w->mxs = spread(w->imgs * w->tpi * w->OC);
-    const int64_t dw_tiles = imin(DW_TILES, DW_CHUNK_FLOATS / (36 * (w->C + w->OC)));
+    const int64_t dw_tiles = imax(DW_TILES_MIN, imin(DW_TILES_MAX, DW_CHUNK_FLOATS / (36 * (w->C + w->OC))));
     w->dw_imgs = imax(1, imin(dw_tiles / w->tpi, N));
     w->dw_vxs = spread(w->dw_imgs * w->tpi * w->C);
     w->dw_mxs = spread(w->dw_imgs * w->tpi * w->OC);
@@ -303,23 +317,25 @@ WCB_AVX512 static void gemm_rb(int B, int r, int64_t K, const float *v, int64_t 
 #undef C2
 #undef C4
 
-/* Row u of a tile for 16 channels: the 4 pixel vectors px[0..3] (+ bias, ReLU) as 4-float rows of
- * channels o0 + 4L + k: a 4x4 transpose inside each 128-bit lane puts channel o0 + 4L + k's row in
- * lane L of q[k], stored with one 128-bit store (masked at the right edge). */
+/* Row u of a tile for 16 channels: the 4 pixel vectors px[0..3] (bias and, without an addend, the
+ * ReLU applied) as 4-float rows of channels o0 + 4L + k: a 4x4 transpose inside each 128-bit lane
+ * puts channel o0 + 4L + k's row in lane L of q[k], stored with one 128-bit store (masked at the
+ * right edge).  radd (NULL: none) is the addend at the same offsets (y itself with DC_CONV_ACC, the
+ * residual of a fused add), added before the ReLU. */
 #define WCB_ROW_STORE(L)                                                                                   \
     do {                                                                                                   \
-        float *a = base + (4 * L + k) * P;                                                                 \
+        const int64_t off = (4 * L + k) * P;                                                               \
         __m128 v = _mm512_extractf32x4_ps(q[k], L);                                                        \
-        if (accumulate) {                                                                                  \
-            v = _mm_add_ps(full ? _mm_loadu_ps(a) : _mm_maskz_loadu_ps(cm, a), v);                         \
+        if (radd) {                                                                                        \
+            v = _mm_add_ps(full ? _mm_loadu_ps(radd + off) : _mm_maskz_loadu_ps(cm, radd + off), v);       \
             if (relu) v = _mm_max_ps(v, _mm_setzero_ps());                                                 \
         }                                                                                                  \
-        if (full) _mm_storeu_ps(a, v);                                                                     \
-        else _mm_mask_storeu_ps(a, cm, v);                                                                 \
+        if (full) _mm_storeu_ps(base + off, v);                                                            \
+        else _mm_mask_storeu_ps(base + off, cm, v);                                                        \
     } while (0)
 
-WCB_AVX512 static inline void store_row(const V16 *px, float *base, int64_t P, int full, __mmask8 cm, int accumulate,
-                                        int relu) {
+WCB_AVX512 static inline void store_row(const V16 *px, float *base, const float *radd, int64_t P, int full,
+                                        __mmask8 cm, int relu) {
     const V16 t0 = _mm512_unpacklo_ps(px[0], px[1]), t1 = _mm512_unpackhi_ps(px[0], px[1]);
     const V16 t2 = _mm512_unpacklo_ps(px[2], px[3]), t3 = _mm512_unpackhi_ps(px[2], px[3]);
     const V16 q[4] = {_mm512_shuffle_ps(t0, t2, 0x44), _mm512_shuffle_ps(t0, t2, 0xEE), _mm512_shuffle_ps(t1, t3, 0x44),
@@ -336,10 +352,10 @@ WCB_AVX512 static inline void store_row(const V16 *px, float *base, int64_t P, i
 
 /* Output transform of tile (n, ty, tx) for output channels o0 .. o0 + 15: mp points at the tile's M
  * row (position blocks mxs apart).  Y = Aᵀ M A, in two halves of two output rows (the columns'
- * transform is computed twice, so its results stay in registers), each row stored by store_row.
- * Bias and ReLU are applied before the rows are written; with DC_CONV_ACC, the ReLU after the add. */
+ * transform is computed twice, so its results stay in registers), each row stored by store_row. */
 WCB_AVX512 WCB_INLINE void output_half(const dc_wcb *w, const float *mp, const int h, int64_t rows, float *base0,
-                                       int64_t P, int full, __mmask8 cm, V16 bv, int accumulate, int relu) {
+                                       const float *radd0, int64_t P, int full, __mmask8 cm, V16 bv, int bias,
+                                       int relu) {
     const V16 zero = _mm512_setzero_ps();
     V16 s[2][6], in[6], out[4];
 #pragma GCC unroll 6
@@ -353,28 +369,29 @@ WCB_AVX512 WCB_INLINE void output_half(const dc_wcb *w, const float *mp, const i
     for (int u = 0; u < 2; u++) { /* rows: Y[2h + u][v] = sum_j s[u][j] Aᵀ[v][j] */
         if (2 * h + u >= rows) return;
         at6(s[u], out);
-        if (!accumulate)
-            for (int v = 0; v < 4; v++) {
-                out[v] = ADD(out[v], bv);
-                if (relu) out[v] = _mm512_max_ps(out[v], zero); /* max(NaN, 0) = 0, as the ReLU op */
-            }
-        store_row(out, base0 + (2 * h + u) * w->OW, P, full, cm, accumulate, relu);
+        for (int v = 0; v < 4; v++) {
+            if (bias) out[v] = ADD(out[v], bv);
+            if (relu && !radd0) out[v] = _mm512_max_ps(out[v], zero); /* max(NaN, 0) = 0, as the ReLU op */
+        }
+        const int64_t r = (2 * h + u) * w->OW;
+        store_row(out, base0 + r, radd0 ? radd0 + r : NULL, P, full, cm, relu);
     }
 }
 WCB_AVX512 static inline void output_tile(const dc_wcb *w, const float *mp, int64_t n, int64_t ty, int64_t tx,
-                                          int64_t o0, const float *b, int flags, float *y) {
-    const int accumulate = flags & DC_CONV_ACC, relu = flags & DC_CONV_RELU;
-    const V16 bv = !accumulate && b ? _mm512_loadu_ps(b + o0) : _mm512_setzero_ps();
+                                          int64_t o0, const float *b, const float *res, int flags, float *y) {
+    const int accumulate = flags & DC_CONV_ACC, relu = flags & DC_CONV_RELU, bias = !accumulate && b;
+    const V16 bv = bias ? _mm512_loadu_ps(b + o0) : _mm512_setzero_ps();
     const int64_t rows = imin(4, w->OH - 4 * ty), cols = imin(4, w->OW - 4 * tx), P = w->OH * w->OW;
     const __mmask8 cm = (__mmask8)((1u << cols) - 1);
-    float *base0 = y + ((n * w->OC + o0) * w->OH + 4 * ty) * w->OW + 4 * tx;
-    output_half(w, mp, 0, rows, base0, P, cols == 4, cm, bv, accumulate, relu);
-    if (rows > 2) output_half(w, mp, 1, rows, base0, P, cols == 4, cm, bv, accumulate, relu);
+    const int64_t off = ((n * w->OC + o0) * w->OH + 4 * ty) * w->OW + 4 * tx;
+    const float *radd = accumulate ? y + off : res ? res + off : NULL;
+    output_half(w, mp, 0, rows, y + off, radd, P, cols == 4, cm, bv, bias, relu);
+    if (rows > 2) output_half(w, mp, 1, rows, y + off, radd, P, cols == 4, cm, bv, bias, relu);
 }
 
 typedef struct wcb_job {
     const dc_wcb *w;
-    const float *x, *wt, *b;
+    const float *x, *wt, *b, *res;
     float *y, *U, *work;
     int flip, flags;
 } wcb_job;
@@ -414,7 +431,7 @@ WCB_AVX512 static void fwd_task(void *ctx, int tid, int nt) {
         for (int64_t t = 0; t < T; t++) {
             const int64_t i = t / tpi, ty = t % tpi / w->tw, tx = t % w->tw;
             for (int64_t o0 = 0; o0 < OC; o0 += 16)
-                output_tile(w, M + t * OC + o0, c0 + i, ty, tx, o0, j->b, j->flags, j->y);
+                output_tile(w, M + t * OC + o0, c0 + i, ty, tx, o0, j->b, j->res, j->flags, j->y);
         }
     }
 }
@@ -514,13 +531,13 @@ WCB_AVX512 static void dw_kernel_task(void *ctx, int tid, int nt) {
 #endif /* WCB_X86 */
 
 void dc_wcb_forward(dc_pool *pool, const dc_wcb *w, const float *x, const float *wt, int flip, const float *b,
-                    int flags, float *y, float *work) {
+                    const float *res, int flags, float *y, float *work) {
 #if WCB_X86
-    wcb_job j = {w, x, wt, b, y, work, work + u_floats(w), flip, flags};
+    wcb_job j = {w, x, wt, b, flags & DC_CONV_ACC ? NULL : res, y, work, work + u_floats(w), flip, flags};
     dc_pool_run(pool, kernel_task, &j);
     dc_pool_run(pool, fwd_task, &j);
 #else
-    (void)pool, (void)w, (void)x, (void)wt, (void)flip, (void)b, (void)flags, (void)y, (void)work;
+    (void)pool, (void)w, (void)x, (void)wt, (void)flip, (void)b, (void)res, (void)flags, (void)y, (void)work;
 #endif
 }
 

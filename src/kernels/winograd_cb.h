@@ -37,16 +37,18 @@ typedef struct dc_wcb {
 } dc_wcb;
 
 /* The geometries this path computes: 3x3, stride 1, dilation 1, one group, C and OC multiples of 16
- * up to 64, a processor with AVX-512F (and DC_SIMD not "avx2"). */
+ * up to 64, a processor with AVX-512F and VL (and DC_SIMD not "avx2"). */
 int dc_wcb_ok(const dc_conv_geom *g);
 void dc_wcb_init(dc_wcb *w, const dc_conv_geom *g, int64_t N, int nthreads);
 int64_t dc_wcb_workspace(const dc_wcb *w);
-/* y = conv(x, wt) + b (b may be NULL), or y += conv(x, wt) with DC_CONV_ACC (b ignored), then
- * max(0, .) with DC_CONV_RELU; x [N][C][H][W], y [N][OC][OH][OW]; wt [OC][C][3][3], or with flip the
- * filter of the layer whose dX this is ([C][OC][3][3], used spatially flipped: winograd.h's
- * dc_wino_kernel).  work: dc_wcb_workspace floats, 64-byte aligned.  pool may be NULL. */
+/* y = conv(x, wt) + b [+ res] (b, res may be NULL), or y += conv(x, wt) with DC_CONV_ACC (b and res
+ * ignored), then max(0, .) with DC_CONV_RELU; x [N][C][H][W], y and res [N][OC][OH][OW] (res: a
+ * residual added as the output is written, the inference fusion of an add after the layer); wt
+ * [OC][C][3][3], or with flip the filter of the layer whose dX this is ([C][OC][3][3], used
+ * spatially flipped: winograd.h's dc_wino_kernel).  work: dc_wcb_workspace floats, 64-byte
+ * aligned.  pool may be NULL. */
 void dc_wcb_forward(dc_pool *pool, const dc_wcb *w, const float *x, const float *wt, int flip, const float *b,
-                    int flags, float *y, float *work);
+                    const float *res, int flags, float *y, float *work);
 
 
 /* dW: dwt [OC][C][3][3] += sum over n, i, j of dy[n][o][i][j] * x[n][c][i - ph + a][j - pw + b], by
