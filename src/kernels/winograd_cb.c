@@ -21,12 +21,13 @@
 /* Chunks.  U (36 x C x OC floats) is read once per forward chunk, so a chunk holds at least
  * TILE_TARGET tiles (64 for layers with more than 64 x 64 channels, whose U no longer fits in L2 and
  * is streamed: 36 x 64 tiles x C x OC x 2 flops per 36 x C x OC x 4 bytes is 32 flops per byte), and
- * its xb, V and M at most CHUNK_FLOATS unless one image needs more.  dW's chunks (their V and dM)
+ * its xb, V and M at most CHUNK_FLOATS (CHUNK_FLOATS_WIDE for those) unless one image needs more.  dW's chunks (their V and dM)
  * hold DW_CHUNK_FLOATS, between DW_TILES_MIN and DW_TILES_MAX tiles: dU (36 x C x OC) is read and
  * written once per chunk. */
 #define TILE_TARGET 32
 #define TILE_TARGET_WIDE 64
 #define CHUNK_FLOATS (1024 * 1024)
+#define CHUNK_FLOATS_WIDE (4 * 1024 * 1024) /* 16 MiB: 64 images of 512 channels at 4x4 */
 #define DW_CHUNK_FLOATS (2 * 1024 * 1024)
 #define DW_TILES_MIN 128
 #define DW_TILES_MAX 1024
@@ -84,7 +85,8 @@ void dc_wcb_init(dc_wcb *w, const dc_conv_geom *g, int64_t N, int nthreads) {
     const int64_t per_img = w->C * w->Hp * w->Wp + 36 * w->tpi * (w->C + w->OC);
     const int64_t target = w->C * w->OC > 64 * 64 ? TILE_TARGET_WIDE : TILE_TARGET;
     int64_t imgs = imax(1, (target + w->tpi - 1) / w->tpi);
-    while (imgs > 1 && imgs * per_img > CHUNK_FLOATS) imgs--;
+    const int64_t budget = w->C * w->OC > 64 * 64 ? CHUNK_FLOATS_WIDE : CHUNK_FLOATS;
+    while (imgs > 1 && imgs * per_img > budget) imgs--;
     w->imgs = imax(1, imin(imgs, (N + w->nt - 1) / w->nt));
     w->vxs = spread(w->imgs * w->tpi * w->C);
     w->mxs = spread(w->imgs * w->tpi * w->OC);
@@ -187,7 +189,15 @@ WCB_AVX512 static inline void transpose16(V16 r[16]) {
     }
 }
 
-/* U[((xi*C + c)*OC + o] = (G g_{o,c} Gᵀ)[xi] for input channels c in [c0, c1), 16 output channels
+/* U in panels: the values for output channels og*16B .. og*16B + 16B - 1 of position xi are a
+ * contiguous C x 16B panel, so the GEMM's K loop over c reads U sequentially (not 16B floats out
+ * of every OC-float row). */
+static inline int64_t u_at(const dc_wcb *w, int64_t xi, int64_t c, int64_t o) {
+    const int64_t wd = 16 * w->B, og = o / wd;
+    return ((xi * (w->OC / wd) + og) * w->C + c) * wd + o % wd;
+}
+
+/* U[u_at(xi, c, o)] = (G g_{o,c} Gᵀ)[xi] for input channels c in [c0, c1), 16 output channels
  * per vector (the 9 taps gathered: o's filters are C*9 floats apart, or 9 when flipped). */
 WCB_AVX512 static void kernel_transform(const dc_wcb *w, const float *wt, int flip, int64_t c0, int64_t c1,
                                         float *U) {
@@ -195,8 +205,10 @@ WCB_AVX512 static void kernel_transform(const dc_wcb *w, const float *wt, int fl
     const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                            _mm512_set1_epi32(flip ? 9 : (int)(C * 9)));
     V16 g[9], q[6][3], in[3], out[6];
-    for (int64_t c = c0; c < c1; c++)
-        for (int64_t o0 = 0; o0 < OC; o0 += 16) {
+    /* o outer: the gathers then walk 16 filters' rows forward (c inner), instead of jumping across
+     * the whole filter for each c (with 512 channels that made this transform a third of the layer) */
+    for (int64_t o0 = 0; o0 < OC; o0 += 16)
+        for (int64_t c = c0; c < c1; c++) {
             /* flip: k[a][b] = wt[c][o][2-a][2-b] (the layer whose dX this is: its [C][OC][3][3] is ours transposed) */
             const float *base = flip ? wt + (c * OC + o0) * 9 : wt + (o0 * C + c) * 9;
             for (int t = 0; t < 9; t++) g[t] = _mm512_i32gather_ps(idx, base + (flip ? 8 - t : t), 4);
@@ -207,7 +219,7 @@ WCB_AVX512 static void kernel_transform(const dc_wcb *w, const float *wt, int fl
             }
             for (int i = 0; i < 6; i++) { /* rows: U[i][j] = sum_b q[i][b] G[j][b] */
                 g6(q[i], out);
-                for (int j = 0; j < 6; j++) _mm512_store_ps(U + ((i * 6 + j) * C + c) * OC + o0, out[j]);
+                for (int j = 0; j < 6; j++) _mm512_store_ps(U + u_at(w, i * 6 + j, c, o0), out[j]);
             }
         }
 }
@@ -426,8 +438,8 @@ WCB_AVX512 static void fwd_task(void *ctx, int tid, int nt) {
         for (int xi = 0; xi < 36; xi++)
             for (int64_t o0 = 0; o0 < OC; o0 += 16 * w->B)
                 for (int64_t t0 = 0; t0 < T; t0 += w->R)
-                    gemm_rb(w->B, (int)imin(w->R, T - t0), C, V + xi * w->vxs + t0 * C, C, 1, j->U + xi * C * OC + o0,
-                            OC, 0, M + xi * w->mxs + t0 * OC + o0, OC);
+                    gemm_rb(w->B, (int)imin(w->R, T - t0), C, V + xi * w->vxs + t0 * C, C, 1, j->U + u_at(w, xi, 0, o0),
+                            16 * w->B, 0, M + xi * w->mxs + t0 * OC + o0, OC);
         for (int64_t t = 0; t < T; t++) {
             const int64_t i = t / tpi, ty = t % tpi / w->tw, tx = t % w->tw;
             for (int64_t o0 = 0; o0 < OC; o0 += 16)
@@ -511,8 +523,8 @@ WCB_AVX512 static void dw_kernel_task(void *ctx, int tid, int nt) {
     int64_t lo, hi;
     dc_split_range(C, nt, tid, &lo, &hi);
     V16 q[3][6], in[6], out[3];
-    for (int64_t c = lo; c < hi; c++)
-        for (int64_t o0 = 0; o0 < OC; o0 += 16) {
+    for (int64_t o0 = 0; o0 < OC; o0 += 16) /* o outer, as kernel_transform */
+        for (int64_t c = lo; c < hi; c++) {
             for (int jj = 0; jj < 6; jj++) { /* columns: q[a][j] = sum_i G[i][a] dU[i][j] */
                 for (int i = 0; i < 6; i++) in[i] = _mm512_load_ps(j->dU + ((i * 6 + jj) * C + c) * OC + o0);
                 gt6(in, out);
